@@ -1,0 +1,38 @@
+# The README's two commands are `make demo` and `make test`; both create the virtual
+# environment on first use (or when pyproject.toml changes) and reuse it afterwards.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint bench clean-runs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	touch $(STAMP)
+
+# One NS-GAN run on ring8 on the CPU into the embedded store ./mlflow.db (about 2 minutes).
+demo: $(STAMP)
+	$(BIN)/ganlab-train
+
+# Lint, then every test including the slow ones (what CI runs).
+test: $(STAMP)
+	$(BIN)/ruff check ganlab tests benchmarks
+	$(BIN)/pytest -m "slow or not slow"
+
+# The quick loop while developing: fast tests only.
+test-fast: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check ganlab tests benchmarks
+	$(BIN)/ruff format --check ganlab tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+
+# Remove local run outputs (the MLflow store, its artifacts, Hydra output folders).
+clean-runs:
+	rm -rf mlflow.db mlartifacts mlruns outputs
+	find multirun -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,332 @@
+"""Structured config schema: every option ganlab accepts, its type, default and range.
+
+Hydra merges the YAML files of `conf/` onto these dataclasses, so an unknown key or a
+wrong type fails while composing. Ranges are checked in `__post_init__`, which runs when
+`OmegaConf.to_object` turns the composed config into these objects (see `validate`), so
+each rule sits next to the field it guards and fails with one sentence naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.errors import ConfigError
+from ganlab.paths import project_root
+
+LOSS_NAMES = ("mm", "ns", "mm_nsat", "wgan", "wgan_gp", "lsgan", "hinge")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu", "silu")
+OPTIMIZERS = ("adam", "rmsprop")
+DEVICES = ("auto", "cpu", "cuda")
+LAYOUTS = ("ring", "grid", "spiral", "custom")
+PROGRESS = ("auto", "bar", "log", "none")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    _require(
+        value in choices, f"{key}={value!r} is not valid; choose one of: {', '.join(choices)}."
+    )
+
+
+def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    bound = ">= 0" if allow_zero else "> 0"
+    _require(ok, f"{key} must be {bound}, got {value}.")
+
+
+@dataclass
+class PathsConfig:
+    """Locations. `root` holds the embedded MLflow store; `output_dir` is the job's folder."""
+
+    root: str = "${ganlab_root:}"
+    output_dir: str = "${hydra:runtime.output_dir}"
+
+
+@dataclass
+class TrainerConfig:
+    """The training loop. Synthetic data is sampled, so an epoch is a number of G steps."""
+
+    epochs: int = 40
+    steps_per_epoch: int = 250
+    batch_size: int = 256
+    n_critic: int = 1  # discriminator steps per generator step
+    checkpoint_every_n_epochs: int = 1
+    resume: str | None = None  # output dir of a run, or its MLflow run id
+    num_threads: int | None = None  # torch CPU threads; null = torch's default
+    progress: str = "auto"  # auto: bar on a terminal, one log line per epoch otherwise
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1, f"trainer.epochs must be >= 1, got {self.epochs}.")
+        _require(
+            self.steps_per_epoch >= 1,
+            f"trainer.steps_per_epoch must be >= 1, got {self.steps_per_epoch}.",
+        )
+        _require(self.batch_size >= 1, f"trainer.batch_size must be >= 1, got {self.batch_size}.")
+        _require(self.n_critic >= 1, f"trainer.n_critic must be >= 1, got {self.n_critic}.")
+        _require(
+            self.checkpoint_every_n_epochs >= 1,
+            "trainer.checkpoint_every_n_epochs must be >= 1, "
+            f"got {self.checkpoint_every_n_epochs}.",
+        )
+        _require(
+            self.num_threads is None or self.num_threads >= 1,
+            f"trainer.num_threads must be >= 1 or null, got {self.num_threads}.",
+        )
+        _choice("trainer.progress", self.progress, PROGRESS)
+
+
+@dataclass
+class OptimizerConfig:
+    """One network's optimiser. `betas` is Adam's; RMSprop ignores it."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    weight_decay: float = 0.0
+
+    def check(self, prefix: str) -> None:
+        _choice(f"{prefix}.name", self.name, OPTIMIZERS)
+        _positive(f"{prefix}.lr", self.lr)
+        _positive(f"{prefix}.weight_decay", self.weight_decay, allow_zero=True)
+        _require(
+            len(self.betas) == 2 and all(0.0 <= b < 1.0 for b in self.betas),
+            f"{prefix}.betas must be two numbers in [0, 1), got {list(self.betas)}.",
+        )
+
+
+@dataclass
+class OptimConfig:
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+    def __post_init__(self) -> None:
+        self.g.check("optim.g")
+        self.d.check("optim.d")
+
+
+@dataclass
+class NetConfig:
+    """One MLP: `depth` hidden layers of `width` units."""
+
+    width: int = 128
+    depth: int = 2
+    activation: str = "relu"
+    spectral_norm: bool = False
+
+    def check(self, prefix: str) -> None:
+        _require(self.width >= 1, f"{prefix}.width must be >= 1, got {self.width}.")
+        _require(self.depth >= 1, f"{prefix}.depth must be >= 1, got {self.depth}.")
+        _choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp"
+    latent_dim: int = 2
+    g: NetConfig = field(default_factory=NetConfig)
+    d: NetConfig = field(default_factory=lambda: NetConfig(activation="leaky_relu"))
+
+    def __post_init__(self) -> None:
+        _choice("model.name", self.name, ("mlp",))
+        _require(self.latent_dim >= 1, f"model.latent_dim must be >= 1, got {self.latent_dim}.")
+        self.g.check("model.g")
+        self.d.check("model.d")
+
+
+@dataclass
+class InstanceNoiseConfig:
+    """Gaussian noise added to both inputs of D; sigma anneals linearly to 0."""
+
+    sigma0: float = 0.0  # 0 = off
+    anneal_epochs: int = 10  # sigma reaches 0 after this many epochs; 0 = constant sigma0
+
+    def __post_init__(self) -> None:
+        _positive("loss.instance_noise.sigma0", self.sigma0, allow_zero=True)
+        _require(
+            self.anneal_epochs >= 0,
+            f"loss.instance_noise.anneal_epochs must be >= 0, got {self.anneal_epochs}.",
+        )
+
+
+@dataclass
+class LossConfig:
+    """A loss formulation plus the stabilisers that apply to any of them."""
+
+    name: str = "ns"
+    a: float = 1.0  # mm_nsat: weight of the rescaled MM term (1 = pure MM-nsat)
+    eps: float = 1e-18  # mm_nsat: keeps the ratio finite when D is certain
+    gp_weight: float = 0.0  # gradient penalty lambda on D; 0 = off
+    clip: float | None = None  # clip D's weights to [-clip, clip] after each step; null = off
+    instance_noise: InstanceNoiseConfig = field(default_factory=InstanceNoiseConfig)
+
+    def __post_init__(self) -> None:
+        _choice("loss.name", self.name, LOSS_NAMES)
+        _require(0.0 <= self.a <= 1.0, f"loss.a must be in [0, 1], got {self.a}.")
+        _positive("loss.eps", self.eps)
+        _positive("loss.gp_weight", self.gp_weight, allow_zero=True)
+        _require(
+            self.clip is None or self.clip > 0,
+            f"loss.clip must be > 0 or null, got {self.clip}.",
+        )
+
+
+@dataclass
+class DatasetConfig:
+    """A 2-D Gaussian mixture. `layout` places the centres; `custom` takes them as given."""
+
+    name: str = "ring8"
+    layout: str = "ring"
+    n_modes: int = 8
+    radius: float = 2.0  # ring: circle radius; spiral: outer radius
+    spacing: float = 2.0  # grid: distance between neighbouring centres
+    inner_radius: float = 0.5  # spiral: radius of the first mode
+    turns: float = 1.5  # spiral: number of turns from the first to the last mode
+    std: float = 0.02
+    centers: list[Any] | None = None  # custom: one [x, y] per mode
+    weights: list[float] | None = None  # mode probabilities (normalised); null = equal
+
+    def __post_init__(self) -> None:
+        _choice("dataset.layout", self.layout, LAYOUTS)
+        _positive("dataset.std", self.std)
+        if self.layout == "custom":
+            _require(
+                bool(self.centers),
+                "dataset.centers is empty; a custom mixture needs at least one [x, y] centre.",
+            )
+            _require(
+                all(
+                    isinstance(c, list | tuple)
+                    and len(c) == 2
+                    and all(isinstance(v, int | float) for v in c)
+                    for c in self.centers
+                ),
+                f"dataset.centers must be a list of [x, y] number pairs, got {self.centers}.",
+            )
+            self.n_modes = len(self.centers)
+        _require(self.n_modes >= 1, f"dataset.n_modes must be >= 1, got {self.n_modes}.")
+        if self.layout == "grid":
+            side = round(self.n_modes**0.5)
+            _require(
+                side * side == self.n_modes,
+                f"dataset.n_modes must be a square number for a grid, got {self.n_modes}.",
+            )
+        if self.weights is not None:
+            _require(
+                len(self.weights) == self.n_modes,
+                f"dataset.weights has {len(self.weights)} entries for {self.n_modes} modes.",
+            )
+            _require(
+                all(w >= 0 for w in self.weights) and sum(self.weights) > 0,
+                "dataset.weights must be non-negative with a positive sum.",
+            )
+
+
+@dataclass
+class QualityMonitorConfig:
+    """Mixture quality on samples from fixed latents (method.md section 4)."""
+
+    every_n_epochs: int = 1  # 0 = off
+    n_samples: int = 2500
+    hq_std: float = 3.0  # a sample is high quality within hq_std stds of its nearest centre
+    min_count: int = 20  # a mode is covered with at least this many high-quality samples
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.quality.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(
+            self.n_samples >= 2, f"monitor.quality.n_samples must be >= 2, got {self.n_samples}."
+        )
+        _positive("monitor.quality.hq_std", self.hq_std)
+        _require(
+            self.min_count >= 1, f"monitor.quality.min_count must be >= 1, got {self.min_count}."
+        )
+
+
+@dataclass
+class ScatterMonitorConfig:
+    """A PNG of generated samples over the true modes, logged as an MLflow artifact."""
+
+    every_n_epochs: int = 10  # 0 = off; the last epoch is always drawn when on
+    n_samples: int = 2500
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.scatter.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(
+            self.n_samples >= 1, f"monitor.scatter.n_samples must be >= 1, got {self.n_samples}."
+        )
+
+
+@dataclass
+class MonitorConfig:
+    quality: QualityMonitorConfig = field(default_factory=QualityMonitorConfig)
+    scatter: ScatterMonitorConfig = field(default_factory=ScatterMonitorConfig)
+
+
+@dataclass
+class TrackingConfig:
+    """Where runs are logged. `uri: null` means $MLFLOW_TRACKING_URI, else the embedded store."""
+
+    uri: str | None = None
+    experiment: str = "ganlab"
+    run_name: str | None = None  # null = "<loss>-<dataset>-s<seed>"
+    log_checkpoint: bool = True  # upload the final checkpoint as an artifact
+
+
+@dataclass
+class GanlabConfig:
+    seed: int = 0
+    device: str = "auto"
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def __post_init__(self) -> None:
+        _choice("device", self.device, DEVICES)
+
+
+def register() -> None:
+    """Make the schema and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
+    if not OmegaConf.has_resolver("ganlab_root"):
+        OmegaConf.register_new_resolver("ganlab_root", project_root)
+    ConfigStore.instance().store(name="ganlab_schema", node=GanlabConfig)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def validate(cfg: DictConfig | dict[str, Any]) -> GanlabConfig:
+    """Resolve and range-check a composed config; raise ConfigError with one sentence."""
+    cfg = OmegaConf.create(cfg) if not isinstance(cfg, DictConfig) else cfg
+    user = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node is not ours
+    merged = OmegaConf.merge(OmegaConf.structured(GanlabConfig), user)
+    obj = OmegaConf.to_object(merged)
+    assert isinstance(obj, GanlabConfig)
+    return obj

@@ -1,0 +1,103 @@
+"""Validate command-line overrides before Hydra launches anything.
+
+Every value of every override (each value of a sweep `loss=ns,mm` too) is composed with
+the real config tree and range-checked, so a mistake is reported once, in one sentence,
+before any job starts.
+"""
+
+from __future__ import annotations
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, Override, RangeSweep
+from hydra.errors import ConfigCompositionException, HydraException, OverrideParseException
+from omegaconf.errors import OmegaConfBaseException
+
+from ganlab.config import register, validate
+from ganlab.errors import ConfigError
+from ganlab.paths import CONF_DIR
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def _describe_omegaconf(exc: OmegaConfBaseException) -> str:
+    key = getattr(exc, "full_key", None) or "?"
+    message = _first_line(getattr(exc, "msg", None) or str(exc))
+    if "not in" in message or "not in struct" in message:
+        return (
+            f"'{key}' is not a config key; check its spelling "
+            "(`ganlab-train --cfg job` lists them all)."
+        )
+    return f"{key}: {message[0].lower()}{message[1:]}."
+
+
+def describe_error(exc: Exception) -> str:
+    """One sentence for a composition or validation error."""
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    cause = exc.__cause__ if isinstance(exc, ConfigCompositionException) else exc
+    if isinstance(cause, OmegaConfBaseException):
+        return _describe_omegaconf(cause)
+    return _first_line(str(exc))
+
+
+def _values(override: Override) -> list[str]:
+    """Each concrete `key=value` an override stands for (one per sweep value)."""
+    key = override.get_key_element()
+    if not override.is_sweep_override():
+        return [override.input_line or f"{key}={override.get_value_element_as_str()}"]
+    if isinstance(override.value(), ChoiceSweep | RangeSweep):
+        return [f"{key}={value}" for value in override.sweep_string_iterator()]
+    return []  # glob / interval sweeps are expanded by Hydra's sweepers; not checked here
+
+
+def _check_group_choice(override: Override, groups: dict[str, list[str]]) -> None:
+    group = override.key_or_group
+    if group not in groups or override.is_delete():
+        return
+    values = (
+        list(override.sweep_string_iterator())
+        if isinstance(override.value(), ChoiceSweep)
+        else [override.get_value_element_as_str()]
+    )
+    for value in values:
+        if value not in groups[group] and value != "null":
+            raise ConfigError(
+                f"unknown {group} '{value}'; valid choices: {', '.join(groups[group])}."
+            )
+
+
+def check_overrides(args: list[str]) -> None:
+    """Raise ConfigError naming the first invalid override in `args`."""
+    try:
+        overrides = OverridesParser.create().parse_overrides(args)
+    except OverrideParseException as exc:
+        raise ConfigError(f"cannot parse the overrides: {_first_line(str(exc))}") from exc
+    ours = [o for o in overrides if not o.key_or_group.startswith("hydra")]
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        groups = {
+            g: loader.get_group_options(g)
+            for g in loader.list_groups("")
+            if not g.startswith("hydra")
+        }
+        for override in ours:
+            _check_group_choice(override, groups)
+        per_override = [_values(o) for o in ours]
+        base = [values[0] for values in per_override if values]
+        variants = [base] if base else [[]]
+        for index, values in enumerate(per_override):
+            variants += [base[:index] + [v] + base[index + 1 :] for v in values[1:]]
+        for variant in variants:
+            try:
+                cfg = compose("config", overrides=variant)
+                cfg.paths.output_dir = "."  # resolved by Hydra at launch, not needed here
+                validate(cfg)
+            except (HydraException, OmegaConfBaseException, ConfigError) as exc:
+                raise ConfigError(describe_error(exc)) from exc
+    GlobalHydra.instance().clear()

@@ -1,0 +1,84 @@
+"""Config validation: a mistake fails before training, in one sentence naming the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ganlab.cli import check_command_line
+from ganlab.config import LOSS_NAMES, validate
+from tests.conftest import run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["loss=wgan_gpp"], "unknown loss 'wgan_gpp'; valid choices: hinge, lsgan, mm, mm_nsat"),
+        (["dataset=ring9"], "unknown dataset 'ring9'; valid choices: custom, grid25, ring8"),
+        (["experiment=nope"], "unknown experiment 'nope'"),
+        (["trainer.n_critic=0"], "trainer.n_critic must be >= 1, got 0."),
+        (["trainer.n_critic=abc"], "trainer.n_critic: value 'abc' of type 'str' could not"),
+        (["trainer.epochs=0"], "trainer.epochs must be >= 1"),
+        (["optim.d.lr=-0.1"], "optim.d.lr must be > 0, got -0.1."),
+        (["optim.g.name=sgd"], "optim.g.name='sgd' is not valid; choose one of: adam, rmsprop."),
+        (["optim.g.betas=[0.5]"], "optim.g.betas must be two numbers in [0, 1)"),
+        (["dataset.std=0"], "dataset.std must be > 0, got 0.0."),
+        (["dataset=custom", "dataset.centers=[]"], "dataset.centers is empty"),
+        (["dataset=grid25", "dataset.n_modes=24"], "must be a square number for a grid"),
+        (["loss=mm_nsat", "loss.a=2"], "loss.a must be in [0, 1], got 2.0."),
+        (["loss.clip=-1"], "loss.clip must be > 0 or null"),
+        (["model.g.activation=gelu"], "model.g.activation='gelu' is not valid"),
+        (["device=tpu"], "device='tpu' is not valid; choose one of: auto, cpu, cuda."),
+        (["trainer.foo=1"], "'trainer.foo' is not a config key"),
+        # a sweep is checked value by value, before any job starts
+        (["loss=ns,mmx"], "unknown loss 'mmx'"),
+        (["seed=0,1", "trainer.n_critic=1,0"], "trainer.n_critic must be >= 1, got 0."),
+    ],
+)
+def test_bad_override_gives_one_sentence(args: list[str], expected: str) -> None:
+    problem = check_command_line(args)
+    assert problem is not None
+    assert expected in problem
+    assert "\n" not in problem
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["loss=wgan_gp", "dataset=grid25", "seed=3"],
+        ["loss=ns,mm,mm_nsat", "seed=0,1,2"],
+        ["experiment=quick_ring8"],
+        ["dataset=custom", "dataset.centers=[[0,0],[3,0]]", "dataset.weights=[1,2]"],
+        ["hydra/launcher=basic", "hydra.job.chdir=false"],
+    ],
+)
+def test_valid_overrides_pass(args: list[str]) -> None:
+    assert check_command_line(args) is None
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_every_loss_option_composes(make_cfg, loss: str) -> None:
+    cfg = validate(make_cfg(f"loss={loss}"))
+    assert cfg.loss.name == loss
+
+
+def test_loss_options_carry_their_paper_settings(make_cfg) -> None:
+    wgan = validate(make_cfg("loss=wgan"))
+    assert (wgan.loss.clip, wgan.trainer.n_critic, wgan.optim.d.name) == (0.01, 5, "rmsprop")
+    gp = validate(make_cfg("loss=wgan_gp"))
+    assert (gp.loss.gp_weight, gp.trainer.n_critic, gp.optim.g.betas) == (10.0, 5, [0.5, 0.9])
+    # a command-line value beats the loss file's default
+    assert validate(make_cfg("loss=wgan", "trainer.n_critic=2")).trainer.n_critic == 2
+
+
+def test_cli_rejects_bad_option_before_training(tmp_path: Path) -> None:
+    result = run_cli(["loss=wgan_gpp"], cwd=tmp_path, env={"GANLAB_ROOT": str(tmp_path)})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "ganlab-train: error: unknown loss 'wgan_gpp'; valid choices: "
+        "hinge, lsgan, mm, mm_nsat, ns, wgan, wgan_gp."
+    ]
+    assert not (tmp_path / "mlflow.db").exists()
