@@ -1,0 +1,49 @@
+"""Checkpoint files: written atomically, read without executing pickled code.
+
+A checkpoint holds everything needed to continue a run bit-for-bit on the same device:
+both networks, both optimisers, the epoch, the training RNG state, the MLflow run id
+and the resolved config (to refuse resuming under a different config).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganlab import __version__
+from ganlab.errors import CheckpointError
+
+FORMAT = "ganlab-checkpoint/1"
+REQUIRED_KEYS = ("format", "epoch", "trainer", "run_id", "config_yaml")
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write to a temporary file, then rename: a crash never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": FORMAT, "ganlab_version": __version__, **payload}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True`; raise CheckpointError saying what is wrong."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path given to resume.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}); it is corrupt or not a "
+            "ganlab checkpoint: resume from another checkpoint or start a new run."
+        ) from exc
+    missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
+    if missing or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is not a {FORMAT} checkpoint (found {found!r}, missing "
+            f"{missing or 'nothing'}); resume it with the ganlab version that wrote it."
+        )
+    return payload

@@ -1,0 +1,64 @@
+"""Terminal feedback: a progress bar with live losses on a terminal, log lines elsewhere.
+
+Batch jobs (sweeps, CI, SLURM) get one line per epoch instead of a bar, since a bar
+redrawn into a log file is unreadable.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+
+from tqdm import tqdm
+
+log = logging.getLogger("ganlab")
+
+# Shown in the bar and the per-epoch line, when present.
+SUMMARY_KEYS = {
+    "train/loss_d": "loss_d",
+    "train/loss_g": "loss_g",
+    "quality/hq_fraction": "hq",
+    "quality/modes_covered": "modes",
+}
+
+
+def summarize(metrics: Mapping[str, float]) -> str:
+    return " ".join(
+        f"{short}={metrics[key]:.4g}" for key, short in SUMMARY_KEYS.items() if key in metrics
+    )
+
+
+class Progress:
+    """mode: bar | log | none | auto (bar when stderr is a terminal, else log)."""
+
+    def __init__(self, mode: str, total_epochs: int, steps_per_epoch: int, start_epoch: int):
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "log"
+        self.mode = mode
+        self.total_epochs = total_epochs
+        self.bar: tqdm | None = None
+        if mode == "bar":
+            self.bar = tqdm(
+                total=total_epochs * steps_per_epoch,
+                initial=start_epoch * steps_per_epoch,
+                unit="step",
+                dynamic_ncols=True,
+                mininterval=0.5,
+            )
+
+    def advance(self, steps: int) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+
+    def epoch_done(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        summary = summarize(metrics)
+        if self.bar is not None:
+            self.bar.set_description(f"epoch {epoch}/{self.total_epochs}", refresh=False)
+            self.bar.set_postfix_str(summary)
+        elif self.mode == "log":
+            log.info("epoch %d/%d %s", epoch, self.total_epochs, summary)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

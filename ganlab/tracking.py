@@ -1,0 +1,208 @@
+"""The only module that talks to MLflow.
+
+It turns the trainer's plain dicts into MLflow calls and enforces the rules users rely on:
+the embedded store is an absolute path (Hydra jobs may run anywhere), params respect
+MLflow's size limits, a resumed run never logs an epoch twice, and a crashed run ends as
+FAILED with its reason rather than MLflow's default FINISHED.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ganlab.errors import TrackingError
+
+MAX_PARAM_VALUE = 6000
+MAX_PARAMS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+MAX_TAG_VALUE = 5000
+
+
+def resolve_tracking_uri(configured: str | None, root: str) -> str:
+    """Config value, else $MLFLOW_TRACKING_URI, else sqlite:///<root>/mlflow.db (absolute).
+
+    A relative sqlite path is made absolute against the launch directory, so every job of
+    a sweep writes to the same file whatever its working directory.
+    """
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if not uri:
+        return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def _local_sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+
+
+def git_commit(directory: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", directory, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class RunTracker:
+    """One MLflow run. Create with `start` or `reopen`; always finish with `end`."""
+
+    def __init__(self, client: MlflowClient, run_id: str, last_logged_step: int = -1) -> None:
+        self.client = client
+        self.run_id = run_id
+        # A resumed run replays epochs after its checkpoint; those already logged are skipped.
+        self.last_logged_step = last_logged_step
+
+    # -- opening ---------------------------------------------------------------------
+    @staticmethod
+    def connect(uri: str) -> MlflowClient:
+        db = _local_sqlite_path(uri)
+        if db is not None:
+            try:
+                db.parent.mkdir(parents=True, exist_ok=True)
+                writable = os.access(db.parent, os.W_OK)
+            except OSError:
+                writable = False
+            if not writable:
+                raise TrackingError(
+                    f"cannot write the tracking store {uri}: folder {db.parent} is not "
+                    "writable; set tracking.uri (or paths.root) to a writable location."
+                )
+        return MlflowClient(tracking_uri=uri)
+
+    @classmethod
+    def start(
+        cls,
+        uri: str,
+        experiment: str,
+        run_name: str,
+        tags: Mapping[str, str],
+        artifact_root: str | None = None,
+    ) -> RunTracker:
+        """Create a new run in `experiment` (created if needed)."""
+        client = cls.connect(uri)
+        try:
+            experiment_id = cls._experiment_id(client, uri, experiment, artifact_root)
+            run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
+        except MlflowException as exc:
+            raise TrackingError(f"cannot create a run in tracking store {uri}: {exc}") from exc
+        return cls(client, run.info.run_id)
+
+    @staticmethod
+    def _experiment_id(client: MlflowClient, uri: str, name: str, artifact_root: str | None) -> str:
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        db = _local_sqlite_path(uri)
+        if artifact_root is None and db is not None:
+            # Next to the store, not in MLflow's default ./mlruns of whatever cwd a job has.
+            artifact_root = (db.parent / "mlartifacts").as_uri()
+        try:
+            return client.create_experiment(name, artifact_location=artifact_root)
+        except MlflowException:  # created meanwhile by a concurrent job
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
+
+    @classmethod
+    def reopen(cls, uri: str, run_id: str) -> RunTracker:
+        """Continue an existing run; remember the last epoch it logged."""
+        client = cls.connect(uri)
+        try:
+            run = client.get_run(run_id)
+        except MlflowException as exc:
+            raise TrackingError(
+                f"run {run_id} is not in tracking store {uri}; set tracking.uri to the store "
+                "the run was logged to."
+            ) from exc
+        last = -1
+        for key in run.data.metrics:
+            history = client.get_metric_history(run_id, key)
+            last = max([last] + [m.step for m in history])
+        client.update_run(run_id, status="RUNNING")
+        return cls(client, run_id, last_logged_step=last)
+
+    # -- logging ---------------------------------------------------------------------
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        items = [Param(k[:250], str(v)[:MAX_PARAM_VALUE]) for k, v in params.items()]
+        for chunk in _chunks(items, MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, params=chunk)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        items = [RunTag(k, str(v)[:MAX_TAG_VALUE]) for k, v in tags.items()]
+        for chunk in _chunks(items, MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, tags=chunk)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> bool:
+        """Log one epoch's metrics in one batch; skip epochs a resumed run already logged."""
+        if step <= self.last_logged_step or not metrics:
+            return False
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for chunk in _chunks(items, MAX_METRICS_PER_BATCH):
+            self.client.log_batch(self.run_id, metrics=chunk)
+        return True
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        self.client.log_figure(self.run_id, figure, artifact_file)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_artifacts(self, directory: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(self.run_id, str(directory), artifact_path)
+
+    def download_artifact(self, path: str, destination: Path) -> Path:
+        destination.mkdir(parents=True, exist_ok=True)
+        return Path(self.client.download_artifacts(self.run_id, path, str(destination)))
+
+    def end(self, status: str = "FINISHED", reason: str | None = None) -> None:
+        """Mark the run FINISHED, FAILED or KILLED; a reason is kept as tag `ganlab.failure`."""
+        if reason:
+            self.client.set_tag(self.run_id, "ganlab.failure", reason[:MAX_TAG_VALUE])
+        self.client.set_terminated(self.run_id, status)
+
+
+def fetch_run_checkpoint(uri: str, run_id: str, artifact: str, destination: Path) -> Path:
+    """The run's checkpoint: its local file if still there, else the logged artifact."""
+    client = RunTracker.connect(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"run {run_id} is not in tracking store {uri}; set tracking.uri to the store the "
+            "run was logged to."
+        ) from exc
+    local = run.data.tags.get("ganlab.checkpoint")
+    if local and Path(local).is_file():
+        return Path(local)
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+        return Path(client.download_artifacts(run_id, artifact, str(destination)))
+    except (MlflowException, OSError) as exc:
+        raise TrackingError(
+            f"run {run_id} has no checkpoint: neither {local} nor the artifact {artifact} "
+            "exists; resume from an output directory instead."
+        ) from exc

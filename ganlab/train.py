@@ -1,0 +1,317 @@
+"""One training run: config -> objects -> epochs -> MLflow, and the Hydra entry point.
+
+`train(cfg)` is the Python API (tests and notebooks call it with a composed config);
+`hydra_main` is what `ganlab-train` runs for each job of a run or sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab import __version__
+from ganlab.build import build_parts, resolve_device
+from ganlab.checkpoint import load_checkpoint, save_checkpoint
+from ganlab.config import GanlabConfig, flatten, register, validate
+from ganlab.errors import GanlabError, TrainingFailed
+from ganlab.monitors import EvalState, MonitorSuite, build_monitors
+from ganlab.paths import CONF_DIR
+from ganlab.progress import Progress, summarize
+from ganlab.resume import merge_resume_config
+from ganlab.seeding import generator
+from ganlab.tracking import RunTracker, fetch_run_checkpoint, git_commit, resolve_tracking_uri
+from ganlab.trainer import Trainer
+
+log = logging.getLogger("ganlab")
+register()
+
+CHECKPOINT_ARTIFACT = "checkpoints/last.pt"
+
+
+@dataclass
+class LaunchInfo:
+    """What Hydra knows about this job; empty when `train` is called from Python."""
+
+    overrides: list[str] | None = None  # this command line's overrides
+    choices: dict[str, str] = field(default_factory=dict)  # group -> chosen option
+    multirun: bool = False
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_name: str
+    tracking_uri: str
+    epochs: int  # completed epochs
+    metrics: dict[str, float]  # the last epoch's
+    output_dir: Path
+    checkpoint: Path
+
+
+def _locate_checkpoint(spec: str, uri: str, output_dir: Path) -> Path:
+    """`spec` is a checkpoint file, a run's output directory, or an MLflow run id."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        return path / CHECKPOINT_ARTIFACT
+    if len(spec) == 32 and all(c in "0123456789abcdef" for c in spec):
+        return fetch_run_checkpoint(uri, spec, CHECKPOINT_ARTIFACT, output_dir / "resumed_from")
+    raise GanlabError(
+        f"trainer.resume={spec} is neither a checkpoint file, an output directory nor an "
+        "MLflow run id; pass one of those."
+    )
+
+
+def _resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, dict | None]:
+    """Validated config, and the checkpoint to continue from (None for a fresh run)."""
+    if not cfg.trainer.resume:
+        return validate(cfg), None
+    fresh = validate(cfg)  # for paths and tracking of *this* command
+    uri = resolve_tracking_uri(fresh.tracking.uri, fresh.paths.root)
+    ckpt_path = _locate_checkpoint(cfg.trainer.resume, uri, Path(fresh.paths.output_dir))
+    checkpoint = load_checkpoint(ckpt_path)
+    saved = OmegaConf.to_container(OmegaConf.create(checkpoint["config_yaml"]))
+    merged = merge_resume_config(
+        saved,  # type: ignore[arg-type]
+        cfg,
+        launch.overrides,
+        dict(checkpoint.get("choices", {})),
+        launch.choices,
+        str(ckpt_path),
+    )
+    return validate(merged), checkpoint
+
+
+def _checkpoint_payload(
+    trainer: Trainer, run_id: str, config_yaml: str, choices: dict[str, str]
+) -> dict:
+    return {
+        "epoch": trainer.epoch,
+        "trainer": trainer.state_dict(),
+        "run_id": run_id,
+        "config_yaml": config_yaml,
+        "choices": choices,
+    }
+
+
+def _log_figures(tracker: RunTracker, figures: dict) -> None:
+    for artifact_file, figure in figures.items():
+        tracker.log_figure(figure, artifact_file)
+
+
+def _fit(
+    trainer: Trainer,
+    monitors: MonitorSuite,
+    tracker: RunTracker,
+    cfg: GanlabConfig,
+    save: Callable[[], None],
+) -> dict[str, float]:
+    """Epoch loop: train, evaluate, log (one batch per epoch), checkpoint, report."""
+    parts, last_epoch = trainer.parts, cfg.trainer.epochs
+    metrics: dict[str, float] = {}
+
+    def state(epoch: int) -> EvalState:
+        return EvalState(parts.generator, parts.discriminator, epoch, parts.device)
+
+    if trainer.epoch == 0:
+        metrics, figures = monitors.evaluate(state(0), last_epoch)
+        if tracker.log_metrics(metrics, step=0):
+            _log_figures(tracker, figures)
+    progress = Progress(
+        cfg.trainer.progress, last_epoch, cfg.trainer.steps_per_epoch, trainer.epoch
+    )
+    try:
+        while trainer.epoch < last_epoch:
+            started = time.perf_counter()
+            metrics = trainer.train_epoch(progress.advance)
+            metrics["time/train_seconds"] = time.perf_counter() - started
+            evaluated, figures = monitors.evaluate(state(trainer.epoch), last_epoch)
+            metrics.update(evaluated)
+            metrics["time/epoch_seconds"] = time.perf_counter() - started
+            # Log before checkpointing: a crash in between replays this epoch on resume,
+            # and the replay's already-logged metrics are skipped, so none is lost or doubled.
+            if tracker.log_metrics(metrics, step=trainer.epoch):
+                _log_figures(tracker, figures)
+            if trainer.epoch % cfg.trainer.checkpoint_every_n_epochs == 0 or (
+                trainer.epoch == last_epoch
+            ):
+                save()
+            progress.epoch_done(trainer.epoch, metrics)
+    finally:
+        progress.close()
+    return metrics
+
+
+def _start_tracking(
+    cfg: GanlabConfig, uri: str, run_name: str, output_dir: Path, launch: LaunchInfo
+) -> RunTracker:
+    tags = {
+        "loss": cfg.loss.name,
+        "dataset": cfg.dataset.name,
+        "model": cfg.model.name,
+        "seed": str(cfg.seed),
+        "ganlab.version": __version__,
+        "ganlab.output_dir": str(output_dir),
+        "ganlab.overrides": " ".join(launch.overrides or []),
+    }
+    commit = git_commit(cfg.paths.root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    tracker = RunTracker.start(uri, cfg.tracking.experiment, run_name, tags)
+    tracker.log_params(flatten(dataclasses.asdict(cfg)))
+    config_file = output_dir / "config.yaml"
+    config_file.write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    tracker.log_artifact(config_file, "config")
+    hydra_dir = output_dir / ".hydra"
+    if hydra_dir.is_dir():  # Hydra's composed config, its own settings and the overrides
+        tracker.log_artifacts(hydra_dir, "config/hydra")
+    return tracker
+
+
+def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
+    """Run (or resume) one training run described by a composed config."""
+    launch = launch or LaunchInfo()
+    run_cfg, resumed = _resolve_config(cfg, launch)
+    if run_cfg.trainer.num_threads:
+        torch.set_num_threads(run_cfg.trainer.num_threads)
+    device = resolve_device(run_cfg.device)
+    output_dir = Path(run_cfg.paths.output_dir).resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    uri = resolve_tracking_uri(run_cfg.tracking.uri, run_cfg.paths.root)
+    run_name = run_cfg.tracking.run_name or (
+        f"{run_cfg.loss.name}-{run_cfg.dataset.name}-s{run_cfg.seed}"
+    )
+
+    parts = build_parts(run_cfg, device)
+    trainer = Trainer(
+        parts, run_cfg.trainer, run_cfg.loss, generator(run_cfg.seed, "train", device)
+    )
+    monitors = build_monitors(
+        run_cfg.monitor, parts.data, run_cfg.model.latent_dim, run_cfg.seed, run_name
+    )
+    ckpt_path = output_dir / CHECKPOINT_ARTIFACT
+    choices = dict(launch.choices)
+    if resumed is not None:
+        trainer.load_state_dict(resumed["trainer"])
+        choices = dict(resumed.get("choices", {})) or choices
+        tracker = RunTracker.reopen(uri, resumed["run_id"])
+        tracker.set_tags({"ganlab.resumed_at_epoch": trainer.epoch})
+    else:
+        tracker = _start_tracking(run_cfg, uri, run_name, output_dir, launch)
+    tracker.set_tags({"ganlab.checkpoint": ckpt_path})
+    config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))
+
+    def save() -> None:
+        save_checkpoint(
+            ckpt_path, _checkpoint_payload(trainer, tracker.run_id, config_yaml, choices)
+        )
+
+    log.info(
+        "ganlab run %s (MLflow run %s)\n  tracking  %s  experiment '%s'\n  outputs   %s\n"
+        "  training  %s on %s, epochs %d-%d x %d steps, batch %d, device %s",
+        run_name,
+        tracker.run_id,
+        uri,
+        run_cfg.tracking.experiment,
+        output_dir,
+        run_cfg.loss.name,
+        run_cfg.dataset.name,
+        trainer.epoch + 1,
+        run_cfg.trainer.epochs,
+        run_cfg.trainer.steps_per_epoch,
+        run_cfg.trainer.batch_size,
+        device,
+    )
+    started = time.perf_counter()
+    status, reason = "FAILED", None
+    try:
+        metrics = _fit(trainer, monitors, tracker, run_cfg, save)
+        status = "FINISHED"
+    except TrainingFailed as exc:
+        reason = str(exc)
+        raise
+    except KeyboardInterrupt:
+        status, reason = "KILLED", "interrupted by the user"
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        _finish(tracker, status, reason, ckpt_path, run_cfg.tracking.log_checkpoint)
+
+    log.info(
+        "done: %d epochs in %.1f s; %s\n  look: mlflow ui --backend-store-uri %s"
+        "  (experiment '%s', run %s)",
+        trainer.epoch,
+        time.perf_counter() - started,
+        summarize(metrics),
+        uri,
+        run_cfg.tracking.experiment,
+        run_name,
+    )
+    return RunResult(tracker.run_id, run_name, uri, trainer.epoch, metrics, output_dir, ckpt_path)
+
+
+def _finish(
+    tracker: RunTracker, status: str, reason: str | None, ckpt_path: Path, upload: bool
+) -> None:
+    """Upload the last good checkpoint and close the run; never mask the original error."""
+    try:
+        if upload and ckpt_path.is_file():
+            tracker.log_artifact(ckpt_path, str(Path(CHECKPOINT_ARTIFACT).parent))
+    except Exception as exc:  # noqa: BLE001 - report, then still close the run
+        log.warning("could not upload checkpoint %s: %s", ckpt_path, exc)
+    try:
+        tracker.end(status, reason)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not mark MLflow run %s as %s: %s", tracker.run_id, status, exc)
+    if status == "FAILED":
+        log.error(
+            "run %s FAILED: %s; last good checkpoint: %s",
+            tracker.run_id,
+            reason,
+            ckpt_path if ckpt_path.is_file() else "none (failed before the first epoch ended)",
+        )
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> float | None:
+    """One Hydra job. User errors print one line and exit 2; failed training exits 1.
+
+    In a multirun the exception is re-raised instead, so Hydra records this job as failed
+    and the other jobs of the sweep still run.
+    """
+    hydra_cfg = HydraConfig.get()
+    launch = LaunchInfo(
+        overrides=list(hydra_cfg.overrides.task),
+        choices={
+            k: v
+            for k, v in hydra_cfg.runtime.choices.items()
+            if v is not None and not k.startswith("hydra")
+        },
+        multirun=hydra_cfg.mode == RunMode.MULTIRUN,
+    )
+    try:
+        result = train(cfg, launch)
+    except GanlabError as exc:
+        if launch.multirun:
+            raise
+        log.error("%s", exc)
+        sys.exit(2)
+    except TrainingFailed:
+        if launch.multirun:
+            raise
+        sys.exit(1)
+    return result.metrics.get("quality/hq_fraction")

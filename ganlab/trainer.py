@@ -1,0 +1,159 @@
+"""The training loop: n_critic discriminator steps per generator step, epoch by epoch.
+
+The loop is kept as lean as a hand-written PyTorch loop (benchmarks/throughput.py holds
+it to that): per-step statistics stay on the device and are read once per epoch, and all
+randomness comes from one generator whose state is checkpointed, so a resumed run
+replays exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganlab.config import LossConfig, TrainerConfig
+from ganlab.data import GaussianMixture
+from ganlab.errors import CheckpointError, TrainingFailed
+from ganlab.losses import Formulation, clip_weights, gradient_penalty, instance_noise_sigma
+
+PROGRESS_EVERY = 10  # steps between progress callbacks
+# Per-step statistics, averaged over the epoch (d_real/d_fake: D's mean raw output).
+STEP_STATS = ("loss_d", "gp", "d_real", "d_fake", "loss_g")
+
+
+@dataclass
+class GanParts:
+    """Everything the loop trains; built by ganlab.train from the config."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    formulation: Formulation
+    data: GaussianMixture
+    latent_dim: int
+    device: torch.device
+
+
+def _mean(values: list[Tensor]) -> float:
+    """Mean over all elements of same-shaped tensors (scalars or per-sample batches)."""
+    return (torch.stack(values) if values[0].dim() == 0 else torch.cat(values)).mean().item()
+
+
+class Trainer:
+    """Runs epochs and owns the state a checkpoint must hold."""
+
+    def __init__(
+        self, parts: GanParts, cfg: TrainerConfig, loss_cfg: LossConfig, rng: torch.Generator
+    ) -> None:
+        self.parts = parts
+        self.cfg = cfg
+        self.loss_cfg = loss_cfg
+        self.rng = rng
+        self.epoch = 0  # completed epochs
+
+    # -- one epoch -------------------------------------------------------------------
+    def train_epoch(self, on_steps: Callable[[int], None] | None = None) -> dict[str, float]:
+        """Train one epoch; return its mean losses. Raise TrainingFailed on NaN/inf."""
+        parts, cfg = self.parts, self.cfg
+        epoch = self.epoch + 1
+        sigma = instance_noise_sigma(self.loss_cfg.instance_noise, epoch)
+        parts.generator.train()
+        parts.discriminator.train()
+        # Detached per-step values are collected and reduced once per epoch: no extra
+        # tensor op or device sync per step.
+        collected: dict[str, list[Tensor]] = {key: [] for key in STEP_STATS}
+        for step in range(1, cfg.steps_per_epoch + 1):
+            for _ in range(cfg.n_critic):
+                for key, value in self._d_step(sigma).items():
+                    collected[key].append(value)
+            collected["loss_g"].append(self._g_step(sigma))
+            if on_steps is not None and step % PROGRESS_EVERY == 0:
+                on_steps(PROGRESS_EVERY)
+        if on_steps is not None and cfg.steps_per_epoch % PROGRESS_EVERY:
+            on_steps(cfg.steps_per_epoch % PROGRESS_EVERY)
+
+        means = {key: _mean(values) for key, values in collected.items() if values}
+        for key in ("loss_d", "loss_g"):
+            if not math.isfinite(means[key]):
+                raise TrainingFailed(f"non-finite train/{key} ({means[key]}) in epoch {epoch}")
+        self.epoch = epoch
+        metrics = {f"train/{k}": v for k, v in means.items()}
+        if self.loss_cfg.instance_noise.sigma0 > 0.0:
+            metrics["train/instance_noise_sigma"] = sigma
+        return metrics
+
+    def _noisy(self, x: Tensor, sigma: float) -> Tensor:
+        if sigma == 0.0:
+            return x
+        return x + sigma * torch.randn(x.shape, device=x.device, generator=self.rng)
+
+    def _latents(self) -> Tensor:
+        p = self.parts
+        return torch.randn(self.cfg.batch_size, p.latent_dim, device=p.device, generator=self.rng)
+
+    def _d_step(self, sigma: float) -> dict[str, Tensor]:
+        p, loss_cfg = self.parts, self.loss_cfg
+        real = p.data.sample(self.cfg.batch_size, self.rng)
+        with torch.no_grad():
+            fake = p.generator(self._latents())
+        real, fake = self._noisy(real, sigma), self._noisy(fake, sigma)
+        l_real, l_fake = p.discriminator(real), p.discriminator(fake)
+        loss = p.formulation.d_loss(l_real, l_fake)
+        stats = {
+            "loss_d": loss.detach(),
+            "d_real": l_real.detach(),
+            "d_fake": l_fake.detach(),
+        }
+        if loss_cfg.gp_weight > 0.0:
+            penalty = gradient_penalty(p.discriminator, real, fake, self.rng)
+            stats["gp"] = penalty.detach()
+            loss = loss + loss_cfg.gp_weight * penalty
+        p.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        p.opt_d.step()
+        if loss_cfg.clip is not None:
+            clip_weights(p.discriminator, loss_cfg.clip)
+        return stats
+
+    def _g_step(self, sigma: float) -> Tensor:
+        p = self.parts
+        fake = self._noisy(p.generator(self._latents()), sigma)
+        loss = p.formulation.g_loss(p.discriminator(fake))
+        p.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        p.opt_g.step()
+        return loss.detach()
+
+    # -- checkpoint state ------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        p = self.parts
+        return {
+            "epoch": self.epoch,
+            "generator": p.generator.state_dict(),
+            "discriminator": p.discriminator.state_dict(),
+            "opt_g": p.opt_g.state_dict(),
+            "opt_d": p.opt_d.state_dict(),
+            "rng": self.rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        p = self.parts
+        try:
+            p.generator.load_state_dict(state["generator"])
+            p.discriminator.load_state_dict(state["discriminator"])
+            p.opt_g.load_state_dict(state["opt_g"])
+            p.opt_d.load_state_dict(state["opt_d"])
+            self.rng.set_state(state["rng"])
+            self.epoch = int(state["epoch"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise CheckpointError(
+                f"checkpoint does not fit this model/optimiser ({first_line}); "
+                "resume with the config it was written with."
+            ) from exc

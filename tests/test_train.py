@@ -1,0 +1,233 @@
+"""End-to-end runs through the real config tree into a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from ganlab.checkpoint import load_checkpoint
+from ganlab.config import LOSS_NAMES
+from ganlab.errors import CheckpointError, TrainingFailed
+from ganlab.train import train
+from ganlab.trainer import Trainer
+from tests.conftest import metric_steps, metric_values
+
+EPOCH_METRICS = [
+    "train/loss_d",
+    "train/loss_g",
+    "train/d_real",
+    "train/d_fake",
+    "quality/hq_fraction",
+    "quality/modes_covered",
+    "quality/mode_js",
+    "quality/fd2d",
+    "quality/mode_hq_count/0",
+    "time/epoch_seconds",
+]
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
+    found: set[str] = set()
+    for info in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, info.path) if info.is_dir else {info.path}
+    return found
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_every_loss_trains_and_logs_everything(make_cfg, client, loss: str) -> None:
+    result = train(make_cfg(f"loss={loss}", "seed=1"))
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == f"{loss}-ring8-s1"
+    for key in EPOCH_METRICS:
+        expected = [1, 2, 3] if key.startswith(("train/", "time/")) else [0, 1, 2, 3]
+        assert metric_steps(client, result.run_id, key) == expected, key
+    assert run.data.params["loss.name"] == loss
+    assert run.data.params["trainer.epochs"] == "3"
+    assert {run.data.tags[k] for k in ("loss", "dataset", "model")} == {loss, "ring8", "mlp"}
+    assert run.data.tags["ganlab.version"]
+    artifacts = artifact_paths(client, result.run_id)
+    assert {
+        "config/config.yaml",
+        "checkpoints/last.pt",
+        "samples/epoch_0000.png",
+        "samples/epoch_0002.png",
+        "samples/epoch_0003.png",
+    } <= artifacts
+    if loss == "wgan_gp":
+        assert metric_steps(client, result.run_id, "train/gp") == [1, 2, 3]
+
+
+def test_instance_noise_sigma_is_logged(make_cfg, client) -> None:
+    result = train(
+        make_cfg("loss.instance_noise.sigma0=0.3", "loss.instance_noise.anneal_epochs=2")
+    )
+    assert metric_values(client, result.run_id, "train/instance_noise_sigma") == pytest.approx(
+        [0.3, 0.15, 0.0]
+    )
+
+
+def test_git_commit_tag_when_root_is_a_repository(make_cfg, client) -> None:
+    import subprocess
+
+    from ganlab.paths import PROJECT_ROOT
+
+    head = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        pytest.skip("the project is not a git checkout with commits")
+    cfg = make_cfg("trainer.epochs=1")
+    cfg.paths.root = str(PROJECT_ROOT)  # the store stays where tracking.uri says
+    result = train(cfg)
+    tags = client.get_run(result.run_id).data.tags
+    assert tags["mlflow.source.git.commit"] == head.stdout.strip()
+
+
+def test_same_seed_same_run(make_cfg, client) -> None:
+    a = train(make_cfg("seed=5"))
+    b = train(make_cfg("seed=5"))
+    c = train(make_cfg("seed=6"))
+    key = "quality/fd2d"
+    assert metric_values(client, a.run_id, key) == metric_values(client, b.run_id, key)
+    assert metric_values(client, a.run_id, key) != metric_values(client, c.run_id, key)
+
+
+def final_weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)["trainer"]["generator"]
+
+
+def comparable_history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    run = client.get_run(run_id)
+    return {
+        key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+        for key in run.data.metrics
+        if not key.startswith("time/")
+    }
+
+
+def test_resume_continues_the_same_run_identically(make_cfg, client, tmp_path) -> None:
+    straight = train(make_cfg("trainer.epochs=4", "loss=mm_nsat"))
+
+    first = train(make_cfg("trainer.epochs=2", "loss=mm_nsat"))
+    resumed = train(
+        make_cfg("trainer.epochs=4", "loss=mm_nsat", f"trainer.resume='{first.output_dir}'")
+    )
+    assert resumed.run_id == first.run_id
+    assert client.get_run(first.run_id).info.status == "FINISHED"
+    history = comparable_history(client, first.run_id)
+    reference = comparable_history(client, straight.run_id)
+    assert history.keys() == reference.keys()
+    assert [s for s, _ in history["train/loss_d"]] == [1, 2, 3, 4]  # each epoch exactly once
+    for key, points in reference.items():
+        assert [s for s, _ in history[key]] == [s for s, _ in points], key
+        assert [v for _, v in history[key]] == pytest.approx([v for _, v in points]), key
+    for name, tensor in final_weights(straight.checkpoint).items():
+        torch.testing.assert_close(final_weights(resumed.checkpoint)[name], tensor)
+
+
+def test_resume_by_run_id_needs_no_other_argument(make_cfg, client) -> None:
+    first = train(make_cfg("trainer.epochs=2", "seed=3", "loss=hinge"))
+    # only trainer.resume (and more epochs) on this command line: the rest comes from
+    # the checkpoint, so the defaults (seed 0, ns) must not leak in
+    cfg = make_cfg("trainer.epochs=3", f"trainer.resume={first.run_id}")
+    from ganlab.train import LaunchInfo
+
+    launch = LaunchInfo(
+        overrides=["trainer.epochs=3", f"trainer.resume={first.run_id}"], choices={"loss": "ns"}
+    )
+    resumed = train(cfg, launch)
+    assert resumed.run_id == first.run_id
+    assert resumed.run_name == "hinge-ring8-s3"
+    assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3]
+
+
+def test_resume_refuses_a_different_config(make_cfg) -> None:
+    first = train(make_cfg("trainer.epochs=2", "loss=ns"))
+    with pytest.raises(CheckpointError, match=r"trained with loss.name=ns \(this command: mm\)"):
+        train(make_cfg("trainer.epochs=3", "loss=mm", f"trainer.resume='{first.output_dir}'"))
+
+
+def test_crash_between_logging_and_checkpoint_loses_and_doubles_nothing(
+    make_cfg, client, monkeypatch
+) -> None:
+    """Epoch 2 is logged, then the process dies before its checkpoint is written."""
+    import ganlab.train as train_module
+
+    real_save = train_module.save_checkpoint
+
+    def dying_save(path, payload):
+        if payload["epoch"] == 2:
+            raise OSError("simulated crash while writing the checkpoint")
+        real_save(path, payload)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", dying_save)
+    cfg = make_cfg("trainer.epochs=3")
+    with pytest.raises(OSError):
+        train(cfg)
+    monkeypatch.setattr(train_module, "save_checkpoint", real_save)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id]
+    )
+    assert run.info.status == "FAILED"
+    assert "simulated crash" in run.data.tags["ganlab.failure"]
+    assert load_checkpoint(Path(cfg.paths.output_dir) / "checkpoints/last.pt")["epoch"] == 1
+
+    train(make_cfg("trainer.epochs=3", f"trainer.resume='{cfg.paths.output_dir}'"))
+    assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3]
+    assert metric_steps(client, run.info.run_id, "quality/hq_fraction") == [0, 1, 2, 3]
+    assert client.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(
+    make_cfg, client, monkeypatch
+) -> None:
+    real_step = Trainer._g_step
+
+    def poisoned(self, sigma):
+        loss = real_step(self, sigma)
+        return loss * float("nan") if self.epoch >= 1 else loss  # NaN from epoch 2 on
+
+    monkeypatch.setattr(Trainer, "_g_step", poisoned)
+    cfg = make_cfg("trainer.epochs=3")
+    with pytest.raises(TrainingFailed, match="non-finite train/loss_g"):
+        train(cfg)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id]
+    )
+    assert run.info.status == "FAILED"
+    assert "non-finite train/loss_g (nan) in epoch 2" in run.data.tags["ganlab.failure"]
+    assert metric_steps(client, run.info.run_id, "train/loss_g") == [1]
+    assert load_checkpoint(Path(cfg.paths.output_dir) / "checkpoints/last.pt")["epoch"] == 1
+    assert "checkpoints/last.pt" in artifact_paths(client, run.info.run_id)
+
+
+def test_corrupt_checkpoint_is_one_clear_sentence(make_cfg, tmp_path) -> None:
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="corrupt or not a ganlab checkpoint") as info:
+        train(make_cfg(f"trainer.resume='{bad}'"))
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_checkpoint_is_refused(make_cfg) -> None:
+    first = train(make_cfg("trainer.epochs=1"))
+    data = first.checkpoint.read_bytes()
+    first.checkpoint.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        train(make_cfg(f"trainer.resume='{first.output_dir}'"))
+
+
+def test_foreign_checkpoint_is_refused(make_cfg, tmp_path) -> None:
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, other)
+    with pytest.raises(CheckpointError, match="not a ganlab-checkpoint/1 checkpoint"):
+        train(make_cfg(f"trainer.resume='{other}'"))
+
+
+def test_resume_spec_that_is_nothing(make_cfg) -> None:
+    with pytest.raises(Exception, match="neither a checkpoint file, an output directory"):
+        train(make_cfg("trainer.resume=no-such-thing"))
