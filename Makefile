@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install -qq --progress-bar off -e '.[dev]'
 	touch $(STAMP)
 
 # One NS-GAN run on ring8 on the CPU into the embedded store ./mlflow.db (about 2 minutes).
