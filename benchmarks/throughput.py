@@ -5,7 +5,7 @@ This machine's speed drifts by tens of percent within a minute, so the two loops
 one epoch at a time, and the ratio is the geometric mean of the per-round ratios with a
 95% confidence interval (a single pair varies by +-10% here; 30 pairs pin the mean to
 about +-3%).
-ganlab runs its real epoch loop (`ganlab.train._fit`) with monitors off but with its
+ganlab runs its real epoch loop (`ganlab.loop.FitLoop`) with monitors off but with its
 per-epoch MLflow logging (SQLite) and checkpointing on, i.e. what a user pays for. The
 printed ratio is ganlab steps/s over plain steps/s. Target: >= 0.95.
 
@@ -26,13 +26,15 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
 from ganlab.build import build_parts
-from ganlab.checkpoint import save_checkpoint
+from ganlab.checkpoint import RecentWeights, save_checkpoint
 from ganlab.config import register, validate
+from ganlab.loop import FitLoop
 from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
+from ganlab.phases import EarlyStopper
 from ganlab.seeding import generator
 from ganlab.tracking import RunTracker
-from ganlab.train import _checkpoint_payload, _fit
+from ganlab.train import _checkpoint_payload
 from ganlab.trainer import Trainer
 
 
@@ -43,6 +45,7 @@ def compose_config(out: Path, epochs: int, steps: int):
             "config",
             overrides=[
                 "monitor=none",
+                "early_stop.rule=none",
                 f"trainer.epochs={epochs}",
                 f"trainer.steps_per_epoch={steps}",
                 "trainer.progress=none",
@@ -84,15 +87,29 @@ def ganlab_loop(cfg, tracker: RunTracker, out: Path) -> tuple[float, torch.nn.Mo
     """ganlab's epoch loop with logging and checkpointing; returns (seconds, generator)."""
     parts = build_parts(cfg, torch.device("cpu"))
     trainer = Trainer(parts, cfg.trainer, cfg.loss, generator(cfg.seed, "train"))
-    monitors = build_monitors(cfg.monitor, parts.data, cfg.model.latent_dim, cfg.seed, "bench")
+    monitors = build_monitors(
+        cfg.monitor, parts.data, cfg.model.latent_dim, cfg.seed, "bench", parts.formulation
+    )
+    stopper = EarlyStopper(cfg.early_stop)
     ckpt = out / "last.pt"
 
     def save() -> None:
-        save_checkpoint(ckpt, _checkpoint_payload(trainer, tracker.run_id, "", {}))
+        save_checkpoint(ckpt, _checkpoint_payload(trainer, tracker.run_id, "", {}, stopper))
 
+    loop = FitLoop(
+        trainer,
+        monitors,
+        stopper,
+        tracker,
+        cfg,
+        save,
+        RecentWeights(out / "recent", keep=8),
+        "",
+        "bench",
+    )
     tracker.last_logged_step = -1
     started = time.perf_counter()
-    _fit(trainer, monitors, tracker, cfg, save)
+    loop.run()
     return time.perf_counter() - started, parts.generator
 
 

@@ -47,3 +47,56 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"{missing or 'nothing'}); resume it with the ganlab version that wrote it."
         )
     return payload
+
+
+WEIGHTS_FORMAT = "ganlab-weights/1"
+
+
+def weights_payload(
+    epoch: int, generator: Any, discriminator: Any, run_id: str, config_yaml: str
+) -> dict[str, Any]:
+    """Network weights only (no optimiser or RNG state): for sampling and evaluation."""
+    return {
+        "format": WEIGHTS_FORMAT,
+        "ganlab_version": __version__,
+        "epoch": epoch,
+        "generator": {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()},
+        "discriminator": {
+            k: v.detach().cpu().clone() for k, v in discriminator.state_dict().items()
+        },
+        "run_id": run_id,
+        "config_yaml": config_yaml,
+    }
+
+
+class RecentWeights:
+    """Weights of the last `keep` evaluation epochs, on disk.
+
+    The stop epoch lies up to patience + window evaluations before the rule triggers, so
+    its weights must still exist when the trigger fires; older files are deleted.
+    """
+
+    def __init__(self, directory: Path, keep: int) -> None:
+        self.directory = directory
+        self.keep = keep
+
+    def path(self, epoch: int) -> Path:
+        return self.directory / f"epoch_{epoch:06d}.pt"
+
+    def save(self, epoch: int, payload: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(epoch).with_suffix(".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, self.path(epoch))
+        for old in sorted(self.directory.glob("epoch_*.pt"))[: -self.keep]:
+            old.unlink(missing_ok=True)
+
+    def adopt(self, source: Path) -> None:
+        """Take over a previous session's files (resuming a run from another folder)."""
+        if source.resolve() == self.directory.resolve() or not source.is_dir():
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for file in sorted(source.glob("epoch_*.pt"))[-self.keep :]:
+            target = self.directory / file.name
+            if not target.exists():
+                target.write_bytes(file.read_bytes())

@@ -24,6 +24,8 @@ OPTIMIZERS = ("adam", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda")
 LAYOUTS = ("ring", "grid", "spiral", "custom")
 PROGRESS = ("auto", "bar", "log", "none")
+STEEPNESS_METHODS = ("auto", "exact", "power")
+STOP_RULES = ("gradient", "duality_gap", "oracle", "none")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -271,9 +273,118 @@ class ScatterMonitorConfig:
 
 
 @dataclass
+class SteepnessMonitorConfig:
+    """Spectral norm of the generator Jacobian dG/dz at each evaluation latent."""
+
+    every_n_epochs: int = 1  # 0 = off
+    method: str = "auto"  # exact | power | auto (exact when d_x * d_z <= exact_max_size)
+    power_iterations: int = 20  # J^T J products; the estimate is Rayleigh-Ritz over them
+    exact_max_size: int = 4096
+    chunk_size: int = 1024  # latents per batched call (bounds memory)
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.steepness.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _choice("monitor.steepness.method", self.method, STEEPNESS_METHODS)
+        _require(
+            self.power_iterations >= 1,
+            f"monitor.steepness.power_iterations must be >= 1, got {self.power_iterations}.",
+        )
+        _require(
+            self.chunk_size >= 1,
+            f"monitor.steepness.chunk_size must be >= 1, got {self.chunk_size}.",
+        )
+
+
+@dataclass
+class DiscriminatorGradientConfig:
+    """||grad_x D|| at fakes and at a fixed real batch; ||grad_x L_G|| at fakes."""
+
+    every_n_epochs: int = 1  # 0 = off
+    n_real: int = 1024  # size of the fixed real batch
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.dgrad.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(self.n_real >= 2, f"monitor.dgrad.n_real must be >= 2, got {self.n_real}.")
+
+
+@dataclass
+class DualityGapConfig:
+    """DG = M(G, D_worst) - M(G_worst, D), each worst case found by `steps` of Adam."""
+
+    every_n_epochs: int = 5  # 0 = off; expensive (2 x steps optimiser steps)
+    steps: int = 200
+    lr: float = 1e-4
+    batch_size: int = 256
+    n_eval: int = 2048  # held-out real samples and latents on which M is evaluated
+    perturb_std: float = 0.0  # > 0: also log the perturbed DG (noise on the copied weights)
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.duality_gap.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(self.steps >= 1, f"monitor.duality_gap.steps must be >= 1, got {self.steps}.")
+        _positive("monitor.duality_gap.lr", self.lr)
+        _require(
+            self.batch_size >= 1,
+            f"monitor.duality_gap.batch_size must be >= 1, got {self.batch_size}.",
+        )
+        _require(self.n_eval >= 2, f"monitor.duality_gap.n_eval must be >= 2, got {self.n_eval}.")
+        _positive("monitor.duality_gap.perturb_std", self.perturb_std, allow_zero=True)
+
+
+@dataclass
 class MonitorConfig:
+    # The fixed evaluation latent set Z_eval shared by the gradient monitors.
+    eval_latents: int = 1024
     quality: QualityMonitorConfig = field(default_factory=QualityMonitorConfig)
     scatter: ScatterMonitorConfig = field(default_factory=ScatterMonitorConfig)
+    steepness: SteepnessMonitorConfig = field(default_factory=SteepnessMonitorConfig)
+    dgrad: DiscriminatorGradientConfig = field(default_factory=DiscriminatorGradientConfig)
+    param_grads: bool = True  # norms of D's and G's parameter gradients, from training steps
+    duality_gap: DualityGapConfig = field(default_factory=DualityGapConfig)
+
+    def __post_init__(self) -> None:
+        _require(
+            self.eval_latents >= 2,
+            f"monitor.eval_latents must be >= 2, got {self.eval_latents}.",
+        )
+
+
+@dataclass
+class EarlyStopConfig:
+    """Phase labels and the stopping rule (method.md section 5); every number a value here."""
+
+    rule: str = "gradient"  # gradient | duality_gap | oracle | none
+    action: str = "stop"  # stop: end training at the trigger; record: only log it
+    warmup_epochs: int = 5  # evaluations before references are kept
+    ema: float = 0.3  # smoothing weight of the newest value (1 = no smoothing)
+    beta: float = 1.0  # weight of the steepness term in the collapse score
+    tau: float = 1.0  # collapse score threshold
+    patience: int = 3  # consecutive evaluations above tau that trigger
+    window: int = 5  # evaluations for the plateau test and the stop-epoch search
+    plateau_tol: float = 0.05  # fitting ends when steepness grows less than this (relative)
+    dg_tol: float = 0.5  # duality_gap rule: rise above the minimum that counts (relative)
+
+    def __post_init__(self) -> None:
+        _choice("early_stop.rule", self.rule, STOP_RULES)
+        _choice("early_stop.action", self.action, ("stop", "record"))
+        _require(
+            self.warmup_epochs >= 0,
+            f"early_stop.warmup_epochs must be >= 0, got {self.warmup_epochs}.",
+        )
+        _require(0.0 < self.ema <= 1.0, f"early_stop.ema must be in (0, 1], got {self.ema}.")
+        _positive("early_stop.beta", self.beta, allow_zero=True)
+        _require(self.patience >= 1, f"early_stop.patience must be >= 1, got {self.patience}.")
+        _require(self.window >= 1, f"early_stop.window must be >= 1, got {self.window}.")
+        _positive("early_stop.plateau_tol", self.plateau_tol, allow_zero=True)
+        _positive("early_stop.dg_tol", self.dg_tol, allow_zero=True)
 
 
 @dataclass
@@ -297,6 +408,7 @@ class GanlabConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 from tqdm import tqdm
 
+from ganlab.phases import PHASE_NAMES
+
 log = logging.getLogger("ganlab")
 
 # Shown in the bar and the per-epoch line, when present.
@@ -24,9 +26,10 @@ SUMMARY_KEYS = {
 
 
 def summarize(metrics: Mapping[str, float]) -> str:
-    return " ".join(
-        f"{short}={metrics[key]:.4g}" for key, short in SUMMARY_KEYS.items() if key in metrics
-    )
+    parts = [f"{short}={metrics[key]:.4g}" for key, short in SUMMARY_KEYS.items() if key in metrics]
+    if "phase" in metrics:
+        parts.append(f"phase={PHASE_NAMES.get(int(metrics['phase']), '?')}")
+    return " ".join(parts)
 
 
 class Progress:

@@ -178,11 +178,28 @@ class RunTracker:
         destination.mkdir(parents=True, exist_ok=True)
         return Path(self.client.download_artifacts(self.run_id, path, str(destination)))
 
+    def history(self, keys: Iterable[str] | None = None) -> list[tuple[int, dict[str, float]]]:
+        """This run's logged metrics as [(epoch, {key: value})], epochs ascending."""
+        return metric_history(self.client, self.run_id, keys)
+
     def end(self, status: str = "FINISHED", reason: str | None = None) -> None:
         """Mark the run FINISHED, FAILED or KILLED; a reason is kept as tag `ganlab.failure`."""
         if reason:
             self.client.set_tag(self.run_id, "ganlab.failure", reason[:MAX_TAG_VALUE])
         self.client.set_terminated(self.run_id, status)
+
+
+def metric_history(
+    client: MlflowClient, run_id: str, keys: Iterable[str] | None = None
+) -> list[tuple[int, dict[str, float]]]:
+    """[(step, {key: value})] for `keys` (default: every metric the run logged)."""
+    if keys is None:
+        keys = client.get_run(run_id).data.metrics.keys()
+    by_step: dict[int, dict[str, float]] = {}
+    for key in keys:
+        for m in client.get_metric_history(run_id, key):
+            by_step.setdefault(m.step, {})[key] = m.value
+    return sorted(by_step.items())
 
 
 def fetch_run_checkpoint(uri: str, run_id: str, artifact: str, destination: Path) -> Path:
@@ -206,3 +223,33 @@ def fetch_run_checkpoint(uri: str, run_id: str, artifact: str, destination: Path
             f"run {run_id} has no checkpoint: neither {local} nor the artifact {artifact} "
             "exists; resume from an output directory instead."
         ) from exc
+
+
+def load_runs(
+    uri: str, experiment: str, filter_string: str = "", run_ids: Iterable[str] = ()
+) -> list[tuple[str, str, dict[str, str], list[tuple[int, dict[str, float]]]]]:
+    """(run id, run name, tags, metric history) of every ended run of `experiment`."""
+    client = RunTracker.connect(uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            raise TrackingError(
+                f"experiment '{experiment}' does not exist in tracking store {uri}."
+            )
+        query = " and ".join(q for q in (filter_string, "attributes.status != 'RUNNING'") if q)
+        runs = client.search_runs(
+            [found.experiment_id], query, max_results=50_000, order_by=["attributes.start_time ASC"]
+        )
+    except MlflowException as exc:
+        raise TrackingError(f"cannot search runs in {uri}: {exc}") from exc
+    wanted = set(run_ids)
+    return [
+        (
+            run.info.run_id,
+            run.info.run_name,
+            dict(run.data.tags),
+            metric_history(client, run.info.run_id),
+        )
+        for run in runs
+        if not wanted or run.info.run_id in wanted
+    ]

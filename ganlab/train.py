@@ -10,7 +10,6 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +21,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab import __version__
 from ganlab.build import build_parts, resolve_device
-from ganlab.checkpoint import load_checkpoint, save_checkpoint
+from ganlab.checkpoint import RecentWeights, load_checkpoint, save_checkpoint
 from ganlab.config import GanlabConfig, flatten, register, validate
 from ganlab.errors import GanlabError, TrainingFailed
-from ganlab.monitors import EvalState, MonitorSuite, build_monitors
+from ganlab.loop import FitLoop
+from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
-from ganlab.progress import Progress, summarize
+from ganlab.phases import EarlyStopper
+from ganlab.progress import summarize
 from ganlab.resume import merge_resume_config
 from ganlab.seeding import generator
 from ganlab.tracking import RunTracker, fetch_run_checkpoint, git_commit, resolve_tracking_uri
@@ -74,7 +75,13 @@ def _locate_checkpoint(spec: str, uri: str, output_dir: Path) -> Path:
     )
 
 
-def _resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, dict | None]:
+@dataclass
+class ResumePoint:
+    checkpoint: dict
+    path: Path
+
+
+def _resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, ResumePoint | None]:
     """Validated config, and the checkpoint to continue from (None for a fresh run)."""
     if not cfg.trainer.resume:
         return validate(cfg), None
@@ -91,11 +98,15 @@ def _resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, 
         launch.choices,
         str(ckpt_path),
     )
-    return validate(merged), checkpoint
+    return validate(merged), ResumePoint(checkpoint, ckpt_path)
 
 
 def _checkpoint_payload(
-    trainer: Trainer, run_id: str, config_yaml: str, choices: dict[str, str]
+    trainer: Trainer,
+    run_id: str,
+    config_yaml: str,
+    choices: dict[str, str],
+    stopper: EarlyStopper | None = None,
 ) -> dict:
     return {
         "epoch": trainer.epoch,
@@ -103,55 +114,8 @@ def _checkpoint_payload(
         "run_id": run_id,
         "config_yaml": config_yaml,
         "choices": choices,
+        "early_stop": stopper.state_dict() if stopper is not None else {"history": []},
     }
-
-
-def _log_figures(tracker: RunTracker, figures: dict) -> None:
-    for artifact_file, figure in figures.items():
-        tracker.log_figure(figure, artifact_file)
-
-
-def _fit(
-    trainer: Trainer,
-    monitors: MonitorSuite,
-    tracker: RunTracker,
-    cfg: GanlabConfig,
-    save: Callable[[], None],
-) -> dict[str, float]:
-    """Epoch loop: train, evaluate, log (one batch per epoch), checkpoint, report."""
-    parts, last_epoch = trainer.parts, cfg.trainer.epochs
-    metrics: dict[str, float] = {}
-
-    def state(epoch: int) -> EvalState:
-        return EvalState(parts.generator, parts.discriminator, epoch, parts.device)
-
-    if trainer.epoch == 0:
-        metrics, figures = monitors.evaluate(state(0), last_epoch)
-        if tracker.log_metrics(metrics, step=0):
-            _log_figures(tracker, figures)
-    progress = Progress(
-        cfg.trainer.progress, last_epoch, cfg.trainer.steps_per_epoch, trainer.epoch
-    )
-    try:
-        while trainer.epoch < last_epoch:
-            started = time.perf_counter()
-            metrics = trainer.train_epoch(progress.advance)
-            metrics["time/train_seconds"] = time.perf_counter() - started
-            evaluated, figures = monitors.evaluate(state(trainer.epoch), last_epoch)
-            metrics.update(evaluated)
-            metrics["time/epoch_seconds"] = time.perf_counter() - started
-            # Log before checkpointing: a crash in between replays this epoch on resume,
-            # and the replay's already-logged metrics are skipped, so none is lost or doubled.
-            if tracker.log_metrics(metrics, step=trainer.epoch):
-                _log_figures(tracker, figures)
-            if trainer.epoch % cfg.trainer.checkpoint_every_n_epochs == 0 or (
-                trainer.epoch == last_epoch
-            ):
-                save()
-            progress.epoch_done(trainer.epoch, metrics)
-    finally:
-        progress.close()
-    return metrics
 
 
 def _start_tracking(
@@ -183,7 +147,7 @@ def _start_tracking(
 def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     """Run (or resume) one training run described by a composed config."""
     launch = launch or LaunchInfo()
-    run_cfg, resumed = _resolve_config(cfg, launch)
+    run_cfg, resume_point = _resolve_config(cfg, launch)
     if run_cfg.trainer.num_threads:
         torch.set_num_threads(run_cfg.trainer.num_threads)
     device = resolve_device(run_cfg.device)
@@ -196,27 +160,45 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
 
     parts = build_parts(run_cfg, device)
     trainer = Trainer(
-        parts, run_cfg.trainer, run_cfg.loss, generator(run_cfg.seed, "train", device)
+        parts,
+        run_cfg.trainer,
+        run_cfg.loss,
+        generator(run_cfg.seed, "train", device),
+        track_grad_norms=run_cfg.monitor.param_grads,
     )
     monitors = build_monitors(
-        run_cfg.monitor, parts.data, run_cfg.model.latent_dim, run_cfg.seed, run_name
+        run_cfg.monitor,
+        parts.data,
+        run_cfg.model.latent_dim,
+        run_cfg.seed,
+        run_name,
+        parts.formulation,
     )
     ckpt_path = output_dir / CHECKPOINT_ARTIFACT
     choices = dict(launch.choices)
-    if resumed is not None:
+    stop_cfg = run_cfg.early_stop
+    recent = RecentWeights(ckpt_path.parent / "recent", keep=stop_cfg.patience + stop_cfg.window)
+    if resume_point is not None:
+        resumed = resume_point.checkpoint
         trainer.load_state_dict(resumed["trainer"])
         choices = dict(resumed.get("choices", {})) or choices
+        stopper = EarlyStopper(stop_cfg, resumed.get("early_stop", {}).get("history", []))
+        recent.adopt(resume_point.path.parent / "recent")
         tracker = RunTracker.reopen(uri, resumed["run_id"])
         tracker.set_tags({"ganlab.resumed_at_epoch": trainer.epoch})
     else:
+        stopper = EarlyStopper(stop_cfg)
         tracker = _start_tracking(run_cfg, uri, run_name, output_dir, launch)
     tracker.set_tags({"ganlab.checkpoint": ckpt_path})
     config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))
 
     def save() -> None:
-        save_checkpoint(
-            ckpt_path, _checkpoint_payload(trainer, tracker.run_id, config_yaml, choices)
-        )
+        payload = _checkpoint_payload(trainer, tracker.run_id, config_yaml, choices, stopper)
+        save_checkpoint(ckpt_path, payload)
+
+    loop = FitLoop(
+        trainer, monitors, stopper, tracker, run_cfg, save, recent, config_yaml, run_name
+    )
 
     log.info(
         "ganlab run %s (MLflow run %s)\n  tracking  %s  experiment '%s'\n  outputs   %s\n"
@@ -237,7 +219,7 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     started = time.perf_counter()
     status, reason = "FAILED", None
     try:
-        metrics = _fit(trainer, monitors, tracker, run_cfg, save)
+        metrics = loop.run()
         status = "FINISHED"
     except TrainingFailed as exc:
         reason = str(exc)

@@ -9,6 +9,7 @@ replays exactly the batches an uninterrupted run would have seen.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from ganlab.config import LossConfig, TrainerConfig
 from ganlab.data import GaussianMixture
 from ganlab.errors import CheckpointError, TrainingFailed
 from ganlab.losses import Formulation, clip_weights, gradient_penalty, instance_noise_sigma
+from ganlab.monitors.dgrad import total_grad_norm
 
 PROGRESS_EVERY = 10  # steps between progress callbacks
 # Per-step statistics, averaged over the epoch (d_real/d_fake: D's mean raw output).
@@ -40,21 +42,28 @@ class GanParts:
     device: torch.device
 
 
-def _mean(values: list[Tensor]) -> float:
-    """Mean over all elements of same-shaped tensors (scalars or per-sample batches)."""
-    return (torch.stack(values) if values[0].dim() == 0 else torch.cat(values)).mean().item()
+def _reduce(values: list[Tensor]) -> Tensor:
+    """One tensor of all elements of same-shaped tensors (scalars or per-sample batches)."""
+    return torch.stack(values) if values[0].dim() == 0 else torch.cat(values)
 
 
 class Trainer:
     """Runs epochs and owns the state a checkpoint must hold."""
 
     def __init__(
-        self, parts: GanParts, cfg: TrainerConfig, loss_cfg: LossConfig, rng: torch.Generator
+        self,
+        parts: GanParts,
+        cfg: TrainerConfig,
+        loss_cfg: LossConfig,
+        rng: torch.Generator,
+        track_grad_norms: bool = False,
     ) -> None:
         self.parts = parts
         self.cfg = cfg
         self.loss_cfg = loss_cfg
         self.rng = rng
+        # parameter-gradient norms of D and G, read from .grad after each backward
+        self.track_grad_norms = track_grad_norms
         self.epoch = 0  # completed epochs
 
     # -- one epoch -------------------------------------------------------------------
@@ -67,23 +76,30 @@ class Trainer:
         parts.discriminator.train()
         # Detached per-step values are collected and reduced once per epoch: no extra
         # tensor op or device sync per step.
-        collected: dict[str, list[Tensor]] = {key: [] for key in STEP_STATS}
+        collected: dict[str, list[Tensor]] = defaultdict(list)
         for step in range(1, cfg.steps_per_epoch + 1):
             for _ in range(cfg.n_critic):
                 for key, value in self._d_step(sigma).items():
                     collected[key].append(value)
-            collected["loss_g"].append(self._g_step(sigma))
+            for key, value in self._g_step(sigma).items():
+                collected[key].append(value)
             if on_steps is not None and step % PROGRESS_EVERY == 0:
                 on_steps(PROGRESS_EVERY)
         if on_steps is not None and cfg.steps_per_epoch % PROGRESS_EVERY:
             on_steps(cfg.steps_per_epoch % PROGRESS_EVERY)
 
-        means = {key: _mean(values) for key, values in collected.items() if values}
+        means = {key: _reduce(values).mean().item() for key, values in collected.items()}
         for key in ("loss_d", "loss_g"):
             if not math.isfinite(means[key]):
                 raise TrainingFailed(f"non-finite train/{key} ({means[key]}) in epoch {epoch}")
         self.epoch = epoch
-        metrics = {f"train/{k}": v for k, v in means.items()}
+        metrics = {f"train/{k}": means[k] for k in STEP_STATS if k in means}
+        for net in ("d", "g"):
+            if f"grad_norm_{net}" in collected:
+                metrics[f"monitor/grad_norm_{net}_mean"] = means[f"grad_norm_{net}"]
+                metrics[f"monitor/grad_norm_{net}_max"] = (
+                    _reduce(collected[f"grad_norm_{net}"]).max().item()
+                )
         if self.loss_cfg.instance_noise.sigma0 > 0.0:
             metrics["train/instance_noise_sigma"] = sigma
         return metrics
@@ -116,19 +132,24 @@ class Trainer:
             loss = loss + loss_cfg.gp_weight * penalty
         p.opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        if self.track_grad_norms:
+            stats["grad_norm_d"] = total_grad_norm(p.discriminator).detach()
         p.opt_d.step()
         if loss_cfg.clip is not None:
             clip_weights(p.discriminator, loss_cfg.clip)
         return stats
 
-    def _g_step(self, sigma: float) -> Tensor:
+    def _g_step(self, sigma: float) -> dict[str, Tensor]:
         p = self.parts
         fake = self._noisy(p.generator(self._latents()), sigma)
         loss = p.formulation.g_loss(p.discriminator(fake))
         p.opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        stats = {"loss_g": loss.detach()}
+        if self.track_grad_norms:
+            stats["grad_norm_g"] = total_grad_norm(p.generator).detach()
         p.opt_g.step()
-        return loss.detach()
+        return stats
 
     # -- checkpoint state ------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

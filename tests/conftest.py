@@ -31,6 +31,14 @@ TINY = [
     "monitor.quality.min_count=2",
     "monitor.scatter.every_n_epochs=2",
     "monitor.scatter.n_samples=100",
+    "monitor.eval_latents=128",
+    "monitor.dgrad.n_real=128",
+    "monitor.duality_gap.steps=10",
+    "monitor.duality_gap.n_eval=200",
+    "monitor.duality_gap.batch_size=64",
+    "early_stop.warmup_epochs=1",
+    "early_stop.patience=1",
+    "early_stop.window=1",
 ]
 
 

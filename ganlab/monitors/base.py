@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -21,6 +21,7 @@ class EvalState:
     discriminator: nn.Module
     epoch: int  # completed epochs; 0 = before training
     device: torch.device
+    train_metrics: dict[str, float] = field(default_factory=dict)  # this epoch's train/*
 
 
 def is_due(every_n_epochs: int, epoch: int, last_epoch: int) -> bool:
@@ -41,3 +42,22 @@ def evaluating(*modules: nn.Module) -> Iterator[None]:
     finally:
         for m, was_training in zip(modules, previous, strict=True):
             m.train(was_training)
+
+
+_QUANTILES = {"median": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+def distribution_stats(
+    prefix: str, values: torch.Tensor, names: tuple[str, ...]
+) -> dict[str, float]:
+    """{prefix_mean, prefix_p90, ...} of a 1-D tensor; names from mean, max, median, p90, p99."""
+    v = values.detach().double().cpu().flatten()
+    stats: dict[str, float] = {}
+    for name in names:
+        if name == "mean":
+            stats[f"{prefix}_mean"] = float(v.mean())
+        elif name == "max":
+            stats[f"{prefix}_max"] = float(v.max())
+        else:
+            stats[f"{prefix}_{name}"] = float(torch.quantile(v, _QUANTILES[name]))
+    return stats

@@ -1,0 +1,162 @@
+"""The epoch loop of a run: train, evaluate, decide, log, checkpoint.
+
+Order within an epoch matters for crash safety: metrics are logged before the checkpoint
+is written. A crash in between replays that epoch on resume; the tracker skips epochs
+already logged, so no metric is lost or doubled, and the replay is bit-identical.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganlab.checkpoint import RecentWeights, weights_payload
+from ganlab.config import GanlabConfig
+from ganlab.figures import phase_figure
+from ganlab.monitors import EvalState, MonitorSuite
+from ganlab.phases import PHASE_NAMES, EarlyStopper, apply_rule, oracle_rule
+from ganlab.progress import Progress
+from ganlab.tracking import RunTracker
+from ganlab.trainer import Trainer
+
+log = logging.getLogger("ganlab")
+
+STOP_WEIGHTS = "stop.pt"
+
+
+@dataclass
+class FitLoop:
+    trainer: Trainer
+    monitors: MonitorSuite
+    stopper: EarlyStopper
+    tracker: RunTracker
+    cfg: GanlabConfig
+    save_checkpoint: Callable[[], None]
+    recent: RecentWeights
+    config_yaml: str
+    title: str
+
+    @property
+    def stop_weights_path(self) -> Path:
+        return self.recent.directory.parent / STOP_WEIGHTS
+
+    def _state(self, train_metrics: dict[str, float] | None = None) -> EvalState:
+        p = self.trainer.parts
+        return EvalState(
+            p.generator, p.discriminator, self.trainer.epoch, p.device, train_metrics or {}
+        )
+
+    def _log(self, metrics: dict[str, float], figures: dict) -> None:
+        if self.tracker.log_metrics(metrics, step=self.trainer.epoch):
+            for artifact_file, figure in figures.items():
+                self.tracker.log_figure(figure, artifact_file)
+
+    def run(self) -> dict[str, float]:
+        """Train up to cfg.trainer.epochs (or the stop); return the last epoch's metrics."""
+        last_epoch = self.cfg.trainer.epochs
+        metrics: dict[str, float] = {}
+        if self.trainer.epoch == 0:
+            metrics, figures = self.monitors.evaluate(self._state(), last_epoch)
+            self._log(metrics, figures)
+        progress = Progress(
+            self.cfg.trainer.progress,
+            last_epoch,
+            self.cfg.trainer.steps_per_epoch,
+            self.trainer.epoch,
+        )
+        try:
+            while self.trainer.epoch < last_epoch:
+                if self.stopper.triggered and self.cfg.early_stop.action == "stop":
+                    break  # a resumed run that had already stopped
+                metrics = self._epoch(progress)
+                progress.epoch_done(self.trainer.epoch, metrics)
+        finally:
+            progress.close()
+        self._summarize()
+        return metrics
+
+    def _epoch(self, progress: Progress) -> dict[str, float]:
+        started = time.perf_counter()
+        metrics = self.trainer.train_epoch(progress.advance)
+        metrics["time/train_seconds"] = time.perf_counter() - started
+        epoch, last_epoch = self.trainer.epoch, self.cfg.trainer.epochs
+        evaluated, figures = self.monitors.evaluate(self._state(metrics), last_epoch)
+        metrics.update(evaluated)
+
+        was_triggered = self.stopper.triggered
+        history_length = len(self.stopper.history)
+        metrics.update(self.stopper.update(epoch, metrics))
+        if len(self.stopper.history) > history_length:  # an evaluation the rule reads
+            p = self.trainer.parts
+            self.recent.save(
+                epoch,
+                weights_payload(
+                    epoch, p.generator, p.discriminator, self.tracker.run_id, self.config_yaml
+                ),
+            )
+        stopping = False
+        if self.stopper.triggered and not was_triggered:
+            timeline = self.stopper.timeline
+            assert timeline.stop_epoch is not None
+            metrics["early_stop/trigger_epoch"] = float(epoch)
+            metrics["early_stop/stop_epoch"] = float(timeline.stop_epoch)
+            self._keep_stop_weights(timeline.stop_epoch)
+            stopping = self.cfg.early_stop.action == "stop"
+            log.info(
+                "early stop: rule '%s' triggered at epoch %d; stop epoch %d%s",
+                self.cfg.early_stop.rule,
+                epoch,
+                timeline.stop_epoch,
+                " - stopping" if stopping else " - recording only, training continues",
+            )
+        metrics["time/epoch_seconds"] = time.perf_counter() - started
+        self._log(metrics, figures)
+        for figure in figures.values():
+            figure.clear()
+        if (
+            stopping
+            or epoch == last_epoch
+            or (epoch % self.cfg.trainer.checkpoint_every_n_epochs == 0)
+        ):
+            self.save_checkpoint()
+        return metrics
+
+    def _keep_stop_weights(self, stop_epoch: int) -> None:
+        source = self.recent.path(stop_epoch)
+        if not source.is_file():
+            log.warning("weights of stop epoch %d are not on disk; stop.pt not written", stop_epoch)
+            return
+        shutil.copyfile(source, self.stop_weights_path)
+        self.tracker.log_artifact(self.stop_weights_path, "checkpoints")
+
+    def _summarize(self) -> None:
+        """Tags saying what the rule decided, and the phase figure from the whole history."""
+        cfg = self.cfg.early_stop
+        timeline = self.stopper.timeline
+        tags = {
+            "early_stop.rule": cfg.rule,
+            "early_stop.action": cfg.action,
+            "early_stop.triggered": str(self.stopper.triggered).lower(),
+        }
+        if self.stopper.triggered:
+            tags["early_stop.trigger_epoch"] = str(timeline.trigger_epoch)
+            tags["early_stop.stop_epoch"] = str(timeline.stop_epoch)
+        self.tracker.set_tags(tags)
+        if cfg.rule != "none" and not self.stopper.triggered:
+            log.info("early stop: rule '%s' did not trigger (no collapse detected)", cfg.rule)
+
+        history = self.tracker.history()
+        if not history:
+            return
+        full = apply_rule(history, cfg)
+        oracle = oracle_rule(history, cfg).stop_epoch
+        final_phase = PHASE_NAMES[full.phase_at(history[-1][0])]
+        figure = phase_figure(
+            history, full, f"{self.title}: rule {cfg.rule}, final phase {final_phase}", oracle
+        )
+        self.tracker.log_figure(figure, "phases.png")
+        figure.clear()

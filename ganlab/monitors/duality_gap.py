@@ -1,0 +1,125 @@
+"""Duality gap (Grnarova et al. 2019): how far (G, D) is from an equilibrium.
+
+DG = M(G, D_worst) - M(G_worst, D), where M(G, D) is the game's value for D, here minus
+the configured discriminator loss (for the logistic losses exactly mean log sigmoid(D(x))
++ mean log(1 - sigmoid(D(G(z))))). D_worst is a copy of D trained to maximise M against
+the frozen G; G_worst a copy of G trained to minimise it against the frozen D; both for
+`steps` Adam steps with fresh optimiser state, then M is evaluated on a held-out set of
+real samples and latents fixed for the run. The perturbed variant adds Gaussian noise of
+std `perturb_std` to the copied weights before optimising them.
+
+The two values of M are logged too, so the gap can be decomposed later.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from ganlab.config import DualityGapConfig
+from ganlab.data import GaussianMixture
+from ganlab.losses import Formulation
+from ganlab.monitors.base import EvalState, evaluating
+from ganlab.seeding import generator
+
+
+def game_value(formulation: Formulation, d: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """M(G, D): the discriminator's objective (minus its loss)."""
+    return -formulation.d_loss(d(real), d(fake))
+
+
+class DualityGapMonitor:
+    name = "duality_gap"
+
+    def __init__(
+        self,
+        cfg: DualityGapConfig,
+        formulation: Formulation,
+        mixture: GaussianMixture,
+        latent_dim: int,
+        seed: int,
+    ) -> None:
+        self.cfg = cfg
+        self.every_n_epochs = cfg.every_n_epochs
+        self.formulation = formulation
+        self.mixture = mixture
+        self.latent_dim = latent_dim
+        self.seed = seed
+        held_out = generator(seed, "monitor/duality_gap/held_out")
+        self.real_eval = mixture.to("cpu").sample(cfg.n_eval, held_out)
+        self.z_eval = torch.randn(cfg.n_eval, latent_dim, generator=held_out)
+
+    def _perturb(self, module: nn.Module, std: float, rng: torch.Generator) -> None:
+        if std > 0:
+            with torch.no_grad():
+                for p in module.parameters():
+                    p.add_(std * torch.randn(p.shape, device=p.device, generator=rng))
+
+    def _worst_discriminator(
+        self, g: nn.Module, d: nn.Module, rng: torch.Generator, std: float, device: torch.device
+    ) -> nn.Module:
+        d_worst = copy.deepcopy(d).requires_grad_(True)
+        self._perturb(d_worst, std, rng)
+        opt = torch.optim.Adam(d_worst.parameters(), lr=self.cfg.lr)
+        mixture = self.mixture.to(device)
+        for _ in range(self.cfg.steps):
+            real = mixture.sample(self.cfg.batch_size, rng)
+            with torch.no_grad():
+                fake = g(
+                    torch.randn(self.cfg.batch_size, self.latent_dim, device=device, generator=rng)
+                )
+            loss = -game_value(self.formulation, d_worst, real, fake)  # maximise M
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return d_worst
+
+    def _worst_generator(
+        self, g: nn.Module, d: nn.Module, rng: torch.Generator, std: float, device: torch.device
+    ) -> nn.Module:
+        g_worst = copy.deepcopy(g).requires_grad_(True)
+        self._perturb(g_worst, std, rng)
+        opt = torch.optim.Adam(g_worst.parameters(), lr=self.cfg.lr)
+        real = self.mixture.to(device).sample(self.cfg.batch_size, rng)  # constant in G's loss
+        for _ in range(self.cfg.steps):
+            z = torch.randn(self.cfg.batch_size, self.latent_dim, device=device, generator=rng)
+            loss = game_value(self.formulation, d, real, g_worst(z))  # minimise M
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return g_worst
+
+    def gap(self, state: EvalState, std: float) -> tuple[float, float, float]:
+        """(DG, M(G, D_worst), M(G_worst, D)) for weight-noise std `std`."""
+        g, d, device = state.generator, state.discriminator, state.device
+        rng = generator(self.seed, f"monitor/duality_gap/epoch{state.epoch}/std{std}", device)
+        real, z = self.real_eval.to(device), self.z_eval.to(device)
+        with evaluating(g, d):
+            frozen = [p.requires_grad for p in (*g.parameters(), *d.parameters())]
+            try:
+                for p in (*g.parameters(), *d.parameters()):
+                    p.requires_grad_(False)
+                d_worst = self._worst_discriminator(g, d, rng, std, device)
+                g_worst = self._worst_generator(g, d, rng, std, device)
+                for module in (d_worst, g_worst):
+                    module.requires_grad_(False)
+                with torch.no_grad():
+                    m_d_worst = float(game_value(self.formulation, d_worst, real, g(z)))
+                    m_g_worst = float(game_value(self.formulation, d, real, g_worst(z)))
+            finally:
+                for p, flag in zip((*g.parameters(), *d.parameters()), frozen, strict=True):
+                    p.requires_grad_(flag)
+        return m_d_worst - m_g_worst, m_d_worst, m_g_worst
+
+    def __call__(self, state: EvalState) -> dict[str, float]:
+        gap, m_d_worst, m_g_worst = self.gap(state, 0.0)
+        stats = {
+            "monitor/duality_gap": gap,
+            "monitor/duality_gap_m_dworst": m_d_worst,
+            "monitor/duality_gap_m_gworst": m_g_worst,
+        }
+        if self.cfg.perturb_std > 0:
+            stats["monitor/duality_gap_perturbed"] = self.gap(state, self.cfg.perturb_std)[0]
+        return stats

@@ -1,0 +1,307 @@
+"""Phase labels and early-stopping rules (method.md section 5).
+
+A rule is a pure function of a run's metric history (epoch -> logged metrics): it returns
+a `Timeline` with a score and a phase label per evaluation, the epoch where it triggers
+and the epoch it would stop at. The online `EarlyStopper` re-applies the rule to the
+growing history after every epoch, so a replay on stored histories (ganlab.replay) gives
+exactly the decisions the run made, and any rule with any parameters can be judged later
+without retraining.
+
+Phases: 0 fitting, 1 refining, 2 collapsing. Fitting ends when the rule's progress
+signal plateaus; collapsing starts at the trigger. No trigger is a valid outcome.
+
+Rules:
+- `gradient`: collapse score c_t = log(g_t / g_ref) + beta * max(0, log(S_ref / S_t)),
+  g = EMA of the discriminator gradient at fakes (p90), g_ref its running minimum after
+  warm-up; S = EMA of the steepness maximum, S_ref its running maximum. A generator that
+  *settles* keeps its maximum steepness (steep only at mode boundaries) while its p90
+  falls, so settling does not raise the score; dropping modes removes boundaries and
+  lowers the maximum, which does. Triggers when c_t >= tau for `patience` evaluations.
+- `duality_gap`: relative rise of the EMA of the duality gap above its running minimum.
+- `oracle`: stops at the epoch of best quality (needs the whole run: the judge, not a
+  detector). Quality = hq_fraction * modes_covered / n_modes for mixtures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganlab.config import EarlyStopConfig
+
+History = Sequence[tuple[int, Mapping[str, float]]]  # (epoch, metrics), epochs ascending
+
+FITTING, REFINING, COLLAPSING = 0, 1, 2
+PHASE_NAMES = {FITTING: "fitting", REFINING: "refining", COLLAPSING: "collapsing"}
+
+DGRAD_KEY = "monitor/dgrad_fake_p90"
+STEEPNESS_P90_KEY = "monitor/steepness_p90"
+STEEPNESS_MAX_KEY = "monitor/steepness_max"
+DUALITY_GAP_KEY = "monitor/duality_gap"
+
+
+@dataclass
+class Timeline:
+    """A rule's reading of one history; lists are aligned with `epochs`."""
+
+    epochs: list[int] = field(default_factory=list)
+    scores: list[float | None] = field(default_factory=list)
+    phases: list[int] = field(default_factory=list)
+    trigger_epoch: int | None = None
+    stop_epoch: int | None = None
+
+    def phase_at(self, epoch: int) -> int:
+        """Phase of `epoch`: that of the latest evaluation at or before it."""
+        phase = FITTING
+        for e, p in zip(self.epochs, self.phases, strict=True):
+            if e > epoch:
+                break
+            phase = p
+        return phase
+
+
+def _ema(values: Sequence[float], weight: float) -> list[float]:
+    smoothed: list[float] = []
+    for value in values:
+        smoothed.append(value if not smoothed else weight * value + (1 - weight) * smoothed[-1])
+    return smoothed
+
+
+def _series(history: History, keys: Sequence[str]) -> tuple[list[int], list[list[float]]]:
+    """Epochs >= 1 where all `keys` were logged (and finite), and their values per key."""
+    epochs: list[int] = []
+    columns: list[list[float]] = [[] for _ in keys]
+    for epoch, metrics in history:
+        if epoch < 1 or not all(k in metrics and math.isfinite(metrics[k]) for k in keys):
+            continue
+        epochs.append(epoch)
+        for column, key in zip(columns, keys, strict=True):
+            column.append(float(metrics[key]))
+    return epochs, columns
+
+
+def _plateau_phases(progress: Sequence[float], cfg: EarlyStopConfig, growing: bool) -> list[int]:
+    """FITTING until the progress signal changes by less than plateau_tol over `window`
+    evaluations (growing: relative rise; else relative fall), REFINING from then on."""
+    phases, refining = [], False
+    for i, value in enumerate(progress):
+        if not refining and i >= cfg.window:
+            before = progress[i - cfg.window]
+            change = (value - before) if growing else (before - value)
+            refining = change < cfg.plateau_tol * max(abs(before), 1e-12)
+        phases.append(REFINING if refining else FITTING)
+    return phases
+
+
+def _trigger(
+    epochs: list[int], scores: list[float | None], threshold: float, cfg: EarlyStopConfig
+) -> tuple[int | None, int | None]:
+    """(trigger index, stop index): first run of `patience` scores >= threshold, and the
+    lowest score among the patience + window evaluations up to the trigger."""
+    streak = 0
+    for i, score in enumerate(scores):
+        streak = streak + 1 if score is not None and score >= threshold else 0
+        if streak == cfg.patience:
+            candidates = [
+                j
+                for j in range(max(0, i - cfg.patience - cfg.window + 1), i + 1)
+                if scores[j] is not None
+            ]
+            # lowest score; among equals the latest (more training at the same health)
+            stop = min(candidates, key=lambda j: (scores[j], -j))
+            return i, stop
+    return None, None
+
+
+def _finish(
+    epochs: list[int],
+    scores: list[float | None],
+    phases: list[int],
+    threshold: float,
+    cfg: EarlyStopConfig,
+) -> Timeline:
+    trigger, stop = _trigger(epochs, scores, threshold, cfg)
+    if trigger is not None:
+        phases = phases[:trigger] + [COLLAPSING] * (len(phases) - trigger)
+    return Timeline(
+        epochs=epochs,
+        scores=scores,
+        phases=phases,
+        trigger_epoch=None if trigger is None else epochs[trigger],
+        stop_epoch=None if stop is None else epochs[stop],
+    )
+
+
+def gradient_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+    epochs, (dgrad, s_p90, s_max) = _series(
+        history, (DGRAD_KEY, STEEPNESS_P90_KEY, STEEPNESS_MAX_KEY)
+    )
+    g, p90, smax = (_ema(v, cfg.ema) for v in (dgrad, s_p90, s_max))
+    scores: list[float | None] = []
+    g_ref = s_ref = None
+    for i in range(len(epochs)):
+        if i < cfg.warmup_epochs:
+            scores.append(None)
+            continue
+        g_ref = g[i] if g_ref is None else min(g_ref, g[i])
+        s_ref = smax[i] if s_ref is None else max(s_ref, smax[i])
+        steep_drop = max(0.0, math.log(max(s_ref, 1e-12) / max(smax[i], 1e-12)))
+        scores.append(math.log(max(g[i], 1e-12) / max(g_ref, 1e-12)) + cfg.beta * steep_drop)
+    return _finish(epochs, scores, _plateau_phases(p90, cfg, growing=True), cfg.tau, cfg)
+
+
+def duality_gap_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+    epochs, (gap,) = _series(history, (DUALITY_GAP_KEY,))
+    smooth = _ema(gap, cfg.ema)
+    scores: list[float | None] = []
+    low = None
+    for i, value in enumerate(smooth):
+        if i < cfg.warmup_epochs:
+            scores.append(None)
+            continue
+        low = value if low is None else min(low, value)
+        scores.append((value - low) / max(abs(low), 1e-6))
+    return _finish(epochs, scores, _plateau_phases(smooth, cfg, growing=False), cfg.dg_tol, cfg)
+
+
+def mixture_quality(metrics: Mapping[str, float], n_modes: int) -> float | None:
+    """hq_fraction * modes_covered / n_modes: high only when samples are both sharp and
+    spread over all modes."""
+    if "quality/hq_fraction" not in metrics or "quality/modes_covered" not in metrics:
+        return None
+    return metrics["quality/hq_fraction"] * metrics["quality/modes_covered"] / n_modes
+
+
+def n_modes_of(history: History) -> int:
+    """Number of modes, read off the per-mode counts the quality monitor logs."""
+    for _, metrics in history:
+        count = sum(1 for k in metrics if k.startswith("quality/mode_hq_count/"))
+        if count:
+            return count
+    return 1
+
+
+def quality_series(history: History) -> tuple[list[int], list[float]]:
+    n_modes = n_modes_of(history)
+    epochs, values = [], []
+    for epoch, metrics in history:
+        q = mixture_quality(metrics, n_modes)
+        if epoch >= 1 and q is not None:
+            epochs.append(epoch)
+            values.append(q)
+    return epochs, values
+
+
+def oracle_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+    epochs, quality = quality_series(history)
+    if not epochs:
+        return Timeline()
+    best = max(range(len(epochs)), key=lambda i: (quality[i], -i))  # earliest best
+    return Timeline(
+        epochs=epochs,
+        scores=[None] * len(epochs),
+        phases=[FITTING] * len(epochs),
+        trigger_epoch=None,
+        stop_epoch=epochs[best],
+    )
+
+
+def no_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+    return Timeline()
+
+
+RULES: dict[str, Callable[[History, EarlyStopConfig], Timeline]] = {
+    "gradient": gradient_rule,
+    "duality_gap": duality_gap_rule,
+    "oracle": oracle_rule,
+    "none": no_rule,
+}
+RULE_KEYS = {
+    "gradient": (DGRAD_KEY, STEEPNESS_P90_KEY, STEEPNESS_MAX_KEY),
+    "duality_gap": (DUALITY_GAP_KEY,),
+    "oracle": ("quality/hq_fraction", "quality/modes_covered"),
+    "none": (),
+}
+
+
+def apply_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+    return RULES[cfg.rule](history, cfg)
+
+
+@dataclass
+class Judgement:
+    """A rule's decision on one finished run, judged against the oracle."""
+
+    stop_epoch: int  # the rule's stop epoch, or the last epoch when it never triggered
+    trigger_epoch: int | None
+    oracle_epoch: int
+    last_epoch: int
+    quality_at_stop: float
+    quality_at_oracle: float
+    final_quality: float
+
+    @property
+    def regret(self) -> float:
+        return self.quality_at_oracle - self.quality_at_stop
+
+    @property
+    def epochs_saved(self) -> int:
+        return 0 if self.trigger_epoch is None else self.last_epoch - self.trigger_epoch
+
+
+def judge(history: History, cfg: EarlyStopConfig) -> Judgement | None:
+    """Regret of `cfg`'s rule on a stored history; None if the run logged no quality."""
+    epochs, quality = quality_series(history)
+    if not epochs:
+        return None
+    by_epoch = dict(zip(epochs, quality, strict=True))
+    oracle = oracle_rule(history, cfg).stop_epoch
+    timeline = apply_rule(history, cfg)
+    last = epochs[-1]
+    stop = timeline.stop_epoch if timeline.stop_epoch is not None else last
+    # quality is read at the nearest evaluated epoch at or before the stop
+    stop_q_epoch = max((e for e in epochs if e <= stop), default=epochs[0])
+    assert oracle is not None
+    return Judgement(
+        stop_epoch=stop,
+        trigger_epoch=timeline.trigger_epoch,
+        oracle_epoch=oracle,
+        last_epoch=last,
+        quality_at_stop=by_epoch[stop_q_epoch],
+        quality_at_oracle=by_epoch[oracle],
+        final_quality=by_epoch[last],
+    )
+
+
+class EarlyStopper:
+    """Online use of a rule: feed each epoch's metrics, read the decision."""
+
+    def __init__(self, cfg: EarlyStopConfig, history: list | None = None) -> None:
+        self.cfg = cfg
+        self.keys = RULE_KEYS[cfg.rule]
+        self.history: list[tuple[int, dict[str, float]]] = [
+            (int(epoch), dict(metrics)) for epoch, metrics in (history or [])
+        ]
+        self.timeline = apply_rule(self.history, cfg)
+
+    @property
+    def triggered(self) -> bool:
+        return self.timeline.trigger_epoch is not None
+
+    def update(self, epoch: int, metrics: Mapping[str, float]) -> dict[str, float]:
+        """Record this epoch; return the metrics to log (`phase`, `early_stop/score`)."""
+        kept = {k: float(metrics[k]) for k in self.keys if k in metrics}
+        if kept:
+            self.history.append((epoch, kept))
+            self.timeline = apply_rule(self.history, self.cfg)
+        logged = {"phase": float(self.timeline.phase_at(epoch))}
+        if self.timeline.epochs and self.timeline.epochs[-1] == epoch:
+            score = self.timeline.scores[-1]
+            if score is not None:
+                logged["early_stop/score"] = score
+        return logged
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": [[epoch, metrics] for epoch, metrics in self.history]}

@@ -1,0 +1,226 @@
+"""`ganlab-replay`: judge a stopping rule on stored runs, without retraining.
+
+Reads each run's metric history from the tracking store, applies a rule (any
+`early_stop.*` parameters, given as KEY=VALUE), and compares its stop epoch with the
+oracle's (the epoch of best quality). Regret = quality at the oracle epoch - quality at
+the rule's stop epoch (the last epoch when the rule never triggers); epochs saved = last
+epoch - trigger epoch. Comma-separated values form a grid, summarised by median regret:
+that is how ganlab's default rule parameters were chosen (README, "Choosing the rule").
+
+    ganlab-replay --experiment loss_zoo_ring8
+    ganlab-replay --experiment loss_zoo_ring8 rule=duality_gap dg_tol=0.25,0.5,1
+    ganlab-replay --experiment loss_zoo_ring8 tau=0.5,1,2 beta=0,1 --markdown table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ganlab.config import EarlyStopConfig, register
+from ganlab.errors import ConfigError, GanlabError
+from ganlab.paths import project_root
+from ganlab.phases import History, Judgement, apply_rule, judge, oracle_rule
+from ganlab.tracking import load_runs, resolve_tracking_uri
+
+
+@dataclass
+class StoredRun:
+    run_id: str
+    name: str
+    tags: dict[str, str]
+    history: History
+
+
+def parse_grid(assignments: Sequence[str]) -> list[EarlyStopConfig]:
+    """['tau=0.5,1', 'rule=gradient'] -> one validated EarlyStopConfig per combination."""
+    fields = {f.name for f in dataclasses.fields(EarlyStopConfig)}
+    axes: list[tuple[str, list[str]]] = []
+    for item in assignments:
+        key, sep, values = item.partition("=")
+        key = key.removeprefix("early_stop.")
+        if not sep or key not in fields:
+            raise ConfigError(
+                f"'{item}' is not an early_stop setting; use KEY=VALUE with KEY one of: "
+                f"{', '.join(sorted(fields))}."
+            )
+        axes.append((key, values.split(",")))
+    configs = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        dotlist = [f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True)]
+        merged = OmegaConf.merge(
+            OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist)
+        )
+        configs.append(OmegaConf.to_object(merged))
+    return configs  # type: ignore[return-value]
+
+
+def describe(cfg: EarlyStopConfig, varied: Sequence[str]) -> str:
+    return " ".join(f"{k}={getattr(cfg, k)}" for k in ("rule", *varied))
+
+
+def _fmt(value: float | int | None, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def per_run_rows(runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str) -> list[list[str]]:
+    rows = []
+    for run in runs:
+        j = judge(run.history, cfg)
+        if j is None:
+            continue
+        rows.append(
+            [
+                run.name,
+                run.tags.get(group_by, "?"),
+                _fmt(j.trigger_epoch),
+                str(j.stop_epoch),
+                str(j.oracle_epoch),
+                _fmt(j.quality_at_stop),
+                _fmt(j.quality_at_oracle),
+                _fmt(j.final_quality),
+                _fmt(j.regret),
+                str(j.epochs_saved),
+            ]
+        )
+    return rows
+
+
+def summary(judgements: Sequence[Judgement]) -> list[str]:
+    regrets = [j.regret for j in judgements]
+    return [
+        str(len(judgements)),
+        _fmt(statistics.median(regrets)),
+        _fmt(statistics.fmean(regrets)),
+        _fmt(statistics.fmean(j.stop_epoch for j in judgements), 1),
+        _fmt(sum(j.trigger_epoch is not None for j in judgements) / len(judgements), 2),
+        _fmt(statistics.fmean(j.epochs_saved for j in judgements), 1),
+    ]
+
+
+SUMMARY_HEADER = [
+    "runs",
+    "median regret",
+    "mean regret",
+    "mean stop epoch",
+    "triggered",
+    "mean epochs saved",
+]
+
+
+def grouped_rows(
+    runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str, label: str
+) -> list[list[str]]:
+    groups: dict[str, list[Judgement]] = {}
+    for run in runs:
+        j = judge(run.history, cfg)
+        if j is not None:
+            groups.setdefault(run.tags.get(group_by, "?"), []).append(j)
+    rows = [[label, name, *summary(js)] for name, js in sorted(groups.items())]
+    everything = [j for js in groups.values() for j in js]
+    if everything:
+        rows.append([label, "**all**", *summary(everything)])
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ganlab-replay",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    parser.add_argument("settings", nargs="*", help="early_stop KEY=VALUE[,VALUE...]")
+    parser.add_argument("--tracking-uri", help="default: tracking.uri resolution of ganlab-train")
+    parser.add_argument("--experiment", default="ganlab")
+    parser.add_argument(
+        "--filter", default="", help="MLflow search filter, e.g. \"tags.loss='ns'\""
+    )
+    parser.add_argument("--run-id", action="append", default=[], help="only these runs")
+    parser.add_argument("--by", default="loss", help="tag to group runs by (default: loss)")
+    parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    parser.add_argument("--figures", type=Path, help="write a phase figure per run here")
+    args = parser.parse_args(argv)
+    register()
+    try:
+        configs = parse_grid(args.settings)
+        uri = resolve_tracking_uri(args.tracking_uri, project_root())
+        runs = [StoredRun(*r) for r in load_runs(uri, args.experiment, args.filter, args.run_id)]
+    except GanlabError as exc:
+        print(f"ganlab-replay: error: {exc}", file=sys.stderr)
+        return 2
+    if not runs:
+        print(
+            f"ganlab-replay: no finished runs in experiment '{args.experiment}' of {uri}"
+            + (f" matching {args.filter!r}" if args.filter else ""),
+            file=sys.stderr,
+        )
+        return 1
+    varied = sorted(
+        {s.partition("=")[0].removeprefix("early_stop.") for s in args.settings} - {"rule"}
+    )
+    out: list[str] = []
+    if len(configs) == 1:
+        cfg = configs[0]
+        header = [
+            "run",
+            args.by,
+            "trigger",
+            "stop",
+            "oracle",
+            "q(stop)",
+            "q(oracle)",
+            "q(final)",
+            "regret",
+            "saved",
+        ]
+        out += [
+            f"rule: {describe(cfg, varied)}",
+            "",
+            markdown_table(header, per_run_rows(runs, cfg, args.by)),
+            "",
+        ]
+    rows = []
+    for cfg in configs:
+        rows += grouped_rows(runs, cfg, args.by, describe(cfg, varied))
+    if len(configs) > 1:  # best settings first, judged on all runs together
+        rows = sorted((r for r in rows if r[1] == "**all**"), key=lambda r: float(r[3]))
+    out.append(markdown_table(["rule", args.by, *SUMMARY_HEADER], rows))
+    text = "\n".join(out)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    if args.figures:
+        from ganlab.figures import phase_figure
+
+        args.figures.mkdir(parents=True, exist_ok=True)
+        cfg = configs[0]
+        for run in runs:
+            figure = phase_figure(
+                run.history,
+                apply_rule(run.history, cfg),
+                f"{run.name}: rule {describe(cfg, varied)}",
+                oracle_rule(run.history, cfg).stop_epoch,
+            )
+            figure.savefig(args.figures / f"{run.name}-{run.run_id[:8]}.png")
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())
