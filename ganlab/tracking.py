@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -130,17 +130,8 @@ class RunTracker:
     def reopen(cls, uri: str, run_id: str) -> RunTracker:
         """Continue an existing run; remember the last epoch it logged."""
         client = cls.connect(uri)
-        try:
-            run = client.get_run(run_id)
-        except MlflowException as exc:
-            raise TrackingError(
-                f"run {run_id} is not in tracking store {uri}; set tracking.uri to the store "
-                "the run was logged to."
-            ) from exc
-        last = -1
-        for key in run.data.metrics:
-            history = client.get_metric_history(run_id, key)
-            last = max([last] + [m.step for m in history])
+        _existing_run(client, uri, run_id)
+        last = max((step for step, _ in metric_history(client, run_id)), default=-1)
         client.update_run(run_id, status="RUNNING")
         return cls(client, run_id, last_logged_step=last)
 
@@ -189,6 +180,16 @@ class RunTracker:
         self.client.set_terminated(self.run_id, status)
 
 
+def _existing_run(client: MlflowClient, uri: str, run_id: str) -> Run:
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        raise TrackingError(
+            f"run {run_id} is not in tracking store {uri}; set tracking.uri to the store the "
+            "run was logged to."
+        ) from exc
+
+
 def metric_history(
     client: MlflowClient, run_id: str, keys: Iterable[str] | None = None
 ) -> list[tuple[int, dict[str, float]]]:
@@ -205,14 +206,7 @@ def metric_history(
 def fetch_run_checkpoint(uri: str, run_id: str, artifact: str, destination: Path) -> Path:
     """The run's checkpoint: its local file if still there, else the logged artifact."""
     client = RunTracker.connect(uri)
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as exc:
-        raise TrackingError(
-            f"run {run_id} is not in tracking store {uri}; set tracking.uri to the store the "
-            "run was logged to."
-        ) from exc
-    local = run.data.tags.get("ganlab.checkpoint")
+    local = _existing_run(client, uri, run_id).data.tags.get("ganlab.checkpoint")
     if local and Path(local).is_file():
         return Path(local)
     try:

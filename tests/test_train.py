@@ -116,9 +116,7 @@ def test_resume_continues_the_same_run_identically(make_cfg, client, tmp_path) -
     straight = train(make_cfg("trainer.epochs=4", *common))
 
     first = train(make_cfg("trainer.epochs=2", *common))
-    resumed = train(
-        make_cfg("trainer.epochs=4", *common, f"trainer.resume='{first.output_dir}'")
-    )
+    resumed = train(make_cfg("trainer.epochs=4", *common, f"trainer.resume='{first.output_dir}'"))
     assert resumed.run_id == first.run_id
     assert client.get_run(first.run_id).info.status == "FINISHED"
     history = comparable_history(client, first.run_id)

@@ -14,6 +14,7 @@ The two values of M are logged too, so the gap can be decomposed later.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -57,39 +58,23 @@ class DualityGapMonitor:
                 for p in module.parameters():
                     p.add_(std * torch.randn(p.shape, device=p.device, generator=rng))
 
-    def _worst_discriminator(
-        self, g: nn.Module, d: nn.Module, rng: torch.Generator, std: float, device: torch.device
+    def _optimise(
+        self,
+        module: nn.Module,
+        loss: Callable[[nn.Module], Tensor],
+        std: float,
+        rng: torch.Generator,
     ) -> nn.Module:
-        d_worst = copy.deepcopy(d).requires_grad_(True)
-        self._perturb(d_worst, std, rng)
-        opt = torch.optim.Adam(d_worst.parameters(), lr=self.cfg.lr)
-        mixture = self.mixture.to(device)
+        """A perturbed copy of `module`, trained for `steps` Adam steps on `loss(copy)`."""
+        copy_ = copy.deepcopy(module).requires_grad_(True)
+        self._perturb(copy_, std, rng)
+        opt = torch.optim.Adam(copy_.parameters(), lr=self.cfg.lr)
         for _ in range(self.cfg.steps):
-            real = mixture.sample(self.cfg.batch_size, rng)
-            with torch.no_grad():
-                fake = g(
-                    torch.randn(self.cfg.batch_size, self.latent_dim, device=device, generator=rng)
-                )
-            loss = -game_value(self.formulation, d_worst, real, fake)  # maximise M
+            value = loss(copy_)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             opt.step()
-        return d_worst
-
-    def _worst_generator(
-        self, g: nn.Module, d: nn.Module, rng: torch.Generator, std: float, device: torch.device
-    ) -> nn.Module:
-        g_worst = copy.deepcopy(g).requires_grad_(True)
-        self._perturb(g_worst, std, rng)
-        opt = torch.optim.Adam(g_worst.parameters(), lr=self.cfg.lr)
-        real = self.mixture.to(device).sample(self.cfg.batch_size, rng)  # constant in G's loss
-        for _ in range(self.cfg.steps):
-            z = torch.randn(self.cfg.batch_size, self.latent_dim, device=device, generator=rng)
-            loss = game_value(self.formulation, d, real, g_worst(z))  # minimise M
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return g_worst
+        return copy_.requires_grad_(False)
 
     def gap(self, state: EvalState, std: float) -> tuple[float, float, float]:
         """(DG, M(G, D_worst), M(G_worst, D)) for weight-noise std `std`."""
@@ -101,10 +86,23 @@ class DualityGapMonitor:
             try:
                 for p in (*g.parameters(), *d.parameters()):
                     p.requires_grad_(False)
-                d_worst = self._worst_discriminator(g, d, rng, std, device)
-                g_worst = self._worst_generator(g, d, rng, std, device)
-                for module in (d_worst, g_worst):
-                    module.requires_grad_(False)
+                mixture, batch = self.mixture.to(device), self.cfg.batch_size
+
+                def latents() -> Tensor:
+                    return torch.randn(batch, self.latent_dim, device=device, generator=rng)
+
+                def d_objective(d_copy: nn.Module) -> Tensor:  # D_worst maximises M
+                    with torch.no_grad():
+                        fake = g(latents())
+                    return -game_value(self.formulation, d_copy, mixture.sample(batch, rng), fake)
+
+                fixed_real = mixture.sample(batch, rng)  # a constant in G's objective
+
+                def g_objective(g_copy: nn.Module) -> Tensor:  # G_worst minimises M
+                    return game_value(self.formulation, d, fixed_real, g_copy(latents()))
+
+                d_worst = self._optimise(d, d_objective, std, rng)
+                g_worst = self._optimise(g, g_objective, std, rng)
                 with torch.no_grad():
                     m_d_worst = float(game_value(self.formulation, d_worst, real, g(z)))
                     m_g_worst = float(game_value(self.formulation, d, real, g_worst(z)))

@@ -1,0 +1,108 @@
+"""Monitor overhead on ring8 at default settings, relative to training time, one process.
+
+Two trainers built from the same seed follow identical trajectories; they alternate one
+epoch at a time, one computing parameter-gradient norms in its steps and one not, so the
+norms' cost is a paired ratio. After each epoch every monitor is timed on the same state.
+A monitor's overhead = its time per epoch (its time per call / every_n_epochs) divided by
+the training time of an epoch. Targets: gradient monitors (steepness, D gradients,
+parameter-gradient norms, JSD) <= 10%; the duality gap is reported on its own.
+
+    python benchmarks/monitor_overhead.py [--epochs 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from ganlab.build import build_parts
+from ganlab.config import register, validate
+from ganlab.monitors import EvalState, build_monitors
+from ganlab.paths import CONF_DIR
+from ganlab.seeding import generator
+from ganlab.trainer import Trainer
+
+GRADIENT_MONITORS = ("steepness", "dgrad", "jsd")
+
+
+def geometric_mean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=12)
+    args = parser.parse_args()
+    register()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
+    ):
+        cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}"]))
+    device = torch.device("cpu")
+    trainers = {}
+    for norms in (False, True):
+        parts = build_parts(cfg, device)
+        trainers[norms] = Trainer(
+            parts, cfg.trainer, cfg.loss, generator(cfg.seed, "train"), track_grad_norms=norms
+        )
+    parts = trainers[True].parts
+    suite = build_monitors(
+        cfg.monitor, parts.data, cfg.model.latent_dim, cfg.seed, "bench", parts.formulation
+    )
+    monitors = {m.name: m for m in suite.metric_monitors + suite.figure_monitors}
+
+    train_plain, norm_ratios = [], []
+    per_call: dict[str, list[float]] = {name: [] for name in monitors}
+    for epoch in range(args.epochs):
+        started = time.perf_counter()
+        trainers[False].train_epoch()
+        plain = time.perf_counter() - started
+        started = time.perf_counter()
+        train_metrics = trainers[True].train_epoch()
+        with_norms = time.perf_counter() - started
+        if epoch == 0:
+            continue  # warm-up: lazy imports, allocator, first torch.func traces
+        train_plain.append(plain)
+        norm_ratios.append(with_norms / plain)
+        state = EvalState(parts.generator, parts.discriminator, epoch, device, train_metrics)
+        for name, monitor in monitors.items():
+            started = time.perf_counter()
+            out = monitor(state)
+            per_call[name].append(time.perf_counter() - started)
+            for value in out.values():
+                if hasattr(value, "clear"):
+                    value.clear()  # matplotlib figures
+
+    epoch_time = statistics.median(train_plain)
+    print(
+        f"ring8, default settings, {cfg.trainer.steps_per_epoch} steps/epoch, "
+        f"{torch.get_num_threads()} threads, {args.epochs - 1} measured epochs"
+    )
+    print(f"training epoch (no monitors): {epoch_time:.3f} s (median)\n")
+    print(f"{'monitor':<22}{'per call':>10}{'every':>7}{'per epoch':>11}{'overhead':>10}")
+    rows = {"param_grads": (epoch_time * (geometric_mean(norm_ratios) - 1), 1)}
+    for name, times in per_call.items():
+        rows[name] = (statistics.median(times), max(monitors[name].every_n_epochs, 1))
+    overhead = {}
+    for name, (call, every) in rows.items():
+        overhead[name] = call / every / epoch_time
+        print(f"{name:<22}{call:>9.3f}s{every:>7d}{call / every:>10.3f}s{overhead[name]:>9.1%}")
+    gradient = overhead["param_grads"] + sum(overhead[n] for n in GRADIENT_MONITORS)
+    print(
+        f"\ngradient monitors (param_grads + {', '.join(GRADIENT_MONITORS)}): "
+        f"{gradient:.1%} of training time (target <= 10%)"
+    )
+    print(f"quality + scatter: {overhead['quality'] + overhead['scatter']:.1%}")
+    print(f"duality gap (every {rows['duality_gap'][1]} epochs): {overhead['duality_gap']:.1%}")
+
+
+if __name__ == "__main__":
+    main()

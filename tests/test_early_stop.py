@@ -1,0 +1,161 @@
+"""Early stopping in real runs, and ganlab-replay on their stored histories."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganlab.checkpoint import load_checkpoint
+from ganlab.config import EarlyStopConfig
+from ganlab.phases import apply_rule
+from ganlab.replay import main as replay_main
+from ganlab.tracking import metric_history
+from ganlab.train import train
+from tests.conftest import metric_steps, metric_values
+from tests.test_train import artifact_paths
+
+# tau = -1: any scored evaluation exceeds it, so the rule triggers at the first one after
+# the one warm-up evaluation (epoch 2) and stops there.
+ALWAYS_TRIGGER = ("early_stop.tau=-1", "trainer.epochs=5")
+
+
+def test_stop_action_ends_training_at_the_trigger(make_cfg, client) -> None:
+    result = train(make_cfg(*ALWAYS_TRIGGER, "early_stop.action=stop"))
+    assert result.epochs == 2
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["early_stop.triggered"] == "true"
+    assert run.data.tags["early_stop.trigger_epoch"] == "2"
+    assert run.data.tags["early_stop.stop_epoch"] == "2"
+    assert metric_values(client, result.run_id, "early_stop/stop_epoch") == [2.0]
+    assert metric_steps(client, result.run_id, "phase") == [1, 2]
+    assert metric_values(client, result.run_id, "phase")[-1] == 2.0  # collapsing
+    stop = load_checkpoint_weights(result.checkpoint.parent / "stop.pt")
+    assert stop["epoch"] == 2
+    artifacts = artifact_paths(client, result.run_id)
+    assert {"checkpoints/stop.pt", "checkpoints/last.pt", "phases.png"} <= artifacts
+
+
+def load_checkpoint_weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_record_action_keeps_training_and_keeps_the_stop_weights(make_cfg, client) -> None:
+    result = train(make_cfg(*ALWAYS_TRIGGER, "early_stop.action=record"))
+    assert result.epochs == 5
+    assert metric_steps(client, result.run_id, "phase") == [1, 2, 3, 4, 5]
+    assert metric_values(client, result.run_id, "phase") == [0.0, 2.0, 2.0, 2.0, 2.0]
+    stop = load_checkpoint_weights(result.checkpoint.parent / "stop.pt")
+    final = load_checkpoint(result.checkpoint)["trainer"]["generator"]
+    assert stop["epoch"] == 2
+    assert any(not torch.equal(stop["generator"][k], final[k]) for k in final)
+
+
+def test_no_trigger_trains_to_the_end(make_cfg, client) -> None:
+    result = train(make_cfg("trainer.epochs=4", "early_stop.tau=1000"))
+    assert result.epochs == 4
+    tags = client.get_run(result.run_id).data.tags
+    assert tags["early_stop.triggered"] == "false"
+    assert "early_stop.stop_epoch" not in tags
+    assert not (result.checkpoint.parent / "stop.pt").exists()
+
+
+def test_resuming_a_stopped_run_does_not_train_past_the_stop(make_cfg, client) -> None:
+    first = train(make_cfg(*ALWAYS_TRIGGER, "early_stop.action=stop"))
+    again = train(
+        make_cfg(*ALWAYS_TRIGGER, "early_stop.action=stop", f"trainer.resume='{first.output_dir}'")
+    )
+    assert again.run_id == first.run_id
+    assert again.epochs == 2
+    assert metric_steps(client, first.run_id, "train/loss_d") == [1, 2]
+
+
+def test_replay_of_stored_history_reproduces_the_online_decision(make_cfg, client) -> None:
+    cfg = make_cfg(
+        "trainer.epochs=6",
+        "early_stop.tau=0.05",
+        "early_stop.action=record",
+        "early_stop.warmup_epochs=1",
+        "early_stop.patience=1",
+        "early_stop.ema=1",
+    )
+    result = train(cfg)
+    stored = metric_history(client, result.run_id)
+    timeline = apply_rule(
+        stored, EarlyStopConfig(tau=0.05, warmup_epochs=1, patience=1, window=1, ema=1.0)
+    )
+    online_phase = metric_values(client, result.run_id, "phase")
+    assert online_phase == [float(timeline.phase_at(e)) for e in range(1, 7)]
+    tags = client.get_run(result.run_id).data.tags
+    if timeline.trigger_epoch is None:
+        assert tags["early_stop.triggered"] == "false"
+    else:
+        assert tags["early_stop.trigger_epoch"] == str(timeline.trigger_epoch)
+        assert tags["early_stop.stop_epoch"] == str(timeline.stop_epoch)
+
+
+def test_replay_cli_reports_regret_per_run_and_per_loss(
+    make_cfg, tracking_uri, experiment, tmp_path, capsys
+) -> None:
+    for loss in ("ns", "hinge"):
+        train(make_cfg(f"loss={loss}", "trainer.epochs=4", "early_stop.action=record"))
+    code = replay_main(
+        [
+            "--tracking-uri",
+            tracking_uri,
+            "--experiment",
+            experiment,
+            "tau=-1",
+            "warmup_epochs=1",
+            "patience=1",
+            "--markdown",
+            str(tmp_path / "t.md"),
+            "--figures",
+            str(tmp_path / "figs"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| ns-ring8-s0 | ns | 2 | 2 |" in out  # trigger 2, stop 2
+    assert "| rule=gradient patience=1 tau=-1.0 warmup_epochs=1 | **all** | 2 |" in out
+    assert (tmp_path / "t.md").read_text().strip() == out.strip()
+    assert len(list((tmp_path / "figs").glob("*.png"))) == 2
+
+
+def test_replay_grid_ranks_settings_by_median_regret(
+    make_cfg, tracking_uri, experiment, capsys
+) -> None:
+    train(make_cfg("trainer.epochs=4", "early_stop.action=record"))
+    code = replay_main(
+        [
+            "--tracking-uri",
+            tracking_uri,
+            "--experiment",
+            experiment,
+            "tau=-1,1000",
+            "warmup_epochs=1",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("| rule=")]
+    assert len(rows) == 2
+    regrets = [float(row.split("|")[4]) for row in rows]
+    assert regrets == sorted(regrets)
+
+
+def test_replay_rejects_unknown_settings_and_experiments(tracking_uri, capsys) -> None:
+    assert replay_main(["--tracking-uri", tracking_uri, "tua=1"]) == 2
+    assert "'tua=1' is not an early_stop setting" in capsys.readouterr().err
+    assert replay_main(["--tracking-uri", tracking_uri, "--experiment", "nope"]) == 2
+    assert "experiment 'nope' does not exist" in capsys.readouterr().err
+    assert replay_main(["--tracking-uri", tracking_uri, "rule=magic"]) == 2
+    assert "early_stop.rule='magic' is not valid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rule", ["duality_gap", "oracle", "none"])
+def test_every_rule_runs_online(make_cfg, client, rule: str) -> None:
+    result = train(make_cfg(f"early_stop.rule={rule}", "monitor.duality_gap.every_n_epochs=1"))
+    tags = client.get_run(result.run_id).data.tags
+    assert tags["early_stop.rule"] == rule
+    assert metric_steps(client, result.run_id, "phase") == [1, 2, 3]

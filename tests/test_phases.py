@@ -1,0 +1,186 @@
+"""Stopping rules and phase labels on synthetic histories with known answers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from ganlab.config import EarlyStopConfig
+from ganlab.phases import (
+    COLLAPSING,
+    DGRAD_KEY,
+    DUALITY_GAP_KEY,
+    FITTING,
+    REFINING,
+    STEEPNESS_MAX_KEY,
+    STEEPNESS_P90_KEY,
+    EarlyStopper,
+    apply_rule,
+    judge,
+)
+
+# No smoothing and short windows, so the expected epochs can be read off by hand.
+RAW = dict(ema=1.0, warmup_epochs=2, patience=2, window=2, tau=1.0, beta=1.0, plateau_tol=0.05)
+
+
+def history(dgrad, s_p90, s_max, hq=None, covered=None, n_modes=8):
+    """Epochs 1..n with the rule inputs and, optionally, mixture quality."""
+    rows = []
+    for i, (g, p90, smax) in enumerate(zip(dgrad, s_p90, s_max, strict=True)):
+        metrics = {DGRAD_KEY: g, STEEPNESS_P90_KEY: p90, STEEPNESS_MAX_KEY: smax}
+        if hq is not None:
+            metrics["quality/hq_fraction"] = hq[i]
+            metrics["quality/modes_covered"] = covered[i]
+            for m in range(n_modes):
+                metrics[f"quality/mode_hq_count/{m}"] = 0.0
+        rows.append((i + 1, metrics))
+    return rows
+
+
+def test_discriminator_gradient_spike_triggers_and_stop_is_before_it() -> None:
+    #        epoch: 1    2    3    4    5    6    7     8     9
+    dgrad = [4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 8.0, 9.0, 9.0]
+    s_p90 = [1.0, 3.0, 6.0, 6.1, 6.1, 6.1, 6.1, 6.1, 6.1]
+    s_max = [9.0] * 9
+    timeline = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**RAW))
+    # score = log(g / min g since warm-up): 0 until epoch 7, log 8 = 2.08 >= tau at 7 and 8
+    assert timeline.trigger_epoch == 8
+    # lowest score among the patience + window = 4 evaluations up to the trigger: epoch 6
+    assert timeline.stop_epoch == 6
+    # fitting while steepness grows, refining once it plateaus (growth < 5% over 2
+    # evaluations, first seen at epoch 5), collapsing from the trigger on
+    assert timeline.phases == [FITTING] * 4 + [REFINING] * 3 + [COLLAPSING] * 2
+
+
+def test_settling_generator_is_not_a_collapse() -> None:
+    """p90 steepness falls 10x while the maximum stays: MM-nsat settling into 8 modes."""
+    n = 12
+    dgrad = [3.0, 2.0] + [1.0] * (n - 2)
+    s_p90 = [3.0, 8.0, 12.0, 12.0, 6.0, 3.0, 1.5, 1.0, 0.8, 0.7, 0.7, 0.7]
+    s_max = [20.0] * n
+    timeline = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**RAW))
+    assert timeline.trigger_epoch is None
+    assert timeline.stop_epoch is None
+    assert COLLAPSING not in timeline.phases
+
+
+def test_mode_drop_shows_as_falling_maximum_steepness() -> None:
+    """The maximum falls (boundaries between modes vanish) with a flat D gradient."""
+    n = 10
+    dgrad = [1.0] * n
+    s_p90 = [2.0, 5.0, 8.0, 8.0, 8.0, 8.0, 2.0, 1.0, 1.0, 1.0]
+    s_max = [20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 6.0, 2.0, 2.0, 2.0]
+    with_steepness = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**RAW))
+    assert with_steepness.trigger_epoch == 8  # log(20/6) = 1.2 >= 1 at epochs 7 and 8
+    gradient_only = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**{**RAW, "beta": 0}))
+    assert gradient_only.trigger_epoch is None
+
+
+def test_warm_up_evaluations_are_not_scored() -> None:
+    dgrad = [1.0, 50.0, 50.0, 50.0]  # a spike inside the warm-up sets no reference
+    timeline = apply_rule(history(dgrad, [1.0] * 4, [1.0] * 4), EarlyStopConfig(**RAW))
+    assert timeline.scores[:2] == [None, None]
+    assert timeline.trigger_epoch is None
+
+
+def test_smoothing_delays_a_single_spike() -> None:
+    dgrad = [1.0] * 5 + [20.0] + [1.0] * 4
+    flat = [1.0] * 10
+    raw = apply_rule(history(dgrad, flat, flat), EarlyStopConfig(**{**RAW, "patience": 1}))
+    assert raw.trigger_epoch == 6
+    smoothed_cfg = EarlyStopConfig(**{**RAW, "patience": 2, "ema": 0.3})
+    # EMA 0.3: 1 -> 6.7 -> 4.99 -> 3.79: log ratios 1.9, 1.6: two evaluations above tau
+    assert apply_rule(history(dgrad, flat, flat), smoothed_cfg).trigger_epoch == 7
+
+
+def test_duality_gap_rule_triggers_on_a_rise_after_its_minimum() -> None:
+    gaps = [2.0, 1.0, 0.5, 0.4, 0.4, 0.5, 0.9, 1.0, 1.2]
+    rows = [(e + 1, {DUALITY_GAP_KEY: g}) for e, g in enumerate(gaps)]
+    cfg = EarlyStopConfig(**{**RAW, "rule": "duality_gap", "dg_tol": 1.0})
+    timeline = apply_rule(rows, cfg)
+    # relative rise over the running minimum 0.4: 1.25 at epoch 7, 1.5 at epoch 8
+    assert timeline.trigger_epoch == 8
+    assert timeline.stop_epoch == 5  # latest of the equal minima among epochs 5..8
+
+
+def test_oracle_and_regret() -> None:
+    n = 6
+    hq = [0.1, 0.5, 0.9, 0.9, 0.6, 0.3]
+    covered = [2, 6, 8, 7, 4, 2]
+    rows = history([1.0, 1.0, 1.0, 9.0, 9.0, 9.0], [1.0] * n, [1.0] * n, hq, covered)
+    cfg = EarlyStopConfig(**{**RAW, "patience": 1, "warmup_epochs": 1})
+    verdict = judge(rows, cfg)
+    assert verdict is not None
+    assert verdict.oracle_epoch == 3  # 0.9 * 8/8
+    assert verdict.trigger_epoch == 4
+    assert verdict.stop_epoch == 3  # lowest score in epochs 2..4: ties -> latest, epoch 3
+    assert verdict.regret == pytest.approx(0.0)
+    assert verdict.epochs_saved == 2
+    assert verdict.final_quality == pytest.approx(0.3 * 2 / 8)
+
+
+def test_no_trigger_means_training_to_the_end() -> None:
+    n = 5
+    rows = history([1.0] * n, [1.0] * n, [1.0] * n, [0.2, 0.9, 0.5, 0.4, 0.4], [8] * n)
+    verdict = judge(rows, EarlyStopConfig(**RAW))
+    assert verdict is not None
+    assert verdict.trigger_epoch is None
+    assert verdict.stop_epoch == 5
+    assert verdict.regret == pytest.approx(0.9 - 0.4)
+    assert verdict.epochs_saved == 0
+
+
+def random_history(rng: random.Random, n: int) -> list:
+    rows = []
+    for epoch in range(n + 1):  # includes epoch 0, which rules ignore
+        metrics = {DUALITY_GAP_KEY: rng.uniform(0.1, 3)} if epoch % 3 == 0 else {}
+        if rng.random() > 0.2:  # some epochs without gradient monitors
+            metrics |= {
+                DGRAD_KEY: math.exp(rng.gauss(0, 1)),
+                STEEPNESS_P90_KEY: math.exp(rng.gauss(1, 0.5)),
+                STEEPNESS_MAX_KEY: math.exp(rng.gauss(2, 0.5)),
+            }
+        rows.append((epoch, metrics))
+    return rows
+
+
+@pytest.mark.parametrize("rule", ["gradient", "duality_gap"])
+@pytest.mark.parametrize("seed", range(20))
+def test_online_decisions_equal_replay(rule: str, seed: int) -> None:
+    """What the stopper decided epoch by epoch is what a replay of the history finds."""
+    rng = random.Random(seed)
+    rows = random_history(rng, 40)
+    cfg = EarlyStopConfig(
+        rule=rule,
+        tau=rng.uniform(0.3, 1.5),
+        dg_tol=rng.uniform(0.2, 2),
+        patience=rng.randint(1, 3),
+        ema=rng.uniform(0.2, 1.0),
+    )
+    stopper = EarlyStopper(cfg)
+    online_trigger, online_phases = None, []
+    for epoch, metrics in rows:
+        logged = stopper.update(epoch, metrics)
+        online_phases.append(logged["phase"])
+        if stopper.triggered and online_trigger is None:
+            online_trigger = (epoch, stopper.timeline.stop_epoch)
+    replay = apply_rule(rows, cfg)
+    expected = None if replay.trigger_epoch is None else (replay.trigger_epoch, replay.stop_epoch)
+    assert online_trigger == expected
+    # online phases are what the replay labels each epoch (phases only move forward)
+    assert online_phases == [float(replay.phase_at(e)) for e, _ in rows]
+    assert online_phases == sorted(online_phases)
+
+
+def test_stopper_state_round_trip() -> None:
+    rows = random_history(random.Random(1), 15)
+    cfg = EarlyStopConfig(tau=0.5, patience=1)
+    first = EarlyStopper(cfg)
+    for epoch, metrics in rows[:8]:
+        first.update(epoch, metrics)
+    second = EarlyStopper(cfg, first.state_dict()["history"])
+    for epoch, metrics in rows[8:]:
+        assert first.update(epoch, metrics) == second.update(epoch, metrics)
+    assert first.timeline == second.timeline
