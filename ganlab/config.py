@@ -364,6 +364,13 @@ class EarlyStopConfig:
     rule: str = "gradient"  # gradient | duality_gap | oracle | none
     action: str = "stop"  # stop: end training at the trigger; record: only log it
     warmup_epochs: int = 5  # evaluations before references are kept
+    # when scoring starts: "warmup" after warmup_epochs evaluations; "plateau" also not
+    # before fitting has ended (the D gradient grows a lot while D learns)
+    score_from: str = "warmup"
+    # gradient rule, what the score compares against: "running" the running min (D
+    # gradient) / max (steepness) since scoring started; "recent" the medians of the
+    # previous `window` evaluations (a spike detector)
+    reference: str = "running"
     ema: float = 0.3  # smoothing weight of the newest value (1 = no smoothing)
     beta: float = 1.0  # weight of the steepness term in the collapse score
     tau: float = 1.0  # collapse score threshold
@@ -375,6 +382,8 @@ class EarlyStopConfig:
     def __post_init__(self) -> None:
         _choice("early_stop.rule", self.rule, STOP_RULES)
         _choice("early_stop.action", self.action, ("stop", "record"))
+        _choice("early_stop.score_from", self.score_from, ("warmup", "plateau"))
+        _choice("early_stop.reference", self.reference, ("running", "recent"))
         _require(
             self.warmup_epochs >= 0,
             f"early_stop.warmup_epochs must be >= 0, got {self.warmup_epochs}.",

@@ -12,8 +12,11 @@ signal plateaus; collapsing starts at the trigger. No trigger is a valid outcome
 
 Rules:
 - `gradient`: collapse score c_t = log(g_t / g_ref) + beta * max(0, log(S_ref / S_t)),
-  g = EMA of the discriminator gradient at fakes (p90), g_ref its running minimum after
-  warm-up; S = EMA of the steepness maximum, S_ref its running maximum. A generator that
+  g = EMA of the discriminator gradient at fakes (p90), S = EMA of the steepness maximum.
+  Scoring starts after `warmup_epochs` evaluations (`score_from=warmup`) or also not
+  before fitting has ended (`score_from=plateau`). References (`reference`): `running`,
+  g_ref the running minimum and S_ref the running maximum since scoring started;
+  `recent`, the medians of the previous `window` evaluations. A generator that
   *settles* keeps its maximum steepness (steep only at mode boundaries) while its p90
   falls, so settling does not raise the score; dropping modes removes boundaries and
   lowers the maximum, which does. Triggers when c_t >= tau for `patience` evaluations.
@@ -25,6 +28,7 @@ Rules:
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,17 +143,25 @@ def gradient_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
         history, (DGRAD_KEY, STEEPNESS_P90_KEY, STEEPNESS_MAX_KEY)
     )
     g, p90, smax = (_ema(v, cfg.ema) for v in (dgrad, s_p90, s_max))
+    phases = _plateau_phases(p90, cfg, growing=True)
     scores: list[float | None] = []
     g_ref = s_ref = None
     for i in range(len(epochs)):
-        if i < cfg.warmup_epochs:
+        if i < cfg.warmup_epochs or (cfg.score_from == "plateau" and phases[i] == FITTING):
             scores.append(None)
             continue
-        g_ref = g[i] if g_ref is None else min(g_ref, g[i])
-        s_ref = smax[i] if s_ref is None else max(s_ref, smax[i])
+        if cfg.reference == "recent":
+            if i < cfg.window:
+                scores.append(None)
+                continue
+            g_ref = statistics.median(g[i - cfg.window : i])
+            s_ref = statistics.median(smax[i - cfg.window : i])
+        else:
+            g_ref = g[i] if g_ref is None else min(g_ref, g[i])
+            s_ref = smax[i] if s_ref is None else max(s_ref, smax[i])
         steep_drop = max(0.0, math.log(max(s_ref, 1e-12) / max(smax[i], 1e-12)))
         scores.append(math.log(max(g[i], 1e-12) / max(g_ref, 1e-12)) + cfg.beta * steep_drop)
-    return _finish(epochs, scores, _plateau_phases(p90, cfg, growing=True), cfg.tau, cfg)
+    return _finish(epochs, scores, phases, cfg.tau, cfg)
 
 
 def duality_gap_rule(history: History, cfg: EarlyStopConfig) -> Timeline:

@@ -184,3 +184,33 @@ def test_stopper_state_round_trip() -> None:
     for epoch, metrics in rows[8:]:
         assert first.update(epoch, metrics) == second.update(epoch, metrics)
     assert first.timeline == second.timeline
+
+
+# D gradient rising 10x through fitting (an untrained D), then a late spike.
+FITTING_RISE = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 9.0, 9.0, 9.0, 9.0, 60.0, 70.0, 70.0, 9.0]
+STEEP_P90 = [1.0, 2.0, 4.0, 6.0, 8.0, 9.0, 9.2, 9.3, 9.3, 9.3, 9.3, 9.3, 9.3, 9.3]
+FLAT_MAX = [30.0] * 14
+
+
+@pytest.mark.parametrize(("reference", "trigger"), [("running", 6), ("recent", 5)])
+def test_scoring_during_fitting_mistakes_the_rise_for_a_collapse(reference, trigger) -> None:
+    cfg = EarlyStopConfig(**{**RAW, "score_from": "warmup", "reference": reference, "window": 3})
+    timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
+    # running: log(6/2), log(8/2) >= 1 at epochs 5-6; recent: log(4/1), log(6/2) at 4-5
+    assert timeline.trigger_epoch == trigger
+
+
+@pytest.mark.parametrize("reference", ["running", "recent"])
+def test_scoring_from_the_plateau_waits_for_the_spike(reference: str) -> None:
+    cfg = EarlyStopConfig(**{**RAW, "score_from": "plateau", "reference": reference, "window": 3})
+    timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
+    # steepness growth falls under 5% over 3 evaluations at epoch 9; the spike is 11-12
+    assert timeline.trigger_epoch == 12
+    assert timeline.stop_epoch == 10
+
+
+def test_plateau_reference_scores_nothing_during_fitting() -> None:
+    cfg = EarlyStopConfig(**{**RAW, "score_from": "plateau", "window": 3})
+    timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
+    fitting = [s for s, p in zip(timeline.scores, timeline.phases, strict=True) if p == FITTING]
+    assert fitting and all(s is None for s in fitting)
