@@ -17,9 +17,17 @@ def main() -> None:
     if problem:
         print(f"ganlab-train: error: {problem}", file=sys.stderr)
         sys.exit(2)
+    from ganlab.sweep import finalize_active
     from ganlab.train import hydra_main  # imports torch and mlflow: only once args are fine
 
-    hydra_main()
+    sweep = None
+    try:
+        hydra_main()
+    finally:
+        # Hydra skips its end-of-sweep hook when a job raised; the summary still matters
+        sweep = finalize_active()
+    if sweep is not None and not sweep.ok:
+        sys.exit(1)
 
 
 def check_command_line(args: list[str]) -> str | None:

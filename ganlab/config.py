@@ -403,6 +403,8 @@ class TrackingConfig:
     uri: str | None = None
     experiment: str = "ganlab"
     run_name: str | None = None  # null = "<loss>-<dataset>-s<seed>"
+    # MLflow run this run is a child of; sweeps set it for their jobs automatically
+    parent_run_id: str | None = None
     log_checkpoint: bool = True  # upload the final checkpoint as an artifact
 
 

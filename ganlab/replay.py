@@ -20,7 +20,6 @@ import itertools
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -28,16 +27,9 @@ from omegaconf import OmegaConf
 from ganlab.config import EarlyStopConfig, register
 from ganlab.errors import ConfigError, GanlabError
 from ganlab.paths import project_root
-from ganlab.phases import History, Judgement, apply_rule, judge, oracle_rule
-from ganlab.tracking import load_runs, resolve_tracking_uri
-
-
-@dataclass
-class StoredRun:
-    run_id: str
-    name: str
-    tags: dict[str, str]
-    history: History
+from ganlab.phases import Judgement, apply_rule, judge, oracle_rule
+from ganlab.report import fmt, markdown_table
+from ganlab.tracking import StoredRun, load_runs, resolve_tracking_uri
 
 
 def parse_grid(assignments: Sequence[str]) -> list[EarlyStopConfig]:
@@ -67,18 +59,6 @@ def describe(cfg: EarlyStopConfig, varied: Sequence[str]) -> str:
     return " ".join(f"{k}={getattr(cfg, k)}" for k in ("rule", *varied))
 
 
-def _fmt(value: float | int | None, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def per_run_rows(runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str) -> list[list[str]]:
     rows = []
     for run in runs:
@@ -89,13 +69,13 @@ def per_run_rows(runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str)
             [
                 run.name,
                 run.tags.get(group_by, "?"),
-                _fmt(j.trigger_epoch),
+                fmt(j.trigger_epoch),
                 str(j.stop_epoch),
                 str(j.oracle_epoch),
-                _fmt(j.quality_at_stop),
-                _fmt(j.quality_at_oracle),
-                _fmt(j.final_quality),
-                _fmt(j.regret),
+                fmt(j.quality_at_stop),
+                fmt(j.quality_at_oracle),
+                fmt(j.final_quality),
+                fmt(j.regret),
                 str(j.epochs_saved),
             ]
         )
@@ -106,11 +86,11 @@ def summary(judgements: Sequence[Judgement]) -> list[str]:
     regrets = [j.regret for j in judgements]
     return [
         str(len(judgements)),
-        _fmt(statistics.median(regrets)),
-        _fmt(statistics.fmean(regrets)),
-        _fmt(statistics.fmean(j.stop_epoch for j in judgements), 1),
-        _fmt(sum(j.trigger_epoch is not None for j in judgements) / len(judgements), 2),
-        _fmt(statistics.fmean(j.epochs_saved for j in judgements), 1),
+        fmt(statistics.median(regrets)),
+        fmt(statistics.fmean(regrets)),
+        fmt(statistics.fmean(j.stop_epoch for j in judgements), 1),
+        fmt(sum(j.trigger_epoch is not None for j in judgements) / len(judgements), 2),
+        fmt(statistics.fmean(j.epochs_saved for j in judgements), 1),
     ]
 
 
@@ -161,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         configs = parse_grid(args.settings)
         uri = resolve_tracking_uri(args.tracking_uri, project_root())
-        runs = [StoredRun(*r) for r in load_runs(uri, args.experiment, args.filter, args.run_id)]
+        runs = load_runs(uri, args.experiment, args.filter, args.run_id)
     except GanlabError as exc:
         print(f"ganlab-replay: error: {exc}", file=sys.stderr)
         return 2

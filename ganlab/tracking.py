@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ MAX_PARAM_VALUE = 6000
 MAX_PARAMS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 MAX_TAG_VALUE = 5000
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 
 
 def resolve_tracking_uri(configured: str | None, root: str) -> str:
@@ -119,7 +122,10 @@ class RunTracker:
             # Next to the store, not in MLflow's default ./mlruns of whatever cwd a job has.
             artifact_root = (db.parent / "mlartifacts").as_uri()
         try:
-            return client.create_experiment(name, artifact_location=artifact_root)
+            # the UI then opens on its "Model training" runs view, not the GenAI overview
+            return client.create_experiment(
+                name, artifact_location=artifact_root, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING}
+            )
         except MlflowException:  # created meanwhile by a concurrent job
             found = client.get_experiment_by_name(name)
             if found is None:
@@ -219,18 +225,38 @@ def fetch_run_checkpoint(uri: str, run_id: str, artifact: str, destination: Path
         ) from exc
 
 
+@dataclass
+class StoredRun:
+    """An ended run as stored: identity, tags, params and its whole metric history."""
+
+    run_id: str
+    name: str
+    status: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    history: list[tuple[int, dict[str, float]]]
+
+
 def load_runs(
-    uri: str, experiment: str, filter_string: str = "", run_ids: Iterable[str] = ()
-) -> list[tuple[str, str, dict[str, str], list[tuple[int, dict[str, float]]]]]:
-    """(run id, run name, tags, metric history) of every ended run of `experiment`."""
+    uri: str,
+    experiment: str,
+    filter_string: str = "",
+    run_ids: Iterable[str] = (),
+    include_running: bool = False,
+) -> list[StoredRun]:
+    """Every ended run of `experiment` matching the MLflow filter, oldest first.
+
+    `include_running` also returns runs still marked RUNNING (or whose process died)."""
     client = RunTracker.connect(uri)
     try:
         found = client.get_experiment_by_name(experiment)
         if found is None:
             raise TrackingError(
-                f"experiment '{experiment}' does not exist in tracking store {uri}."
+                f"experiment '{experiment}' does not exist in tracking store {uri}; "
+                "check --experiment and --tracking-uri."
             )
-        query = " and ".join(q for q in (filter_string, "attributes.status != 'RUNNING'") if q)
+        ended = "" if include_running else "attributes.status != 'RUNNING'"
+        query = " and ".join(q for q in (filter_string, ended) if q)
         runs = client.search_runs(
             [found.experiment_id], query, max_results=50_000, order_by=["attributes.start_time ASC"]
         )
@@ -238,10 +264,12 @@ def load_runs(
         raise TrackingError(f"cannot search runs in {uri}: {exc}") from exc
     wanted = set(run_ids)
     return [
-        (
+        StoredRun(
             run.info.run_id,
             run.info.run_name,
+            run.info.status,
             dict(run.data.tags),
+            dict(run.data.params),
             metric_history(client, run.info.run_id),
         )
         for run in runs

@@ -10,13 +10,12 @@ import dataclasses
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab import __version__
@@ -24,6 +23,8 @@ from ganlab.build import build_parts, resolve_device
 from ganlab.checkpoint import RecentWeights, load_checkpoint, save_checkpoint
 from ganlab.config import GanlabConfig, flatten, register, validate
 from ganlab.errors import GanlabError, TrainingFailed
+from ganlab.launch import LaunchInfo
+from ganlab.launch import from_hydra as launch_from_hydra
 from ganlab.loop import FitLoop
 from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
@@ -38,15 +39,6 @@ log = logging.getLogger("ganlab")
 register()
 
 CHECKPOINT_ARTIFACT = "checkpoints/last.pt"
-
-
-@dataclass
-class LaunchInfo:
-    """What Hydra knows about this job; empty when `train` is called from Python."""
-
-    overrides: list[str] | None = None  # this command line's overrides
-    choices: dict[str, str] = field(default_factory=dict)  # group -> chosen option
-    multirun: bool = False
 
 
 @dataclass
@@ -118,10 +110,20 @@ def _checkpoint_payload(
     }
 
 
+def _sweep_tags(cfg: GanlabConfig, launch: LaunchInfo) -> dict[str, str]:
+    """Parent and job number of a sweep's job (or of a run given tracking.parent_run_id)."""
+    parent = cfg.tracking.parent_run_id or launch.parent_run_id
+    tags = {"mlflow.parentRunId": parent} if parent else {}
+    if launch.job is not None:
+        tags["ganlab.job"] = str(launch.job)
+    return tags
+
+
 def _start_tracking(
     cfg: GanlabConfig, uri: str, run_name: str, output_dir: Path, launch: LaunchInfo
 ) -> RunTracker:
     tags = {
+        **_sweep_tags(cfg, launch),
         "loss": cfg.loss.name,
         "dataset": cfg.dataset.name,
         "model": cfg.model.name,
@@ -129,6 +131,7 @@ def _start_tracking(
         "ganlab.version": __version__,
         "ganlab.output_dir": str(output_dir),
         "ganlab.overrides": " ".join(launch.overrides or []),
+        "ganlab.threads": str(torch.get_num_threads()),
     }
     commit = git_commit(cfg.paths.root)
     if commit:
@@ -148,8 +151,9 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     """Run (or resume) one training run described by a composed config."""
     launch = launch or LaunchInfo()
     run_cfg, resume_point = _resolve_config(cfg, launch)
-    if run_cfg.trainer.num_threads:
-        torch.set_num_threads(run_cfg.trainer.num_threads)
+    threads = run_cfg.trainer.num_threads or launch.threads
+    if threads:
+        torch.set_num_threads(threads)
     device = resolve_device(run_cfg.device)
     output_dir = Path(run_cfg.paths.output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -272,28 +276,19 @@ def _finish(
 def hydra_main(cfg: DictConfig) -> float | None:
     """One Hydra job. User errors print one line and exit 2; failed training exits 1.
 
-    In a multirun the exception is re-raised instead, so Hydra records this job as failed
-    and the other jobs of the sweep still run.
+    In a sweep a failed job returns normally instead: its run is marked FAILED, the other
+    jobs go on, and the sweep's summary lists it (ganlab-train then exits 1).
     """
-    hydra_cfg = HydraConfig.get()
-    launch = LaunchInfo(
-        overrides=list(hydra_cfg.overrides.task),
-        choices={
-            k: v
-            for k, v in hydra_cfg.runtime.choices.items()
-            if v is not None and not k.startswith("hydra")
-        },
-        multirun=hydra_cfg.mode == RunMode.MULTIRUN,
-    )
+    launch = launch_from_hydra(HydraConfig.get())
     try:
         result = train(cfg, launch)
     except GanlabError as exc:
-        if launch.multirun:
-            raise
         log.error("%s", exc)
+        if launch.multirun:
+            return None
         sys.exit(2)
     except TrainingFailed:
         if launch.multirun:
-            raise
+            return None
         sys.exit(1)
     return result.metrics.get("quality/hq_fraction")

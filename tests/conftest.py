@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -53,33 +53,41 @@ def experiment(request: pytest.FixtureRequest) -> str:
     return request.node.name
 
 
+def compose_tiny(
+    overrides: Sequence[str], root: Path, output_dir: Path, tracking_uri: str, experiment: str
+) -> DictConfig:
+    """Compose conf/config.yaml with TINY + `overrides`, writing only under `root`."""
+    register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=[
+                *TINY,
+                f"paths.root='{root}'",
+                f"paths.output_dir='{output_dir}'",
+                f"tracking.uri='{tracking_uri}'",
+                f"tracking.experiment='{experiment}'",
+                *overrides,
+            ],
+        )
+    GlobalHydra.instance().clear()
+    return cfg
+
+
 @pytest.fixture
 def make_cfg(
     tmp_path: Path, tracking_uri: str, experiment: str
 ) -> Iterator[Callable[..., DictConfig]]:
-    """Compose conf/config.yaml with TINY + `overrides`, writing only under tmp_path."""
-    register()
+    """compose_tiny for this test: its own folder and its own MLflow experiment."""
     counter = {"n": 0}
 
     def _make(*overrides: str, output_dir: Path | None = None) -> DictConfig:
         counter["n"] += 1
         out = output_dir or tmp_path / f"run{counter['n']}"
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return compose(
-                "config",
-                overrides=[
-                    *TINY,
-                    f"paths.root='{tmp_path}'",
-                    f"paths.output_dir='{out}'",
-                    f"tracking.uri='{tracking_uri}'",
-                    f"tracking.experiment='{experiment}'",
-                    *overrides,
-                ],
-            )
+        return compose_tiny(overrides, tmp_path, out, tracking_uri, experiment)
 
     yield _make
-    GlobalHydra.instance().clear()
 
 
 @pytest.fixture
@@ -96,13 +104,22 @@ def metric_values(client: MlflowClient, run_id: str, key: str) -> list[float]:
 
 
 def run_cli(
-    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    command: str = "ganlab-train",
 ) -> subprocess.CompletedProcess:
-    """Run `python -m ganlab ARGS` as a user would, in `cwd`."""
+    """Run a ganlab command as a user would, in `cwd` (ganlab-train as `python -m ganlab`,
+    the others as the console scripts installed beside this Python)."""
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     full_env.update({"PYTHONPATH": str(PROJECT_ROOT), **(env or {})})
+    if command == "ganlab-train":
+        argv = [sys.executable, "-m", "ganlab", *args]
+    else:
+        argv = [str(Path(sys.executable).parent / command), *args]
     return subprocess.run(
-        [sys.executable, "-m", "ganlab", *args],
+        argv,
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -1,0 +1,270 @@
+"""`ganlab-compare`: tables and figures across runs, from the tracking store.
+
+Runs are selected by experiment, sweep (its parent run id), tags and an MLflow filter.
+For each run it reports what its own stopping rule decided (re-applied to the stored
+history with the run's logged `early_stop.*` params, which reproduces the online
+decision), the oracle epoch, regret, quality at the stop and at the end, and when each
+phase began; then medians per group (default: per loss, across seeds).
+
+Writes into --out: `runs.csv` / `runs.md`, `groups.csv` / `groups.md`, `grid.png` (one
+column per group: steepness, D gradient and quality over epochs, one line per run, stop
+epochs marked) and, with --per-run, each run's phase figure. With --sweep the files are
+also logged to the sweep's parent run.
+
+    ganlab-compare --experiment loss_zoo_ring8 --out compare/
+    ganlab-compare --sweep 3f2a...e1 --by loss,dataset
+    ganlab-compare --experiment ganlab --tag dataset=grid25 --filter "params.seed = '0'"
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
+
+from ganlab.config import EarlyStopConfig
+from ganlab.errors import GanlabError
+from ganlab.figures import phase_figure
+from ganlab.paths import project_root
+from ganlab.phases import (
+    COLLAPSING,
+    DGRAD_KEY,
+    REFINING,
+    STEEPNESS_P90_KEY,
+    Judgement,
+    Timeline,
+    apply_rule,
+    judge,
+    oracle_rule,
+    quality_series,
+)
+from ganlab.report import fmt, markdown_table, write_csv
+from ganlab.tracking import RunTracker, StoredRun, load_runs, resolve_tracking_uri
+
+RUN_HEADER = [
+    "run",
+    "group",
+    "status",
+    "refining from",
+    "collapsing from",
+    "trigger",
+    "stop",
+    "oracle",
+    "q(stop)",
+    "q(oracle)",
+    "q(final)",
+    "regret",
+]
+GROUP_HEADER = [
+    "group",
+    "runs",
+    "failed",
+    "median stop epoch",
+    "median q(stop)",
+    "median q(final)",
+    "median regret",
+    "triggered",
+]
+
+
+def rule_of(run: StoredRun) -> EarlyStopConfig:
+    """The early-stop settings the run was trained with (defaults for missing params)."""
+    names = {f.name for f in fields(EarlyStopConfig)}
+    dotlist = [
+        f"{k.removeprefix('early_stop.')}={v}"
+        for k, v in run.params.items()
+        if k.startswith("early_stop.") and k.removeprefix("early_stop.") in names
+    ]
+    merged = OmegaConf.merge(OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist))
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def group_of(run: StoredRun, by: Sequence[str]) -> str:
+    return "/".join(run.tags.get(key, "?") for key in by)
+
+
+def first_epoch_in(timeline: Timeline, phase: int) -> int | None:
+    return next(
+        (e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p >= phase), None
+    )
+
+
+def run_row(run: StoredRun, by: Sequence[str]) -> tuple[list[str], Judgement | None]:
+    cfg = rule_of(run)
+    timeline = apply_rule(run.history, cfg)
+    verdict = judge(run.history, cfg)
+    cells = [
+        run.name,
+        group_of(run, by),
+        run.status,
+        fmt(first_epoch_in(timeline, REFINING)),
+        fmt(first_epoch_in(timeline, COLLAPSING)),
+    ]
+    if verdict is None:
+        return cells + ["-"] * (len(RUN_HEADER) - len(cells)), None
+    return cells + [
+        fmt(verdict.trigger_epoch),
+        str(verdict.stop_epoch),
+        str(verdict.oracle_epoch),
+        fmt(verdict.quality_at_stop),
+        fmt(verdict.quality_at_oracle),
+        fmt(verdict.final_quality),
+        fmt(verdict.regret),
+    ], verdict
+
+
+def group_rows(runs: Sequence[StoredRun], by: Sequence[str]) -> list[list[str]]:
+    groups: dict[str, list[tuple[StoredRun, Judgement | None]]] = {}
+    for run in runs:
+        groups.setdefault(group_of(run, by), []).append((run, run_row(run, by)[1]))
+    rows = []
+    for name, members in sorted(groups.items()):
+        judged = [j for _, j in members if j is not None]
+
+        def median(values: list[float]) -> str:
+            return fmt(statistics.median(values)) if values else "-"
+
+        rows.append(
+            [
+                name,
+                str(len(members)),
+                str(sum(r.status != "FINISHED" for r, _ in members)),
+                fmt(statistics.median([j.stop_epoch for j in judged]), 1) if judged else "-",
+                median([j.quality_at_stop for j in judged]),
+                median([j.final_quality for j in judged]),
+                median([j.regret for j in judged]),
+                fmt(sum(j.trigger_epoch is not None for j in judged) / len(judged), 2)
+                if judged
+                else "-",
+            ]
+        )
+    return rows
+
+
+def _curve(run: StoredRun, key: str) -> tuple[list[int], list[float]]:
+    points = [(e, m[key]) for e, m in run.history if key in m and e >= 1]
+    return [e for e, _ in points], [v for _, v in points]
+
+
+def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
+    """One column per group; rows: steepness p90, D gradient p90, quality; a line per run."""
+    groups: dict[str, list[StoredRun]] = {}
+    for run in runs:
+        groups.setdefault(group_of(run, by), []).append(run)
+    names = sorted(groups)
+    fig = Figure(figsize=(2.6 * len(names) + 1, 7), dpi=100)
+    axes = fig.subplots(3, len(names), sharex=True, sharey="row", squeeze=False)
+    for column, name in enumerate(names):
+        for index, run in enumerate(groups[name]):
+            color = f"C{index % 10}"
+            label = run.tags.get("seed", run.name)
+            for row, key in enumerate((STEEPNESS_P90_KEY, DGRAD_KEY)):
+                axes[row][column].plot(*_curve(run, key), color=color, lw=1)
+            epochs, quality = quality_series(run.history)
+            axes[2][column].plot(epochs, quality, color=color, lw=1, label=f"seed {label}")
+            stop = apply_rule(run.history, rule_of(run)).stop_epoch
+            if stop is not None and stop in epochs:
+                axes[2][column].plot(stop, quality[epochs.index(stop)], "o", color=color, ms=5)
+        axes[0][column].set_title(name, fontsize=10)
+        axes[2][column].set_xlabel("epoch")
+        axes[2][column].legend(fontsize=7, loc="lower right")
+    for row, label in enumerate(("steepness p90", "D grad at fakes p90", "hq x coverage")):
+        axes[row][0].set_ylabel(label)
+        for ax in axes[row]:
+            ax.grid(alpha=0.3)
+            if row < 2:
+                ax.set_yscale("log")
+    axes[2][0].set_ylim(-0.02, 1.02)
+    fig.suptitle(f"runs by {', '.join(by)} (dots: each run's stop epoch)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write_comparison(
+    runs: Sequence[StoredRun],
+    out: Path,
+    by: Sequence[str] = ("loss",),
+    tracker: RunTracker | None = None,
+    per_run_figures: bool = False,
+) -> str:
+    """Write tables and figures into `out` (and log them to `tracker`); return the text."""
+    out.mkdir(parents=True, exist_ok=True)
+    per_run = [run_row(run, by)[0] for run in runs]
+    per_group = group_rows(runs, by)
+    write_csv(out / "runs.csv", RUN_HEADER, per_run)
+    write_csv(out / "groups.csv", GROUP_HEADER, per_group)
+    text = markdown_table(RUN_HEADER, per_run) + "\n\n" + markdown_table(GROUP_HEADER, per_group)
+    (out / "runs.md").write_text(markdown_table(RUN_HEADER, per_run) + "\n")
+    (out / "groups.md").write_text(markdown_table(GROUP_HEADER, per_group) + "\n")
+    figure = grid_figure(runs, by)
+    figure.savefig(out / "grid.png")
+    if per_run_figures:
+        (out / "runs").mkdir(exist_ok=True)
+        for run in runs:
+            cfg = rule_of(run)
+            run_figure = phase_figure(
+                run.history,
+                apply_rule(run.history, cfg),
+                run.name,
+                oracle_rule(run.history, cfg).stop_epoch,
+            )
+            run_figure.savefig(out / "runs" / f"{run.name}-{run.run_id[:8]}.png")
+    if tracker is not None:
+        tracker.log_artifacts(out, "comparison")
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ganlab-compare",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+    )
+    parser.add_argument("--tracking-uri", help="default: as ganlab-train resolves it")
+    parser.add_argument("--experiment", default="ganlab")
+    parser.add_argument("--sweep", help="parent run id of a sweep: compare its jobs")
+    parser.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
+    parser.add_argument("--filter", default="", help="MLflow filter string")
+    parser.add_argument("--by", default="loss", help="tags to group by, comma-separated")
+    parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder")
+    parser.add_argument("--per-run", action="store_true", help="also a phase figure per run")
+    args = parser.parse_args(argv)
+
+    clauses = [args.filter] if args.filter else []
+    if args.sweep:
+        clauses.append(f"tags.`mlflow.parentRunId` = '{args.sweep}'")
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"ganlab-compare: error: --tag {item}: use KEY=VALUE.", file=sys.stderr)
+            return 2
+        clauses.append(f"tags.`{key}` = '{value}'")
+    uri = resolve_tracking_uri(args.tracking_uri, project_root())
+    try:
+        runs = load_runs(uri, args.experiment, " and ".join(clauses))
+        tracker = RunTracker(RunTracker.connect(uri), args.sweep) if args.sweep else None
+    except GanlabError as exc:
+        print(f"ganlab-compare: error: {exc}", file=sys.stderr)
+        return 2
+    runs = [r for r in runs if r.tags.get("ganlab.role") != "sweep"]
+    if not runs:
+        print(
+            f"ganlab-compare: no runs match in experiment '{args.experiment}' of {uri}.",
+            file=sys.stderr,
+        )
+        return 1
+    by = [key.strip() for key in args.by.split(",") if key.strip()]
+    print(write_comparison(runs, args.out, by, tracker, args.per_run))
+    print(f"\nwritten to {args.out}/" + (f" and logged to run {args.sweep}" if tracker else ""))
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""ganlab-compare: selecting runs, per-run and per-group tables, figures, logging to a sweep."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ganlab.compare import main as compare_main
+from ganlab.tracking import RunTracker
+from ganlab.train import train
+from tests.conftest import compose_tiny
+
+EXPERIMENT = "compare"
+
+
+@pytest.fixture(scope="module")
+def sweep(tracking_uri: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A parent run with four children: two losses x two seeds (built once per module)."""
+    root = tmp_path_factory.mktemp("compare")
+    parent = RunTracker.start(tracking_uri, EXPERIMENT, "sweep-test", {"ganlab.role": "sweep"})
+    for loss in ("ns", "hinge"):
+        for seed in (0, 1):
+            overrides = [
+                f"loss={loss}",
+                f"seed={seed}",
+                "trainer.epochs=4",
+                "early_stop.action=record",
+                f"tracking.parent_run_id={parent.run_id}",
+            ]
+            train(compose_tiny(overrides, root, root / f"{loss}{seed}", tracking_uri, EXPERIMENT))
+    parent.end()
+    return parent.run_id
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def compare(tracking_uri: str, out: Path, *args: str) -> int:
+    return compare_main(
+        ["--tracking-uri", tracking_uri, "--experiment", EXPERIMENT, "--out", str(out), *args]
+    )
+
+
+def test_compare_a_sweep_writes_tables_and_figures(sweep, tracking_uri, tmp_path, capsys) -> None:
+    out = tmp_path / "cmp"
+    assert compare(tracking_uri, out, "--sweep", sweep, "--per-run") == 0
+    runs = read_csv(out / "runs.csv")
+    assert sorted(r["run"] for r in runs) == [
+        "hinge-ring8-s0",
+        "hinge-ring8-s1",
+        "ns-ring8-s0",
+        "ns-ring8-s1",
+    ]
+    groups = {g["group"]: g for g in read_csv(out / "groups.csv")}
+    assert set(groups) == {"ns", "hinge"}
+    for name, group in groups.items():
+        finals = [float(r["q(final)"]) for r in runs if r["group"] == name]
+        assert float(group["median q(final)"]) == pytest.approx(statistics.median(finals), abs=1e-3)
+        assert group["runs"] == "2" and group["failed"] == "0"
+    assert (out / "grid.png").stat().st_size > 10_000
+    assert len(list((out / "runs").glob("*.png"))) == 4
+    printed = capsys.readouterr().out
+    assert "| ns-ring8-s0 | ns | FINISHED |" in printed
+    assert f"logged to run {sweep}" in printed
+    logged = {a.path for a in MlflowClient(tracking_uri).list_artifacts(sweep, "comparison")}
+    assert {"comparison/runs.csv", "comparison/groups.md", "comparison/grid.png"} <= logged
+
+
+def test_compare_selects_by_tag_and_filter(sweep, tracking_uri, tmp_path) -> None:
+    out = tmp_path / "cmp"
+    assert (
+        compare(
+            tracking_uri,
+            out,
+            "--tag",
+            "loss=hinge",
+            "--filter",
+            "params.seed = '1'",
+            "--by",
+            "loss,dataset",
+        )
+        == 0
+    )
+    (row,) = read_csv(out / "runs.csv")
+    assert row["run"] == "hinge-ring8-s1"
+    assert row["group"] == "hinge/ring8"
+
+
+def test_compare_reports_what_each_run_decided(sweep, tracking_uri, tmp_path) -> None:
+    out = tmp_path / "cmp"
+    assert compare(tracking_uri, out, "--sweep", sweep) == 0
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    for row in read_csv(out / "runs.csv"):
+        (run,) = client.search_runs([experiment_id], f"attributes.run_name = '{row['run']}'")
+        tags = run.data.tags
+        if tags["early_stop.triggered"] == "true":
+            assert row["trigger"] == tags["early_stop.trigger_epoch"]
+            assert row["stop"] == tags["early_stop.stop_epoch"]
+        else:
+            assert row["trigger"] == "-" and row["stop"] == "4"  # trained to the end
+
+
+def test_compare_with_nothing_to_compare(sweep, tracking_uri, tmp_path, capsys) -> None:
+    assert compare(tracking_uri, tmp_path, "--tag", "loss=nope") == 1
+    assert "no runs match" in capsys.readouterr().err
+    assert compare(tracking_uri, tmp_path, "--tag", "oops") == 2
+    assert "--tag oops: use KEY=VALUE" in capsys.readouterr().err

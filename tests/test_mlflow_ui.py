@@ -1,0 +1,117 @@
+"""The MLflow UI, in a real headless Chromium: a sweep's runs are listed and charted.
+
+Needs Debian's `chromium` (`apt-get install chromium`); skipped where it is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ganlab.tracking import RunTracker
+from ganlab.train import train
+from tests.conftest import compose_tiny
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[str]]]:
+    """A store with a sweep of two runs, served by `mlflow ui` on a free loopback port."""
+    root = tmp_path_factory.mktemp("ui")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    parent = RunTracker.start(uri, "ui", "sweep-ui", {"ganlab.role": "sweep"})
+    names = []
+    for seed in (0, 1):
+        cfg = compose_tiny(
+            [f"seed={seed}", f"tracking.parent_run_id={parent.run_id}"],
+            root,
+            root / f"run{seed}",
+            uri,
+            "ui",
+        )
+        names.append(train(cfg).run_name)
+    parent.end()
+    port = free_port()
+    mlflow = Path(sys.executable).parent / "mlflow"
+    server = subprocess.Popen(
+        [
+            str(mlflow),
+            "ui",
+            "--backend-store-uri",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(180):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow ui did not start within 90 s")
+        yield url, "sweep-ui", names
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_ui_lists_the_sweep_runs_and_charts_their_metrics(ui, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, parent_name, child_names = ui
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/#/experiments/1/runs")
+        page.get_by_text(parent_name).first.wait_for(timeout=60_000)
+        # children are folded under their parent run: unfold them
+        page.locator('button[data-component-id$="runnamecellrenderer.tsx_46"]').first.click()
+        for name in child_names:
+            page.get_by_text(name).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "runs.png"))
+
+        page.get_by_text(child_names[0]).first.click()
+        page.get_by_text("Model metrics").first.click()
+        page.locator("svg.main-svg").first.wait_for(timeout=60_000)
+        page.get_by_placeholder("Search metric charts").fill("hq_fraction")
+        page.get_by_text("hq_fraction", exact=True).first.wait_for(timeout=30_000)
+        page.wait_for_timeout(2_000)
+        assert page.locator("g.trace").count() > 0  # plotted lines, not empty frames
+        page.screenshot(path=str(tmp_path / "metrics.png"))
+        browser.close()

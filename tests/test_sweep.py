@@ -1,0 +1,114 @@
+"""Sweeps as users launch them: parent and child runs, parallel jobs, failures, re-runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import TINY, run_cli
+
+pytestmark = pytest.mark.slow
+
+SMALL = [*TINY, "trainer.epochs=2", "monitor.duality_gap.every_n_epochs=0"]
+
+
+def runs_of(store: Path) -> tuple[MlflowClient, list]:
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("ganlab")
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def test_parallel_sweep_logs_every_job_under_one_parent(tmp_path: Path) -> None:
+    """The issue's acceptance run: 8 ring8 jobs, joblib with n_jobs=2, a fresh store."""
+    result = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "loss=ns,mm_nsat,hinge,lsgan",
+            "seed=0,1",
+            *SMALL,
+        ],
+        cwd=tmp_path,
+        env={"GANLAB_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "8 of 8 jobs finished" in result.stderr
+    client, runs = runs_of(tmp_path)
+    (parent,) = [r for r in runs if r.data.tags.get("ganlab.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 8 and len(runs) == 9
+    assert sorted(int(r.data.tags["ganlab.job"]) for r in children) == list(range(8))
+    by_loss = {c.data.tags["loss"]: set(c.data.metrics) for c in children}
+    for child in children:
+        assert child.info.status == "FINISHED"
+        # the full metric set in every job (jsd_estimate only exists for logistic losses)
+        assert set(child.data.metrics) == by_loss[child.data.tags["loss"]]
+        assert ("monitor/jsd_estimate" in child.data.metrics) == (
+            child.data.tags["loss"] in ("ns", "mm_nsat")
+        )
+        assert {
+            "monitor/steepness_p90",
+            "monitor/dgrad_fake_p90",
+            "quality/hq_fraction",
+            "phase",
+        } <= set(child.data.metrics)
+        assert child.data.tags["ganlab.threads"] == "1"  # 2 cores / 2 parallel jobs
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["ganlab.sweep.finished"] == "8"
+    summary = {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")}
+    assert {"comparison/runs.md", "comparison/groups.csv", "comparison/grid.png"} <= summary
+    sweep_dir = Path(parent.data.tags["ganlab.sweep_dir"])
+    assert sweep_dir.parent.parent == tmp_path / "multirun"
+    assert sorted(p.name for p in sweep_dir.iterdir() if p.name.isdigit()) == [
+        str(i) for i in range(8)
+    ]
+
+
+def test_failed_job_is_reported_and_rerun_with_one_command(tmp_path: Path) -> None:
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    result = run_cli(["-m", "loss=lsgan", "optim.d.lr=1e-3,1e12", *SMALL], cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "1 of 2 jobs finished" in result.stderr
+    assert re.search(
+        r"#1 .*optim\.d\.lr=1000000000000\.0 .*\(FAILED\): non-finite train/loss_d", result.stderr
+    )
+    (parent_id,) = re.findall(r"re-run only these: ganlab-rerun ([0-9a-f]{32})", result.stderr)
+    client, _ = runs_of(tmp_path)
+    assert client.get_run(parent_id).info.status == "FAILED"
+
+    # the fix for the failed job, applied to it alone
+    rerun = run_cli([parent_id, "optim.d.lr=1e-3"], tmp_path, env, command="ganlab-rerun")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "+ job 1: ganlab-train" in rerun.stdout
+    assert "2 of 2 jobs finished" in rerun.stderr
+    assert client.get_run(parent_id).info.status == "FINISHED"
+    _, runs = runs_of(tmp_path)
+    job1 = [r for r in runs if r.data.tags.get("ganlab.job") == "1"]
+    assert sorted(r.info.status for r in job1) == ["FAILED", "FINISHED"]
+    nothing = run_cli([parent_id], tmp_path, env, command="ganlab-rerun")
+    assert "nothing to re-run" in nothing.stdout
+
+
+def test_submitit_local_launcher_runs_jobs_for_real(tmp_path: Path) -> None:
+    result = run_cli(
+        [
+            "-m",
+            "hydra/launcher=submitit_local",
+            "hydra.launcher.timeout_min=10",
+            "seed=0,1",
+            *SMALL,
+        ],
+        cwd=tmp_path,
+        env={"GANLAB_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = runs_of(tmp_path)
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.info.run_name for r in children) == ["ns-ring8-s0", "ns-ring8-s1"]
+    assert all(r.info.status == "FINISHED" for r in children)
