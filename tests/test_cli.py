@@ -68,7 +68,10 @@ def test_multirun_sweep_writes_under_multirun_and_logs_every_job(tmp_path) -> No
     job_dirs = sorted(p.parent for p in (tmp_path / "multirun").glob("*/*/*/checkpoints"))
     assert [d.name for d in job_dirs] == ["0", "1", "2", "3"]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    everything = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    (parent,) = [r for r in everything if r.data.tags.get("ganlab.role") == "sweep"]
+    runs = [r for r in everything if r is not parent]
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in runs)
     assert sorted(r.info.run_name for r in runs) == [
         "mm_nsat-ring8-s0",
         "mm_nsat-ring8-s1",
