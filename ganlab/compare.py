@@ -30,7 +30,7 @@ from omegaconf import OmegaConf
 
 from ganlab.config import EarlyStopConfig
 from ganlab.errors import GanlabError
-from ganlab.figures import phase_figure
+from ganlab.figures import rule_figure
 from ganlab.paths import project_root
 from ganlab.phases import (
     COLLAPSING,
@@ -41,7 +41,6 @@ from ganlab.phases import (
     Timeline,
     apply_rule,
     judge,
-    oracle_rule,
     quality_series,
 )
 from ganlab.report import fmt, markdown_table, write_csv
@@ -207,13 +206,7 @@ def write_comparison(
     if per_run_figures:
         (out / "runs").mkdir(exist_ok=True)
         for run in runs:
-            cfg = rule_of(run)
-            run_figure = phase_figure(
-                run.history,
-                apply_rule(run.history, cfg),
-                run.name,
-                oracle_rule(run.history, cfg).stop_epoch,
-            )
+            run_figure = rule_figure(run.history, rule_of(run), run.name)
             run_figure.savefig(out / "runs" / f"{run.name}-{run.run_id[:8]}.png")
     if tracker is not None:
         tracker.log_artifacts(out, "comparison")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from ganlab.config import EarlyStopConfig
 from ganlab.phases import (
     COLLAPSING,
     DGRAD_KEY,
@@ -20,7 +21,9 @@ from ganlab.phases import (
     STEEPNESS_P90_KEY,
     History,
     Timeline,
+    apply_rule,
     n_modes_of,
+    oracle_rule,
     quality_series,
 )
 
@@ -110,3 +113,15 @@ def phase_figure(
     fig.suptitle(f"{title}\n{legend}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def rule_figure(history: History, cfg: EarlyStopConfig, title: str) -> Figure:
+    """The phase figure of a history as `cfg`'s rule reads it, with the oracle epoch."""
+    timeline = apply_rule(history, cfg)
+    final = PHASE_NAMES[timeline.phase_at(history[-1][0])] if history else "-"
+    return phase_figure(
+        history,
+        timeline,
+        f"{title}: rule {cfg.rule}, final phase {final}",
+        oracle_rule(history, cfg).stop_epoch,
+    )

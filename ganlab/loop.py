@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ganlab.checkpoint import RecentWeights, weights_payload
 from ganlab.config import GanlabConfig
-from ganlab.figures import phase_figure
+from ganlab.figures import rule_figure
 from ganlab.monitors import EvalState, MonitorSuite
-from ganlab.phases import PHASE_NAMES, EarlyStopper, apply_rule, oracle_rule
+from ganlab.phases import EarlyStopper
 from ganlab.progress import Progress
 from ganlab.tracking import RunTracker
 from ganlab.trainer import Trainer
@@ -152,11 +152,6 @@ class FitLoop:
         history = self.tracker.history()
         if not history:
             return
-        full = apply_rule(history, cfg)
-        oracle = oracle_rule(history, cfg).stop_epoch
-        final_phase = PHASE_NAMES[full.phase_at(history[-1][0])]
-        figure = phase_figure(
-            history, full, f"{self.title}: rule {cfg.rule}, final phase {final_phase}", oracle
-        )
+        figure = rule_figure(history, cfg, self.title)
         self.tracker.log_figure(figure, "phases.png")
         figure.clear()

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from ganlab.config import EarlyStopConfig, register
 from ganlab.errors import ConfigError, GanlabError
 from ganlab.paths import project_root
-from ganlab.phases import Judgement, apply_rule, judge, oracle_rule
+from ganlab.phases import Judgement, judge
 from ganlab.report import fmt, markdown_table
 from ganlab.tracking import StoredRun, load_runs, resolve_tracking_uri
 
@@ -122,7 +122,7 @@ def grouped_rows(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ganlab-replay",
-        description=__doc__.split("\n\n")[0],
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 2)[2],
     )
@@ -187,17 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(text + "\n")
     if args.figures:
-        from ganlab.figures import phase_figure
+        from ganlab.figures import rule_figure
 
         args.figures.mkdir(parents=True, exist_ok=True)
-        cfg = configs[0]
         for run in runs:
-            figure = phase_figure(
-                run.history,
-                apply_rule(run.history, cfg),
-                f"{run.name}: rule {describe(cfg, varied)}",
-                oracle_rule(run.history, cfg).stop_epoch,
-            )
+            figure = rule_figure(run.history, configs[0], run.name)
             figure.savefig(args.figures / f"{run.name}-{run.run_id[:8]}.png")
     return 0
 
