@@ -54,9 +54,7 @@ def main() -> None:
             parts, cfg.trainer, cfg.loss, generator(cfg.seed, "train"), track_grad_norms=norms
         )
     parts = trainers[True].parts
-    suite = build_monitors(
-        cfg.monitor, parts.data, cfg.model.latent_dim, cfg.seed, "bench", parts.formulation
-    )
+    suite = build_monitors(cfg, parts, "bench")
     monitors = {m.name: m for m in suite.metric_monitors + suite.figure_monitors}
 
     train_plain, norm_ratios = [], []

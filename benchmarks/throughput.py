@@ -87,9 +87,7 @@ def ganlab_loop(cfg, tracker: RunTracker, out: Path) -> tuple[float, torch.nn.Mo
     """ganlab's epoch loop with logging and checkpointing; returns (seconds, generator)."""
     parts = build_parts(cfg, torch.device("cpu"))
     trainer = Trainer(parts, cfg.trainer, cfg.loss, generator(cfg.seed, "train"))
-    monitors = build_monitors(
-        cfg.monitor, parts.data, cfg.model.latent_dim, cfg.seed, "bench", parts.formulation
-    )
+    monitors = build_monitors(cfg, parts, "bench")
     stopper = EarlyStopper(cfg.early_stop)
     ckpt = out / "last.pt"
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 import torch
 
 from ganlab.config import GanlabConfig, OptimizerConfig
-from ganlab.data import build_mixture
+from ganlab.data import build_data
 from ganlab.errors import ConfigError
 from ganlab.losses import build_formulation
-from ganlab.models import build_mlp_pair
+from ganlab.models import build_models
 from ganlab.seeding import stream_seed
 from ganlab.trainer import GanParts
 
@@ -37,8 +37,8 @@ def build_optimizer(
 def build_parts(cfg: GanlabConfig, device: torch.device) -> GanParts:
     """Networks initialised from the run's "init" random stream, so a seed fixes them."""
     torch.manual_seed(stream_seed(cfg.seed, "init"))
-    data = build_mixture(cfg.dataset).to(device)
-    generator, discriminator = build_mlp_pair(cfg.model, data.dim)
+    data = build_data(cfg.dataset, cfg.paths.data_root).to(device)
+    generator, discriminator = build_models(cfg.model, data)
     generator, discriminator = generator.to(device), discriminator.to(device)
     return GanParts(
         generator=generator,

@@ -25,6 +25,7 @@ DEVICES = ("auto", "cpu", "cuda")
 LAYOUTS = ("ring", "grid", "spiral", "custom")
 PROGRESS = ("auto", "bar", "log", "none")
 STEEPNESS_METHODS = ("auto", "exact", "power")
+IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10", "image_folder")
 STOP_RULES = ("gradient", "duality_gap", "oracle", "none")
 
 
@@ -51,6 +52,7 @@ class PathsConfig:
 
     root: str = "${ganlab_root:}"
     output_dir: str = "${hydra:runtime.output_dir}"
+    data_root: str = "${paths.root}/data"  # image datasets, FID statistics, classifiers
 
 
 @dataclass
@@ -117,12 +119,16 @@ class OptimConfig:
 
 @dataclass
 class NetConfig:
-    """One MLP: `depth` hidden layers of `width` units."""
+    """One network. MLP: `depth` hidden layers of `width` units. DCGAN: `width` channels
+    in the layer nearest the image, doubling away from it (depth follows the resolution)."""
 
     width: int = 128
     depth: int = 2
     activation: str = "relu"
-    spectral_norm: bool = False
+    spectral_norm: bool = False  # spectral normalisation of every linear/conv layer
+    batch_norm: bool = False  # DCGAN: batch norm after each hidden conv layer
+    pixel_norm: bool = False  # DCGAN G: PGGAN's pixelwise feature normalisation
+    minibatch_std: bool = False  # DCGAN D: PGGAN's minibatch standard-deviation feature map
 
     def check(self, prefix: str) -> None:
         _require(self.width >= 1, f"{prefix}.width must be >= 1, got {self.width}.")
@@ -138,7 +144,7 @@ class ModelConfig:
     d: NetConfig = field(default_factory=lambda: NetConfig(activation="leaky_relu"))
 
     def __post_init__(self) -> None:
-        _choice("model.name", self.name, ("mlp",))
+        _choice("model.name", self.name, ("mlp", "dcgan"))
         _require(self.latent_dim >= 1, f"model.latent_dim must be >= 1, got {self.latent_dim}.")
         self.g.check("model.g")
         self.d.check("model.d")
@@ -183,9 +189,11 @@ class LossConfig:
 
 @dataclass
 class DatasetConfig:
-    """A 2-D Gaussian mixture. `layout` places the centres; `custom` takes them as given."""
+    """A 2-D Gaussian mixture (`kind: mixture`) or an image dataset (`kind: image`)."""
 
     name: str = "ring8"
+    kind: str = "mixture"
+    # -- mixtures: `layout` places the centres; `custom` takes them as given
     layout: str = "ring"
     n_modes: int = 8
     radius: float = 2.0  # ring: circle radius; spiral: outer radius
@@ -195,8 +203,20 @@ class DatasetConfig:
     std: float = 0.02
     centers: list[Any] | None = None  # custom: one [x, y] per mode
     weights: list[float] | None = None  # mode probabilities (normalised); null = equal
+    # -- images: mnist, fashion_mnist, cifar10 (torchvision) or image_folder
+    split: str = "train"  # train | test
+    download: bool = True  # let torchvision download when the files are missing
+    subset: int | None = None  # use N images only, drawn with subset_seed (CPU studies)
+    subset_seed: int = 0
+    path: str | None = None  # image_folder: a folder of class sub-folders of images
+    image_size: int = 32  # image_folder: resized (shorter side) and centre-cropped to this
+    channels: int = 3  # image_folder: 1 (grayscale) or 3 (RGB)
 
     def __post_init__(self) -> None:
+        _choice("dataset.kind", self.kind, ("mixture", "image"))
+        if self.kind == "image":
+            self._check_image()
+            return
         _choice("dataset.layout", self.layout, LAYOUTS)
         _positive("dataset.std", self.std)
         if self.layout == "custom":
@@ -230,6 +250,25 @@ class DatasetConfig:
                 all(w >= 0 for w in self.weights) and sum(self.weights) > 0,
                 "dataset.weights must be non-negative with a positive sum.",
             )
+
+    def _check_image(self) -> None:
+        _choice("dataset.name", self.name, IMAGE_DATASETS)
+        _choice("dataset.split", self.split, ("train", "test"))
+        _require(
+            self.subset is None or self.subset >= 1,
+            f"dataset.subset must be >= 1 or null, got {self.subset}.",
+        )
+        if self.name == "image_folder":
+            _require(
+                bool(self.path),
+                "dataset.path is not set; point it at a folder of images "
+                "(dataset=image_folder dataset.path=/my/images).",
+            )
+            _require(
+                self.image_size in (28, 32),
+                f"dataset.image_size must be 28 or 32 (DCGAN resolutions), got {self.image_size}.",
+            )
+            _choice("dataset.channels", str(self.channels), ("1", "3"))
 
 
 @dataclass
@@ -340,6 +379,72 @@ class DualityGapConfig:
 
 
 @dataclass
+class FIDMonitorConfig:
+    """FID (and optionally KID) of generated images against the real ones, torch-fidelity."""
+
+    every_n_epochs: int = 5  # 0 = off
+    n_samples: int = 10000  # generated images; the metric key names it (fid10k)
+    feature_extractor: str = "inception-v3-compat"  # or "classifier": ganlab's, no download
+    weights_path: str | None = None  # Inception weights file for offline machines
+    kid: bool = False
+    batch_size: int = 200
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.fid.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(self.n_samples >= 2, f"monitor.fid.n_samples must be >= 2, got {self.n_samples}.")
+        _choice(
+            "monitor.fid.feature_extractor",
+            self.feature_extractor,
+            ("inception-v3-compat", "classifier"),
+        )
+        _require(
+            self.batch_size >= 1, f"monitor.fid.batch_size must be >= 1, got {self.batch_size}."
+        )
+
+
+@dataclass
+class ClassifierMonitorConfig:
+    """Class coverage of generated images by a small classifier ganlab trains once per
+    dataset; its penultimate features also give a domain FID needing no download."""
+
+    every_n_epochs: int = 5  # 0 = off
+    n_samples: int = 10000
+    domain_fid: bool = True
+    train_epochs: int = 3  # training of the classifier (cached after the first time)
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.classifier.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(
+            self.n_samples >= 2, f"monitor.classifier.n_samples must be >= 2, got {self.n_samples}."
+        )
+        _require(
+            self.train_epochs >= 1,
+            f"monitor.classifier.train_epochs must be >= 1, got {self.train_epochs}.",
+        )
+
+
+@dataclass
+class GridMonitorConfig:
+    """A grid of images from fixed latents, logged as an artifact."""
+
+    every_n_epochs: int = 5  # 0 = off; the last epoch is always drawn when on
+    n_samples: int = 64
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.grid.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(self.n_samples >= 1, f"monitor.grid.n_samples must be >= 1, got {self.n_samples}.")
+
+
+@dataclass
 class MonitorConfig:
     # The fixed evaluation latent set Z_eval shared by the gradient monitors.
     eval_latents: int = 1024
@@ -349,6 +454,10 @@ class MonitorConfig:
     dgrad: DiscriminatorGradientConfig = field(default_factory=DiscriminatorGradientConfig)
     param_grads: bool = True  # norms of D's and G's parameter gradients, from training steps
     duality_gap: DualityGapConfig = field(default_factory=DualityGapConfig)
+    # image datasets only (mixtures use quality and scatter instead)
+    fid: FIDMonitorConfig = field(default_factory=FIDMonitorConfig)
+    classifier: ClassifierMonitorConfig = field(default_factory=ClassifierMonitorConfig)
+    grid: GridMonitorConfig = field(default_factory=GridMonitorConfig)
 
     def __post_init__(self) -> None:
         _require(

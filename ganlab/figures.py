@@ -22,6 +22,7 @@ from ganlab.phases import (
     History,
     Timeline,
     apply_rule,
+    fid_key,
     n_modes_of,
     oracle_rule,
     quality_series,
@@ -83,20 +84,26 @@ def phase_figure(
 
     q_epochs, quality = quality_series(history)
     ax = axes[2]
-    if q_epochs:
-        ax.plot(q_epochs, quality, color="tab:green", lw=1.4, label="quality")
-        covered_epochs, covered = _curve(history, "quality/modes_covered")
-        n_modes = n_modes_of(history)
-        ax.plot(
-            covered_epochs,
-            [c / n_modes for c in covered],
-            color="tab:gray",
-            lw=1,
-            ls="--",
-            label=f"modes covered / {n_modes}",
-        )
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("hq x coverage")
+    image_key = None if any("quality/hq_fraction" in m for _, m in history) else fid_key(history)
+    if image_key is not None:  # images: FID, lower is better
+        ax.plot(q_epochs, [-q for q in quality], color="tab:green", lw=1.4, label=image_key)
+        ax.set_yscale("log")
+        ax.set_ylabel("FID")
+    else:
+        if q_epochs:
+            ax.plot(q_epochs, quality, color="tab:green", lw=1.4, label="quality")
+            covered_epochs, covered = _curve(history, "quality/modes_covered")
+            n_modes = n_modes_of(history)
+            ax.plot(
+                covered_epochs,
+                [c / n_modes for c in covered],
+                color="tab:gray",
+                lw=1,
+                ls="--",
+                label=f"modes covered / {n_modes}",
+            )
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("hq x coverage")
     ax.set_xlabel("epoch")
     ax.legend(loc="upper left", fontsize=8)
 

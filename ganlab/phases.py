@@ -22,7 +22,8 @@ Rules:
   lowers the maximum, which does. Triggers when c_t >= tau for `patience` evaluations.
 - `duality_gap`: relative rise of the EMA of the duality gap above its running minimum.
 - `oracle`: stops at the epoch of best quality (needs the whole run: the judge, not a
-  detector). Quality = hq_fraction * modes_covered / n_modes for mixtures.
+  detector). Quality = hq_fraction * modes_covered / n_modes for mixtures, -FID for
+  images (so regret on images is in FID points).
 """
 
 from __future__ import annotations
@@ -195,11 +196,32 @@ def n_modes_of(history: History) -> int:
     return 1
 
 
+# Image runs are judged by FID (lower is better), Inception FID first when logged.
+FID_PREFIXES = ("quality/fid", "quality/classifier_fid", "quality/domain_fid")
+
+
+def fid_key(history: History) -> str | None:
+    """The FID-family metric an image run logged, by preference."""
+    keys = {k for _, metrics in history for k in metrics}
+    for prefix in FID_PREFIXES:
+        found = sorted(k for k in keys if k.startswith(prefix))
+        if found:
+            return found[0]
+    return None
+
+
 def quality_series(history: History) -> tuple[list[int], list[float]]:
+    """Quality per evaluated epoch >= 1, higher is better: hq_fraction x modes_covered /
+    n_modes for mixtures, minus FID for images."""
     n_modes = n_modes_of(history)
+    key = None if any("quality/hq_fraction" in m for _, m in history) else fid_key(history)
     epochs, values = [], []
     for epoch, metrics in history:
-        q = mixture_quality(metrics, n_modes)
+        q = (
+            mixture_quality(metrics, n_modes)
+            if key is None
+            else (-metrics[key] if key in metrics else None)
+        )
         if epoch >= 1 and q is not None:
             epochs.append(epoch)
             values.append(q)

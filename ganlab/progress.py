@@ -27,6 +27,11 @@ SUMMARY_KEYS = {
 
 def summarize(metrics: Mapping[str, float]) -> str:
     parts = [f"{short}={metrics[key]:.4g}" for key, short in SUMMARY_KEYS.items() if key in metrics]
+    parts += [
+        f"{key.removeprefix('quality/')}={value:.4g}"
+        for key, value in metrics.items()
+        if key.startswith(("quality/fid", "quality/domain_fid", "quality/classes_present"))
+    ]
     if "phase" in metrics:
         parts.append(f"phase={PHASE_NAMES.get(int(metrics['phase']), '?')}")
     return " ".join(parts)

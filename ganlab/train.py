@@ -170,14 +170,7 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
         generator(run_cfg.seed, "train", device),
         track_grad_norms=run_cfg.monitor.param_grads,
     )
-    monitors = build_monitors(
-        run_cfg.monitor,
-        parts.data,
-        run_cfg.model.latent_dim,
-        run_cfg.seed,
-        run_name,
-        parts.formulation,
-    )
+    monitors = build_monitors(run_cfg, parts, run_name)
     ckpt_path = output_dir / CHECKPOINT_ARTIFACT
     choices = dict(launch.choices)
     stop_cfg = run_cfg.early_stop

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import LossConfig, TrainerConfig
-from ganlab.data import GaussianMixture
+from ganlab.data import Data
 from ganlab.errors import CheckpointError, TrainingFailed
 from ganlab.losses import Formulation, clip_weights, gradient_penalty, instance_noise_sigma
 from ganlab.monitors.dgrad import total_grad_norm
@@ -37,7 +37,7 @@ class GanParts:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     formulation: Formulation
-    data: GaussianMixture
+    data: Data
     latent_dim: int
     device: torch.device
 

@@ -1,5 +1,22 @@
-"""Datasets. Synthetic mixtures are sampled on the fly; an epoch is a step count."""
+"""Datasets: 2-D mixtures sampled on the fly, or image datasets held in memory.
 
+Both expose `sample(n, generator)`, `to(device)` and `dim`, so the trainer and the
+gradient monitors treat them alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ganlab.config import DatasetConfig
+from ganlab.data.images import ImageData, load_images
 from ganlab.data.mixtures import GaussianMixture, build_mixture
 
-__all__ = ["GaussianMixture", "build_mixture"]
+Data = GaussianMixture | ImageData
+
+
+def build_data(cfg: DatasetConfig, data_root: str | Path) -> Data:
+    return build_mixture(cfg) if cfg.kind == "mixture" else load_images(cfg, data_root)
+
+
+__all__ = ["Data", "GaussianMixture", "ImageData", "build_data", "build_mixture", "load_images"]

@@ -11,7 +11,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.config import ModelConfig, NetConfig
 
-_ACTIVATIONS = {
+ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
     "tanh": nn.Tanh,
@@ -26,7 +26,7 @@ def mlp(in_dim: int, out_dim: int, cfg: NetConfig) -> nn.Sequential:
     layers: list[nn.Module] = []
     width_in = in_dim
     for _ in range(cfg.depth):
-        layers += [wrap(nn.Linear(width_in, cfg.width)), _ACTIVATIONS[cfg.activation]()]
+        layers += [wrap(nn.Linear(width_in, cfg.width)), ACTIVATIONS[cfg.activation]()]
         width_in = cfg.width
     layers.append(wrap(nn.Linear(width_in, out_dim)))
     return nn.Sequential(*layers)

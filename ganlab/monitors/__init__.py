@@ -7,21 +7,28 @@ the seed), so their curves are comparable across epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganlab.config import MonitorConfig
-from ganlab.data import GaussianMixture
-from ganlab.losses import Formulation
+from ganlab.classifier import load_or_train, register_with_torch_fidelity
+from ganlab.config import GanlabConfig
+from ganlab.data import GaussianMixture, ImageData
 from ganlab.monitors.base import EvalState, is_due
+from ganlab.monitors.coverage import ClassCoverageMonitor
 from ganlab.monitors.dgrad import DiscriminatorGradientMonitor
 from ganlab.monitors.duality_gap import DualityGapMonitor
+from ganlab.monitors.fid import INCEPTION, FIDMonitor
+from ganlab.monitors.grid import GridMonitor
 from ganlab.monitors.jsd import JSDMonitor
 from ganlab.monitors.quality import MixtureQualityMonitor
 from ganlab.monitors.scatter import ScatterMonitor
 from ganlab.monitors.steepness import SteepnessMonitor
 from ganlab.seeding import generator
+
+if TYPE_CHECKING:  # the trainer imports monitors.dgrad: a runtime import would be circular
+    from ganlab.trainer import GanParts
 
 
 @dataclass
@@ -43,32 +50,63 @@ class MonitorSuite:
         return metrics, figures
 
 
-def build_monitors(
-    cfg: MonitorConfig,
-    mixture: GaussianMixture,
-    latent_dim: int,
-    seed: int,
-    title: str,
-    formulation: Formulation,
-) -> MonitorSuite:
-    cpu_mixture = mixture.to("cpu")
+def build_monitors(cfg: GanlabConfig, parts: GanParts, title: str) -> MonitorSuite:
+    """The monitors a run's config asks for, suited to its data (mixture or images)."""
+    mon = cfg.monitor
+    data = parts.data.to("cpu")
+    latent_dim, seed = cfg.model.latent_dim, cfg.seed
     rng = generator(seed, "monitor/z_eval")
-    z_eval = torch.randn(cfg.eval_latents, latent_dim, generator=rng)
-    real = cpu_mixture.sample(cfg.dgrad.n_real, rng)
+    z_eval = torch.randn(mon.eval_latents, latent_dim, generator=rng)
+    real = data.sample(mon.dgrad.n_real, rng)
     metric_monitors: list[Any] = [
-        MixtureQualityMonitor(cfg.quality, cpu_mixture, latent_dim, seed),
-        SteepnessMonitor(cfg.steepness, z_eval, mixture.dim, seed),
-        DiscriminatorGradientMonitor(cfg.dgrad, z_eval, real, formulation),
-        DualityGapMonitor(cfg.duality_gap, formulation, cpu_mixture, latent_dim, seed),
+        SteepnessMonitor(mon.steepness, z_eval, data.dim, seed),
+        DiscriminatorGradientMonitor(mon.dgrad, z_eval, real, parts.formulation),
+        DualityGapMonitor(mon.duality_gap, parts.formulation, data, latent_dim, seed),
     ]
-    if formulation.logistic:
+    if parts.formulation.logistic:
         metric_monitors.append(JSDMonitor())
-    return MonitorSuite(
-        metric_monitors=metric_monitors,
-        figure_monitors=[
-            ScatterMonitor(cfg.scatter, cpu_mixture, latent_dim, seed, cfg.quality.hq_std, title)
-        ],
+    if isinstance(data, GaussianMixture):
+        metric_monitors.append(MixtureQualityMonitor(mon.quality, data, latent_dim, seed))
+        figure = ScatterMonitor(mon.scatter, data, latent_dim, seed, mon.quality.hq_std, title)
+        return MonitorSuite(metric_monitors, [figure])
+    metric_monitors += image_quality_monitors(cfg, data, parts.device)
+    return MonitorSuite(metric_monitors, [GridMonitor(mon.grid, latent_dim, seed, title)])
+
+
+def image_quality_monitors(cfg: GanlabConfig, data: ImageData, device: torch.device) -> list:
+    """FID (torch-fidelity) and class coverage; the classifier is trained once if needed."""
+    mon, data_root = cfg.monitor, Path(cfg.paths.data_root)
+    needs_classifier = mon.classifier.every_n_epochs > 0 or (
+        mon.fid.every_n_epochs > 0 and mon.fid.feature_extractor == "classifier"
     )
+    monitors: list[Any] = []
+    extractor = INCEPTION
+    if needs_classifier:
+        classifier = load_or_train(
+            data, data_root / "classifiers", mon.classifier.train_epochs, device
+        )
+        if mon.classifier.every_n_epochs > 0:
+            monitors.append(
+                ClassCoverageMonitor(
+                    mon.classifier, classifier, data, cfg.model.latent_dim, cfg.seed
+                )
+            )
+        if mon.fid.feature_extractor == "classifier":
+            extractor = register_with_torch_fidelity(
+                classifier, f"ganlab-classifier-{data.identity}"
+            )
+    if mon.fid.every_n_epochs > 0:
+        monitors.append(
+            FIDMonitor(
+                mon.fid,
+                data,
+                cfg.model.latent_dim,
+                cfg.seed,
+                data_root / "fidelity_cache",
+                extractor,
+            )
+        )
+    return monitors
 
 
 __all__ = ["EvalState", "MonitorSuite", "build_monitors", "is_due"]

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import DualityGapConfig
-from ganlab.data import GaussianMixture
+from ganlab.data import Data
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.seeding import generator
@@ -38,7 +38,7 @@ class DualityGapMonitor:
         self,
         cfg: DualityGapConfig,
         formulation: Formulation,
-        mixture: GaussianMixture,
+        mixture: Data,
         latent_dim: int,
         seed: int,
     ) -> None:

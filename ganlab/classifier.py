@@ -1,0 +1,161 @@
+"""A small classifier per image dataset, trained once by ganlab and cached.
+
+It labels generated images (class coverage: are all digits/classes produced, in the
+right proportions?) and its penultimate features give a *domain FID* that needs no
+downloaded weights. Registered as a torch-fidelity feature extractor, so
+`monitor.fid.feature_extractor=classifier` computes FID with it (offline machines).
+
+Cached under `<paths.data_root>/classifiers/<dataset identity>-e<epochs>.pt`; train it
+ahead with `ganlab-prepare dataset=mnist`, or it is trained on first use (a minute or
+two on a CPU for MNIST).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganlab.data.images import ImageData, to_float
+from ganlab.seeding import generator
+
+log = logging.getLogger("ganlab")
+FEATURES = 128
+
+
+class SmallClassifier(nn.Module):
+    """Two conv blocks and a 128-unit penultimate layer; ~99% on MNIST after 3 epochs."""
+
+    def __init__(self, shape: tuple[int, int, int], n_classes: int) -> None:
+        super().__init__()
+        channels, height, width = shape
+        self.shape, self.n_classes = shape, n_classes
+        self.trunk = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * (height // 4) * (width // 4), FEATURES),
+            nn.ReLU(),
+        )
+        self.head = nn.Linear(FEATURES, n_classes)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate features of images in [-1, 1]."""
+        return self.trunk(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.trunk(x))
+
+
+def cache_path(cache_dir: Path, data: ImageData, epochs: int) -> Path:
+    return cache_dir / f"{data.identity}-e{epochs}.pt"
+
+
+def train_classifier(
+    data: ImageData, epochs: int, device: torch.device, seed: int = 0
+) -> SmallClassifier:
+    if data.labels is None:
+        raise ValueError(f"{data.name} has no labels to train a classifier on")
+    torch.manual_seed(seed)
+    model = SmallClassifier(data.shape, data.n_classes).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = generator(seed, "classifier", "cpu")
+    images, labels = data.images, data.labels
+    for epoch in range(epochs):
+        order = torch.randperm(len(data), generator=rng)
+        correct = 0
+        for batch in order.split(128):
+            x = to_float(images[batch].to(device))
+            y = labels[batch].to(device)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            correct += int((logits.argmax(1) == y).sum())
+        log.info(
+            "classifier for %s: epoch %d/%d, train accuracy %.3f",
+            data.identity,
+            epoch + 1,
+            epochs,
+            correct / len(data),
+        )
+    return model.eval()
+
+
+def load_or_train(
+    data: ImageData, cache_dir: Path, epochs: int, device: torch.device
+) -> SmallClassifier:
+    """The cached classifier for this exact dataset, trained and saved on first use."""
+    path = cache_path(cache_dir, data, epochs)
+    model = SmallClassifier(data.shape, data.n_classes)
+    if path.is_file():
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.to(device).eval()
+    log.info("training a classifier for %s (cached at %s)", data.identity, path)
+    model = train_classifier(data, epochs, device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+    return model
+
+
+@torch.no_grad()
+def classify(
+    model: SmallClassifier, images: Tensor, batch_size: int = 500
+) -> tuple[Tensor, Tensor]:
+    """(predicted labels, penultimate features) of float images in [-1, 1], batched."""
+    labels, features = [], []
+    for batch in images.split(batch_size):
+        feats = model.features(batch)
+        features.append(feats)
+        labels.append(model.head(feats).argmax(1))
+    return torch.cat(labels), torch.cat(features)
+
+
+def register_with_torch_fidelity(model: SmallClassifier, name: str) -> str:
+    """Make `model` available to torch-fidelity as feature extractor `name`."""
+    import torch_fidelity
+    from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    class ClassifierFeatures(FeatureExtractorBase):
+        def __init__(self, extractor_name: str, features_list: list[str], **kwargs: object):
+            super().__init__(extractor_name, features_list)
+            self.model = model
+
+        @staticmethod
+        def get_provided_features_list() -> tuple[str, ...]:
+            return ("penultimate",)
+
+        @staticmethod
+        def get_default_feature_layer_for_metric(metric: str) -> str:
+            return "penultimate"
+
+        @staticmethod
+        def can_be_compiled() -> bool:
+            return False
+
+        @staticmethod
+        def get_dummy_input_for_compile() -> None:
+            return None
+
+        def forward(self, x: Tensor) -> tuple[Tensor]:
+            # torch-fidelity passes uint8 RGB; grayscale classifiers read one channel
+            x = to_float(x.to(next(self.model.parameters()).device))
+            if self.model.shape[0] == 1:
+                x = x[:, :1]
+            return (self.model.features(x),)
+
+    FEATURE_EXTRACTORS_REGISTRY.pop(name, None)  # a new model under the same name
+    torch_fidelity.register_feature_extractor(name, ClassifierFeatures)
+    return name

@@ -1,0 +1,175 @@
+"""Image datasets through torchvision, held in memory as uint8 and sampled like mixtures.
+
+MNIST, Fashion-MNIST and CIFAR-10 (and a folder of the user's images) fit in memory, so a
+batch is a random draw of indices from one generator: no DataLoader workers (which clash
+with joblib sweeps and make resuming inexact), the same sampling code as the mixtures,
+and bit-exact resume. Pixels are scaled to [-1, 1], the range of the generator's tanh.
+
+Without network, torchvision cannot download; the error then names the files and the
+folder to put them in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ganlab.config import DatasetConfig
+from ganlab.errors import GanlabError
+from ganlab.seeding import generator
+
+log = logging.getLogger("ganlab")
+
+# torchvision folder and raw files of each dataset, for the offline message
+EXPECTED_FILES = {
+    "mnist": (
+        "MNIST/raw",
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or their .gz)",
+    ),
+    "fashion_mnist": (
+        "FashionMNIST/raw",
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (or their .gz)",
+    ),
+    "cifar10": (
+        "cifar-10-batches-py",
+        "data_batch_1 ... data_batch_5, test_batch, "
+        "batches.meta (the extracted cifar-10-python.tar.gz)",
+    ),
+}
+
+
+class DataError(GanlabError):
+    """Image files missing or unreadable."""
+
+
+@dataclass
+class ImageData:
+    """Images as uint8 (N, C, H, W) with optional labels; `identity` names the exact set."""
+
+    name: str
+    images: Tensor
+    labels: Tensor | None
+    n_classes: int
+    identity: str  # dataset, split and subset: keys caches of FID statistics and classifiers
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def dim(self) -> int:
+        c, h, w = self.shape
+        return c * h * w
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def to(self, device: torch.device | str) -> ImageData:
+        labels = None if self.labels is None else self.labels.to(device)
+        return ImageData(self.name, self.images.to(device), labels, self.n_classes, self.identity)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n images drawn uniformly (with replacement), as floats in [-1, 1]."""
+        idx = torch.randint(len(self), (n,), device=self.images.device, generator=generator)
+        return to_float(self.images[idx])
+
+
+def to_float(images: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
+def to_uint8(images: Tensor) -> Tensor:
+    """float [-1, 1] -> uint8 [0, 255], rounded and clipped."""
+    return ((images.detach() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def to_uint8_rgb(images: Tensor) -> Tensor:
+    """float [-1, 1] (N, C, H, W) -> uint8 (N, 3, H, W): grayscale tiled to three channels,
+    the input torch-fidelity's feature extractors expect."""
+    out = to_uint8(images)
+    return out.repeat(1, 3, 1, 1) if out.shape[1] == 1 else out
+
+
+def _torchvision(cfg: DatasetConfig, data_root: Path) -> tuple[Tensor, Tensor, int]:
+    from torchvision import datasets
+
+    cls = {
+        "mnist": datasets.MNIST,
+        "fashion_mnist": datasets.FashionMNIST,
+        "cifar10": datasets.CIFAR10,
+    }[cfg.name]
+    folder, files = EXPECTED_FILES[cfg.name]
+    try:
+        dataset = cls(root=str(data_root), train=cfg.split == "train", download=cfg.download)
+    except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError...
+        how = (
+            "could not be downloaded (no network?)"
+            if cfg.download
+            else "is not there and dataset.download=false"
+        )
+        raise DataError(
+            f"{cfg.name} {how}: put {files} in {data_root / folder}, or set paths.data_root "
+            "to the folder that holds them."
+        ) from exc
+    images = torch.as_tensor(dataset.data)
+    # MNIST-like: (N, H, W); CIFAR-10: (N, H, W, C)
+    images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
+    labels = torch.as_tensor(dataset.targets, dtype=torch.long)
+    return images.contiguous(), labels, len(dataset.classes)
+
+
+def _image_folder(cfg: DatasetConfig) -> tuple[Tensor, Tensor, int]:
+    from torchvision import datasets, transforms
+
+    path = Path(str(cfg.path)).expanduser()
+    to_mode = (
+        transforms.Grayscale(1)
+        if cfg.channels == 1
+        else transforms.Lambda(lambda image: image.convert("RGB"))
+    )
+    transform = transforms.Compose(
+        [
+            to_mode,
+            transforms.Resize(cfg.image_size),
+            transforms.CenterCrop(cfg.image_size),
+            transforms.PILToTensor(),
+        ]
+    )
+    try:
+        dataset = datasets.ImageFolder(str(path), transform=transform)
+    except (FileNotFoundError, OSError) as exc:
+        raise DataError(
+            f"no images found in {path}: it must hold one sub-folder per class (a single "
+            "sub-folder is fine) of .png/.jpg images; check dataset.path."
+        ) from exc
+    log.info("loading %d images from %s", len(dataset), path)
+    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    labels = torch.tensor(dataset.targets, dtype=torch.long)
+    return images, labels, len(dataset.classes)
+
+
+def load_images(cfg: DatasetConfig, data_root: str | Path) -> ImageData:
+    """The configured image dataset (its `subset` if set), uint8 in memory, CPU."""
+    if cfg.name == "image_folder":
+        images, labels, n_classes = _image_folder(cfg)
+        folder = Path(str(cfg.path)).expanduser().resolve()
+        identity = f"folder-{folder.name}-{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
+    else:
+        images, labels, n_classes = _torchvision(cfg, Path(data_root))
+        identity = f"{cfg.name}-{cfg.split}"
+    if cfg.subset is not None and cfg.subset < len(images):
+        order = torch.randperm(len(images), generator=generator(cfg.subset_seed, "subset"))
+        keep = order[: cfg.subset].sort().values
+        images, labels = images[keep], labels[keep]
+        identity += f"-subset{cfg.subset}s{cfg.subset_seed}"
+    c, h, w = images.shape[1:]
+    return ImageData(cfg.name, images, labels, n_classes, f"{identity}-{h}x{w}x{c}")

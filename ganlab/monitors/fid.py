@@ -1,0 +1,140 @@
+"""FID (and KID) of generated images via torch-fidelity.
+
+Generated images go in as uint8 RGB (grayscale tiled), the input torch-fidelity's feature
+extractors expect. The real set's statistics are cached by torch-fidelity under a name that
+encodes the protocol - dataset, split, subset, resolution and feature extractor - because
+its cache key ignores content: a name that did not say all of this would silently reuse
+the wrong statistics. Computed once, they serve every later run and sweep job.
+
+The metric key names the sample count: 10000 samples -> `quality/fid10k`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ganlab.config import FIDMonitorConfig
+from ganlab.data.images import ImageData, to_uint8_rgb
+from ganlab.errors import GanlabError
+from ganlab.monitors.base import EvalState, evaluating
+from ganlab.seeding import generator
+
+INCEPTION = "inception-v3-compat"
+WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+class UInt8Images(Dataset):
+    """A tensor of uint8 (N, 3, H, W) images as torch-fidelity reads datasets."""
+
+    def __init__(self, images: Tensor) -> None:
+        self.images = images.cpu()
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> Tensor:
+        return self.images[index]
+
+
+def count_tag(n: int) -> str:
+    """10000 -> '10k', 2500 -> '2500': the sample count in a metric key."""
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
+@torch.no_grad()
+def generate(g: torch.nn.Module, latents: Tensor, device: torch.device, batch: int) -> Tensor:
+    """Float images in [-1, 1] from fixed latents, G in eval mode, on the CPU."""
+    with evaluating(g):
+        return torch.cat([g(z.to(device)).cpu() for z in latents.split(batch)])
+
+
+def fidelity(
+    generated: Tensor,
+    real: Dataset,
+    cache_name: str,
+    cache_root: Path,
+    extractor: str,
+    cfg: FIDMonitorConfig,
+    device: torch.device,
+) -> dict[str, float]:
+    """torch-fidelity's FID (and KID) of uint8 RGB `generated` against `real`."""
+    import torch_fidelity
+
+    kwargs = {
+        "input1": UInt8Images(generated),
+        "input2": real,
+        "input2_cache_name": cache_name,
+        "cache_root": str(cache_root),
+        "cache": True,
+        "fid": True,
+        "kid": cfg.kid,
+        "feature_extractor": extractor,
+        "batch_size": cfg.batch_size,
+        "cuda": device.type == "cuda",
+        "verbose": False,
+        "save_cpu_ram": True,
+    }
+    if cfg.kid:
+        kwargs["kid_subset_size"] = min(1000, len(generated), len(real))
+    if extractor == INCEPTION and cfg.weights_path:
+        kwargs["feature_extractor_weights_path"] = cfg.weights_path
+    try:
+        return torch_fidelity.calculate_metrics(**kwargs)
+    except Exception as exc:
+        if extractor == INCEPTION and not cfg.weights_path:
+            raise GanlabError(
+                f"FID needs the Inception weights, which torch-fidelity could not download "
+                f"({type(exc).__name__}): fetch {WEIGHTS_FILE} on a machine with internet and "
+                "set monitor.fid.weights_path to it, or use "
+                "monitor.fid.feature_extractor=classifier (no download)."
+            ) from exc
+        raise
+
+
+class FIDMonitor:
+    name = "fid"
+
+    def __init__(
+        self,
+        cfg: FIDMonitorConfig,
+        data: ImageData,
+        latent_dim: int,
+        seed: int,
+        cache_root: Path,
+        extractor: str,
+    ) -> None:
+        self.cfg = cfg
+        self.every_n_epochs = cfg.every_n_epochs
+        self.latents = torch.randn(
+            cfg.n_samples, latent_dim, generator=generator(seed, "monitor/fid")
+        )
+        images = data.images.cpu()
+        self.real = UInt8Images(images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images)
+        self.extractor = extractor
+        self.cache_root = cache_root
+        # torch-fidelity appends the extractor's name and layer to this in its cache file
+        self.cache_name = f"ganlab-{data.identity}"
+        self.tag = count_tag(cfg.n_samples)
+
+    def __call__(self, state: EvalState) -> dict[str, float]:
+        images = to_uint8_rgb(
+            generate(state.generator, self.latents, state.device, self.cfg.batch_size)
+        )
+        result = fidelity(
+            images,
+            self.real,
+            self.cache_name,
+            self.cache_root,
+            self.extractor,
+            self.cfg,
+            state.device,
+        )
+        prefix = "quality/" + ("" if self.extractor == INCEPTION else "classifier_")
+        stats = {f"{prefix}fid{self.tag}": float(result["frechet_inception_distance"])}
+        if self.cfg.kid:
+            stats[f"{prefix}kid{self.tag}"] = float(result["kernel_inception_distance_mean"])
+        return stats

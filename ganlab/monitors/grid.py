@@ -1,0 +1,33 @@
+"""A grid of generated images from fixed latents, one PNG per chosen epoch."""
+
+from __future__ import annotations
+
+import torch
+from matplotlib.figure import Figure
+from torchvision.utils import make_grid
+
+from ganlab.config import GridMonitorConfig
+from ganlab.data.images import to_uint8
+from ganlab.monitors.base import EvalState
+from ganlab.monitors.fid import generate
+from ganlab.seeding import generator
+
+
+class GridMonitor:
+    name = "grid"
+
+    def __init__(self, cfg: GridMonitorConfig, latent_dim: int, seed: int, title: str) -> None:
+        self.every_n_epochs = cfg.every_n_epochs
+        self.latents = torch.randn(cfg.n_samples, latent_dim, generator=generator(seed, "grid"))
+        self.title = title
+
+    def __call__(self, state: EvalState) -> dict[str, Figure]:
+        images = to_uint8(generate(state.generator, self.latents, state.device, 256))
+        grid = make_grid(images, nrow=int(len(images) ** 0.5), padding=2, pad_value=255)
+        fig = Figure(figsize=(6, 6), dpi=100)
+        ax = fig.add_subplot()
+        ax.imshow(grid.permute(1, 2, 0).numpy().squeeze(), cmap="gray", vmin=0, vmax=255)
+        ax.set_axis_off()
+        ax.set_title(f"{self.title}  epoch {state.epoch}")
+        fig.tight_layout()
+        return {f"samples/epoch_{state.epoch:04d}.png": fig}
