@@ -1,0 +1,309 @@
+"""Image datasets, DCGAN layers, FID and class coverage, on fixture files in true formats."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganlab.classifier import classify, load_or_train, register_with_torch_fidelity
+from ganlab.config import DatasetConfig, FIDMonitorConfig, ModelConfig, NetConfig
+from ganlab.data.images import DataError, load_images, to_float, to_uint8, to_uint8_rgb
+from ganlab.models.dcgan import build_dcgan_pair
+from ganlab.models.layers import MinibatchStdDev, PixelNorm
+from ganlab.monitors.coverage import class_coverage
+from ganlab.monitors.fid import fidelity
+from ganlab.monitors.frechet import frechet_distance_samples
+from ganlab.monitors.steepness import steepness_exact, steepness_power
+from tests.image_fixtures import write_cifar10, write_mnist
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_mnist(root, "MNIST", n_train=1000)
+    write_mnist(root, "FashionMNIST", n_train=300)
+    write_cifar10(root)
+    return root
+
+
+@pytest.fixture
+def cifar_files_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision checks the MD5 of the real CIFAR-10 files; fixtures cannot match them,
+    so only that check becomes an existence check (parsing stays torchvision's)."""
+    import torchvision.datasets.cifar as cifar
+
+    monkeypatch.setattr(cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
+
+
+def image_cfg(name: str, **kw) -> DatasetConfig:
+    return DatasetConfig(name=name, kind="image", download=False, **kw)
+
+
+def test_mnist_idx_files_load_through_torchvision(data_root: Path) -> None:
+    data = load_images(image_cfg("mnist"), data_root)
+    assert data.images.shape == (1000, 1, 28, 28) and data.images.dtype == torch.uint8
+    assert data.n_classes == 10 and data.labels is not None and len(data.labels) == 1000
+    assert data.identity == "mnist-train-28x28x1"
+    test = load_images(image_cfg("mnist", split="test"), data_root)
+    assert len(test) == 100 and test.identity == "mnist-test-28x28x1"
+    fashion = load_images(image_cfg("fashion_mnist"), data_root)
+    assert len(fashion) == 300
+
+
+def test_cifar10_python_batches_load_through_torchvision(data_root, cifar_files_trusted) -> None:
+    data = load_images(image_cfg("cifar10"), data_root)
+    assert data.images.shape == (300, 3, 32, 32)  # five batches of 60
+    assert data.n_classes == 10
+    # channel-major rows: the block of each class is bright in all three channels
+    assert int(data.images[0].max()) == 230
+
+
+def test_subset_is_seeded_and_named(data_root: Path) -> None:
+    a = load_images(image_cfg("mnist", subset=50, subset_seed=3), data_root)
+    b = load_images(image_cfg("mnist", subset=50, subset_seed=3), data_root)
+    c = load_images(image_cfg("mnist", subset=50, subset_seed=4), data_root)
+    assert len(a) == 50 and torch.equal(a.images, b.images)
+    assert not torch.equal(a.images, c.images)
+    assert a.identity == "mnist-train-subset50s3-28x28x1"
+
+
+def test_missing_files_name_the_files_and_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load_images(image_cfg("mnist"), tmp_path)
+    message = str(info.value)
+    assert "train-images-idx3-ubyte" in message and str(tmp_path / "MNIST" / "raw") in message
+    assert "\n" not in message
+    with pytest.raises(DataError, match="cifar-10-batches-py"):
+        load_images(image_cfg("cifar10"), tmp_path)
+
+
+def test_offline_download_failure_is_one_clear_sentence(tmp_path, monkeypatch) -> None:
+    import torchvision.datasets.mnist as tv_mnist
+
+    attempts = []
+
+    def no_network(url, *args, **kwargs):
+        attempts.append(url)
+        raise OSError("network unreachable")
+
+    # torchvision's MNIST module holds its own reference to the download function
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_network)
+    with pytest.raises(DataError, match=r"could not be downloaded \(no network\?\): put"):
+        load_images(DatasetConfig(name="fashion_mnist", kind="image", download=True), tmp_path)
+    assert attempts  # it did try to download
+
+
+def test_image_folder_is_resized_and_cropped(tmp_path: Path) -> None:
+    for cls in ("cats", "dogs"):
+        folder = tmp_path / "pets" / cls
+        folder.mkdir(parents=True)
+        for i in range(3):
+            pixels = np.full((48, 64, 3), 40 * i, dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    data = load_images(
+        image_cfg("image_folder", path=str(tmp_path / "pets"), image_size=32, channels=1), tmp_path
+    )
+    assert data.images.shape == (6, 1, 32, 32)
+    assert data.n_classes == 2
+    with pytest.raises(DataError, match="no images found"):
+        load_images(image_cfg("image_folder", path=str(tmp_path / "none")), tmp_path)
+
+
+def test_uint8_conversion_round_trips_and_tiles_grayscale() -> None:
+    images = torch.randint(0, 256, (5, 1, 4, 4), dtype=torch.uint8)
+    assert torch.equal(to_uint8(to_float(images)), images)
+    assert to_float(torch.tensor([0, 255], dtype=torch.uint8)).tolist() == [-1.0, 1.0]
+    rgb = to_uint8_rgb(to_float(images))
+    assert rgb.shape == (5, 3, 4, 4) and rgb.dtype == torch.uint8
+    assert torch.equal(rgb[:, 0], rgb[:, 2])
+    assert to_uint8(torch.tensor([-3.0, 3.0])).tolist() == [0, 255]  # clipped
+
+
+def test_pixel_norm_gives_unit_mean_square_per_pixel() -> None:
+    x = torch.randn(2, 8, 3, 3) * 5
+    y = PixelNorm()(x)
+    torch.testing.assert_close(y.pow(2).mean(dim=1), torch.ones(2, 3, 3), rtol=1e-4, atol=1e-4)
+
+
+def test_minibatch_stddev_matches_a_hand_computation() -> None:
+    x = torch.randn(8, 3, 2, 2)
+    y = MinibatchStdDev(group_size=4)(x)
+    assert y.shape == (8, 4, 2, 2)
+    # sample i is in group i % 2 (PGGAN's reshape): the std over samples i, i+2, i+4, i+6
+    for i in range(8):
+        members = x[i % 2 :: 2]
+        expected = members.std(dim=0, unbiased=False).mean()
+        torch.testing.assert_close(
+            y[i, 3], torch.full((2, 2), float(expected)), rtol=1e-4, atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_shapes_and_switches(shape) -> None:
+    cfg = ModelConfig(
+        name="dcgan",
+        latent_dim=16,
+        g=NetConfig(width=8, batch_norm=True, pixel_norm=True),
+        d=NetConfig(width=8, activation="leaky_relu", minibatch_std=True, spectral_norm=True),
+    )
+    g, d = build_dcgan_pair(cfg, shape)
+    images = g(torch.randn(4, 16))
+    assert images.shape == (4, *shape)
+    assert images.abs().max() <= 1.0  # tanh output
+    assert d(images).shape == (4, 1)
+    assert any(isinstance(m, PixelNorm) for m in g.modules())
+    assert any(isinstance(m, MinibatchStdDev) for m in d.modules())
+
+
+def test_power_iteration_on_the_dcgan_generator_matches_exact() -> None:
+    cfg = ModelConfig(name="dcgan", latent_dim=12, g=NetConfig(width=8, batch_norm=True))
+    g, _ = build_dcgan_pair(cfg, (1, 28, 28))
+    g(torch.randn(32, 12))  # batch-norm running statistics
+    g.eval()
+    z = torch.randn(10, 12)
+    exact = steepness_exact(g, z).detach()
+    power = steepness_power(g, z, 20, torch.Generator().manual_seed(0)).detach()
+    assert float(((power - exact).abs() / exact).max()) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def mnist_classifier(data_root: Path, tmp_path_factory):
+    data = load_images(image_cfg("mnist"), data_root)
+    cache = tmp_path_factory.mktemp("classifiers")
+    return data, cache, load_or_train(data, cache, epochs=2, device=torch.device("cpu"))
+
+
+def test_classifier_is_trained_once_and_cached(mnist_classifier) -> None:
+    data, cache, model = mnist_classifier
+    labels, features = classify(model, to_float(data.images))
+    assert float((labels == data.labels).float().mean()) > 0.9
+    assert features.shape == (len(data), 128)
+    cached = list(cache.glob("*.pt"))
+    assert [p.name for p in cached] == ["mnist-train-28x28x1-e2.pt"]
+    again = load_or_train(data, cache, epochs=2, device=torch.device("cpu"))  # from the file
+    torch.testing.assert_close(again.head.weight, model.head.weight)
+
+
+def test_class_coverage_statistics() -> None:
+    uniform = torch.arange(10).repeat(50)
+    stats = class_coverage(uniform, 10)
+    assert stats["quality/class_js"] == pytest.approx(0.0, abs=1e-7)
+    assert stats["quality/classes_present"] == 10.0
+    collapsed = torch.cat([torch.full((480,), 3), torch.arange(10).repeat(2)])
+    stats = class_coverage(collapsed, 10)
+    assert stats["quality/classes_present"] == 1.0  # the others hold 2 < 10% of 50
+    assert stats["quality/class_count/3"] == 482.0
+    assert stats["quality/class_js"] > 0.7
+
+
+def test_fid_with_the_classifier_extractor(mnist_classifier, tmp_path, monkeypatch) -> None:
+    """FID of a set against itself ~ 0, against a shifted set > 0, equal to the closed
+    form on the same features; the reference pass is cached and skipped the second time."""
+    from ganlab.monitors.fid import UInt8Images
+
+    data, _, model = mnist_classifier
+    name = register_with_torch_fidelity(model, "ganlab-classifier-test")
+    real = UInt8Images(data.images.repeat(1, 3, 1, 1))
+    cfg = FIDMonitorConfig(feature_extractor="classifier", batch_size=250)
+    cpu = torch.device("cpu")
+    same = data.images[:500].repeat(1, 3, 1, 1)
+
+    calls = []
+    forward = model.features
+
+    def counting(x):
+        calls.append(len(x))
+        return forward(x)
+
+    monkeypatch.setattr(model, "features", counting)
+    first = fidelity(same, real, "fixture-mnist", tmp_path, name, cfg, cpu)
+    seen_first = sum(calls)
+    assert seen_first == 500 + len(data)  # generated + the real reference set
+    assert list(tmp_path.glob("fixture-mnist-*stat-fid*"))  # statistics cached on disk
+
+    calls.clear()
+    shifted = (same.int() + 60).clamp(0, 255).to(torch.uint8)
+    second = fidelity(shifted, real, "fixture-mnist", tmp_path, name, cfg, cpu)
+    assert sum(calls) == 500  # the reference pass was skipped
+
+    assert first["frechet_inception_distance"] < 2.0  # a subset of the same data
+    assert second["frechet_inception_distance"] > 10 * first["frechet_inception_distance"] + 5
+    monkeypatch.setattr(model, "features", forward)
+    ours = frechet_distance_samples(
+        classify(model, to_float(shifted[:, :1]))[1], classify(model, to_float(data.images))[1]
+    )
+    assert second["frechet_inception_distance"] == pytest.approx(ours, rel=1e-3)
+
+
+def test_inception_without_network_says_how_to_work_offline(tmp_path, monkeypatch) -> None:
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    from ganlab.errors import GanlabError
+    from ganlab.monitors.fid import UInt8Images
+
+    def no_network(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(inception, "load_state_dict_from_url", no_network)
+    images = torch.zeros(4, 3, 28, 28, dtype=torch.uint8)
+    with pytest.raises(GanlabError, match="set monitor.fid.weights_path"):
+        fidelity(
+            images,
+            UInt8Images(images),
+            "offline",
+            tmp_path,
+            "inception-v3-compat",
+            FIDMonitorConfig(batch_size=4),
+            torch.device("cpu"),
+        )
+
+
+def test_cpu_smoke_mnist_run_logs_the_image_metrics(data_root, make_cfg, client) -> None:
+    from ganlab.train import train
+    from tests.conftest import metric_steps
+
+    cfg = make_cfg(
+        "experiment=cpu_smoke_mnist",
+        f"paths.data_root='{data_root}'",
+        "dataset.download=false",
+        "trainer.epochs=4",
+        "trainer.steps_per_epoch=8",
+        "early_stop.tau=-1",
+        "early_stop.warmup_epochs=1",
+        "early_stop.patience=1",
+        "early_stop.action=record",
+        "monitor.fid.every_n_epochs=2",
+        "monitor.classifier.every_n_epochs=2",
+        "monitor.grid.every_n_epochs=2",
+    )
+    result = train(cfg)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["dataset"] == "mnist" and run.data.tags["model"] == "dcgan"
+    for key in (
+        "quality/classifier_fid1k",
+        "quality/domain_fid1k",
+        "quality/class_js",
+        "quality/classes_present",
+    ):
+        assert metric_steps(client, result.run_id, key) == [0, 2, 4], key
+    for key in (
+        "monitor/steepness_p90",
+        "monitor/dgrad_fake_p90",
+        "monitor/velocity_p90",
+        "monitor/grad_norm_d_mean",
+        "phase",
+    ):
+        assert key in run.data.metrics, key
+    assert run.data.tags["early_stop.triggered"] == "true"
+    assert "early_stop/stop_epoch" in run.data.metrics
+    from tests.test_train import artifact_paths
+
+    assert {"samples/epoch_0002.png", "phases.png", "checkpoints/stop.pt"} <= artifact_paths(
+        client, result.run_id
+    )
