@@ -92,9 +92,9 @@ def image_quality_monitors(cfg: GanlabConfig, data: ImageData, device: torch.dev
                 )
             )
         if mon.fid.feature_extractor == "classifier":
-            extractor = register_with_torch_fidelity(
-                classifier, f"ganlab-classifier-{data.identity}"
-            )
+            # the classifier's training length is part of the protocol, hence of the name
+            name = f"ganlab-classifier-{data.identity}-e{mon.classifier.train_epochs}"
+            extractor = register_with_torch_fidelity(classifier, name)
     if mon.fid.every_n_epochs > 0:
         monitors.append(
             FIDMonitor(
