@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean-runs
+.PHONY: demo test test-fast check-docker lint bench clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ganlab-train
 
-# Lint, then every test including the slow ones (what CI runs).
-test: $(STAMP)
+# Lint, check the Docker files, then every test including the slow ones (what CI runs).
+test: $(STAMP) check-docker
 	$(BIN)/ruff check ganlab tests benchmarks
 	$(BIN)/pytest -m "slow or not slow"
+
+# hadolint comes with the dev extras; docker-compose from Debian (apt-get install docker-compose)
+check-docker: $(STAMP)
+	$(BIN)/hadolint docker/Dockerfile
+	@if command -v docker-compose >/dev/null 2>&1; then \
+		docker-compose --env-file docker/.env.example -f docker/compose.yaml config -q \
+		&& echo "docker/compose.yaml: valid"; \
+	else echo "docker-compose is not installed: docker/compose.yaml not validated"; fi
 
 # The quick loop while developing: fast tests only.
 test-fast: $(STAMP)

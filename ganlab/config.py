@@ -514,6 +514,12 @@ class TrackingConfig:
     run_name: str | None = None  # null = "<loss>-<dataset>-s<seed>"
     # MLflow run this run is a child of; sweeps set it for their jobs automatically
     parent_run_id: str | None = None
+    require_server: bool = False  # refuse anything but an http(s) tracking server
+    check_timeout: float = 5.0  # seconds to wait for a tracking server's /health at start-up
+
+    def __post_init__(self) -> None:
+        _positive("tracking.check_timeout", self.check_timeout)
+
     log_checkpoint: bool = True  # upload the final checkpoint as an artifact
 
 

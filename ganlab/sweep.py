@@ -32,7 +32,13 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import __version__
 from ganlab.errors import GanlabError
 from ganlab.paths import project_root
-from ganlab.tracking import RunTracker, StoredRun, load_runs, resolve_tracking_uri
+from ganlab.tracking import (
+    RunTracker,
+    StoredRun,
+    check_tracking,
+    load_runs,
+    resolve_tracking_uri,
+)
 
 log = logging.getLogger("ganlab")
 
@@ -69,6 +75,9 @@ class SweepCallback(Callback):
         global _active
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         uri = resolve_tracking_uri(config.tracking.uri, str(config.paths.root))
+        check_tracking(
+            uri, bool(config.tracking.require_server), float(config.tracking.check_timeout)
+        )
         overrides = " ".join(OmegaConf.to_container(config.hydra.overrides.task))
         tracker = RunTracker.start(
             uri,

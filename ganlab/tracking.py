@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,49 @@ def git_commit(directory: str) -> str | None:
 def _chunks(items: list, size: int) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with the fix, when a tracking server does not answer /health.
+
+    MLflow's client would otherwise retry with back-off for minutes before failing,
+    after training time has already been spent.
+    """
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - http(s) only
+            return
+    except urllib.error.HTTPError as exc:
+        hint = (
+            "; the server refuses this host name: start it with --allowed-hosts including it"
+            if exc.code in (400, 403)
+            else ""
+        )
+        raise TrackingError(
+            f"tracking server {uri} answered HTTP {exc.code} on /health{hint}."
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"tracking server {uri} is unreachable ({reason}); start it (docker compose -f "
+            "docker/compose.yaml up -d mlflow, or docker/mlflow-server.sh) or point "
+            "tracking.uri / MLFLOW_TRACKING_URI at a running one."
+        ) from exc
+
+
+def check_tracking(uri: str, require_server: bool, timeout: float) -> None:
+    """Before any training: is the configured tracking store usable?"""
+    if require_server and not is_server(uri):
+        raise TrackingError(
+            f"tracking=server needs a tracking server URL, got {uri}: set tracking.uri="
+            "http://host:5000 or MLFLOW_TRACKING_URI."
+        )
+    if is_server(uri):
+        check_server(uri, timeout)
 
 
 class RunTracker:

@@ -32,7 +32,13 @@ from ganlab.phases import EarlyStopper
 from ganlab.progress import summarize
 from ganlab.resume import merge_resume_config
 from ganlab.seeding import generator
-from ganlab.tracking import RunTracker, fetch_run_checkpoint, git_commit, resolve_tracking_uri
+from ganlab.tracking import (
+    RunTracker,
+    check_tracking,
+    fetch_run_checkpoint,
+    git_commit,
+    resolve_tracking_uri,
+)
 from ganlab.trainer import Trainer
 
 log = logging.getLogger("ganlab")
@@ -158,6 +164,7 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     output_dir = Path(run_cfg.paths.output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     uri = resolve_tracking_uri(run_cfg.tracking.uri, run_cfg.paths.root)
+    check_tracking(uri, run_cfg.tracking.require_server, run_cfg.tracking.check_timeout)
     run_name = run_cfg.tracking.run_name or (
         f"{run_cfg.loss.name}-{run_cfg.dataset.name}-s{run_cfg.seed}"
     )

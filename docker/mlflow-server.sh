@@ -1,0 +1,23 @@
+#!/bin/sh
+# MLflow tracking server for ganlab (the compose `mlflow` service runs this; so can you).
+# Runs and metrics go to MLFLOW_BACKEND_STORE_URI (PostgreSQL in the compose stack; any
+# SQLAlchemy URI such as sqlite:////srv/mlflow.db works); artifacts are proxied through
+# the server into MLFLOW_ARTIFACTS_DESTINATION, so clients need no access to that storage.
+#
+#   MLFLOW_BACKEND_STORE_URI=postgresql://user:pass@db:5432/mlflow \
+#   MLFLOW_ARTIFACTS_DESTINATION=/srv/mlflow-artifacts docker/mlflow-server.sh
+#
+# MLFLOW_HOST (default 127.0.0.1: this machine only), MLFLOW_PORT (5000), MLFLOW_WORKERS
+# (2) and MLFLOW_ALLOWED_HOSTS (the Host headers clients may use; MLflow refuses others)
+# tune it.
+set -eu
+: "${MLFLOW_BACKEND_STORE_URI:?set MLFLOW_BACKEND_STORE_URI, e.g. postgresql://user:pass@host:5432/mlflow}"
+: "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION, a folder or bucket for artifacts}"
+exec mlflow server \
+    --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
+    --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION" \
+    --serve-artifacts \
+    --host "${MLFLOW_HOST:-127.0.0.1}" \
+    --port "${MLFLOW_PORT:-5000}" \
+    --workers "${MLFLOW_WORKERS:-2}" \
+    --allowed-hosts "${MLFLOW_ALLOWED_HOSTS:-localhost,localhost:*,127.0.0.1,127.0.0.1:*}"

@@ -1,0 +1,81 @@
+"""The compose stack's promises, read from docker/compose.yaml and the scripts it runs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from ganlab.paths import PROJECT_ROOT
+
+DOCKER = PROJECT_ROOT / "docker"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def test_nothing_is_published_beyond_loopback(compose) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port}"
+    assert "ports" not in compose["services"]["postgres"]
+
+
+def test_credentials_come_from_the_env_file(compose) -> None:
+    text = (DOCKER / "compose.yaml").read_text()
+    assert "${POSTGRES_PASSWORD" in text
+    env = compose["services"]["postgres"]["environment"]
+    assert all(str(value).startswith("${") for value in env.values())
+    example = dict(
+        line.split("=", 1)
+        for line in (DOCKER / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "MLFLOW_PORT"} <= set(example)
+    assert ".env" in (PROJECT_ROOT / ".dockerignore").read_text()
+
+
+def test_services_run_the_scripts_in_docker_folder(compose) -> None:
+    services = compose["services"]
+    assert services["mlflow"]["command"] == ["mlflow-server.sh"]
+    assert services["trainer"]["command"] == ["train.sh"]
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert "COPY docker/mlflow-server.sh docker/train.sh /usr/local/bin/" in dockerfile
+    for script in ("mlflow-server.sh", "train.sh"):
+        assert (DOCKER / script).stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_stack_wiring(compose) -> None:
+    services = compose["services"]
+    assert services["trainer"]["shm_size"] == "2gb"
+    assert services["mlflow"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["trainer"]["depends_on"]["mlflow"]["condition"] == "service_healthy"
+    assert set(compose["volumes"]) == {"pgdata", "artifacts", "data"}
+    uri = services["mlflow"]["environment"]["MLFLOW_BACKEND_STORE_URI"]
+    assert re.fullmatch(
+        r"postgresql://\$\{POSTGRES_USER\}:\$\{POSTGRES_PASSWORD\}@postgres:5432/.*", uri
+    )
+    # the trainer reaches the server by its service name, which MLflow must accept
+    assert "mlflow:5000" in services["mlflow"]["environment"]["MLFLOW_ALLOWED_HOSTS"]
+    assert services["trainer"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_compose_file_is_valid_and_refuses_missing_credentials() -> None:
+    base = ["docker-compose", "-f", str(DOCKER / "compose.yaml")]
+    ok = subprocess.run(
+        [*base[:1], "--env-file", str(DOCKER / ".env.example"), *base[1:], "config", "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    missing = subprocess.run(
+        [*base, "config", "-q"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
+    )
+    assert missing.returncode != 0
+    assert "set POSTGRES_USER in docker/.env" in missing.stderr

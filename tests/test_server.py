@@ -1,0 +1,163 @@
+"""A real MLflow tracking server, started with the compose service's own script.
+
+The server runs natively on a free loopback port, with PostgreSQL (a fresh database per
+test run on the local server) or SQLite as its backend store and a temporary artifact
+root; a parallel joblib sweep logs into it through HTTP, and everything is read back
+through the server with MlflowClient.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ganlab.paths import PROJECT_ROOT
+from tests.conftest import TINY, run_cli
+
+SCRIPT = PROJECT_ROOT / "docker" / "mlflow-server.sh"
+PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_available() -> bool:
+    try:
+        return (
+            subprocess.run([*PSQL, "-c", "select 1"], capture_output=True, timeout=10).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    if not postgres_available():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    database = f"ganlab_test_{uuid.uuid4().hex[:12]}"
+    subprocess.run([*PSQL, "-c", f"CREATE DATABASE {database}"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{database}"
+    finally:
+        subprocess.run(
+            [*PSQL, "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], capture_output=True
+        )
+
+
+@pytest.fixture
+def server(backend: str, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_BACKEND_STORE_URI": backend,
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path / "artifacts"),
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": str(port),
+    }
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        ["sh", str(SCRIPT)], env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(f"server exited: {(tmp_path / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("the tracking server did not answer within 120 s")
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"], indirect=True)
+def test_parallel_sweep_into_a_tracking_server(server: str, tmp_path: Path) -> None:
+    epochs = 2
+    result = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "tracking=server",
+            "loss=ns,hinge",
+            "seed=0,1",
+            *TINY,
+            f"trainer.epochs={epochs}",
+        ],
+        cwd=tmp_path,
+        env={"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": server},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "mlflow.db").exists()  # everything went to the server
+    client = MlflowClient(server)
+    runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("ganlab.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 4
+    for child in children:
+        assert child.info.status == "FINISHED"
+        for key in child.data.metrics:
+            steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, key))
+            if key.startswith(("train/", "time/", "monitor/grad_norm", "monitor/jsd")):
+                assert steps == list(range(1, epochs + 1)), key
+            elif key.startswith(("quality/", "monitor/steepness", "monitor/dgrad")):
+                assert steps == list(range(epochs + 1)), key
+        # artifacts go through the server's proxy: downloadable by any client
+        local = client.download_artifacts(
+            child.info.run_id, "config/config.yaml", str(tmp_path / child.info.run_id)
+        )
+        assert "loss:" in Path(local).read_text()
+        checkpoint = client.download_artifacts(
+            child.info.run_id, "checkpoints/last.pt", str(tmp_path / child.info.run_id)
+        )
+        assert Path(checkpoint).stat().st_size > 1000
+    assert parent.info.status == "FINISHED"
+
+
+def test_unreachable_server_fails_fast_and_writes_nothing(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    started = time.perf_counter()
+    result = run_cli(
+        ["tracking=server", *TINY],
+        cwd=tmp_path,
+        env={"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}"},
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 2
+    assert f"tracking server http://127.0.0.1:{port} is unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert elapsed < 60  # Python and torch start-up included; no retries with back-off
+    assert not list(tmp_path.rglob("checkpoints"))
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_tracking_server_option_needs_a_server_url(tmp_path: Path) -> None:
+    result = run_cli(["tracking=server", *TINY], cwd=tmp_path, env={"GANLAB_ROOT": str(tmp_path)})
+    assert result.returncode == 2
+    assert "tracking=server needs a tracking server URL" in result.stderr
