@@ -24,8 +24,16 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write to a temporary file, then rename: a crash never leaves a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": FORMAT, "ganlab_version": __version__, **payload}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"format": FORMAT, "ganlab_version": __version__, **payload}, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # disk full, quota, permissions: keep the previous checkpoint
+        tmp.unlink(missing_ok=True)
+        kept = "the previous checkpoint is intact" if path.exists() else "no earlier checkpoint"
+        raise CheckpointError(
+            f"cannot write checkpoint {path} ({exc.strerror or exc}); {kept}: free space or "
+            "set paths.output_dir elsewhere, then resume with trainer.resume."
+        ) from exc
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

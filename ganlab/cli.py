@@ -35,7 +35,8 @@ def check_command_line(args: list[str]) -> str | None:
     from ganlab.overrides import check_overrides
 
     try:
-        check_overrides([a for a in args if "=" in a and not a.startswith("-")])
+        multirun = any(a in ("-m", "--multirun") for a in args)
+        check_overrides([a for a in args if "=" in a and not a.startswith("-")], multirun)
     except ConfigError as exc:
         return str(exc)
     return None

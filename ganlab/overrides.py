@@ -7,11 +7,15 @@ before any job starts.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Override, RangeSweep
 from hydra.errors import ConfigCompositionException, HydraException, OverrideParseException
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ganlab.config import register, validate
@@ -70,7 +74,24 @@ def _check_group_choice(override: Override, groups: dict[str, list[str]]) -> Non
             )
 
 
-def check_overrides(args: list[str]) -> None:
+def check_output_dir(folder: Path, key: str) -> None:
+    """Raise ConfigError unless `folder` exists or can be created by this user."""
+    ancestor = folder
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(
+            f"cannot create the output folder {folder}: {ancestor} is a file; set {key} "
+            "to a folder path."
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot create the output folder {folder}: {ancestor} is not writable; set {key} "
+            "or run from a writable folder."
+        )
+
+
+def check_overrides(args: list[str], multirun: bool = False) -> None:
     """Raise ConfigError naming the first invalid override in `args`."""
     try:
         overrides = OverridesParser.create().parse_overrides(args)
@@ -100,4 +121,10 @@ def check_overrides(args: list[str]) -> None:
                 validate(cfg)
             except (HydraException, OmegaConfBaseException, ConfigError) as exc:
                 raise ConfigError(describe_error(exc)) from exc
+        hydra_overrides = [o.input_line for o in overrides if o.key_or_group.startswith("hydra.")]
+        hydra_cfg = compose(
+            "config", overrides=[*base, *hydra_overrides], return_hydra_config=True
+        ).hydra
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        check_output_dir(Path(str(OmegaConf.select(hydra_cfg, key.removeprefix("hydra.")))), key)
     GlobalHydra.instance().clear()

@@ -123,6 +123,8 @@ def finalize_active() -> SweepReport | None:
 
 def job_dirs(sweep_dir: Path) -> dict[int, Path]:
     """Hydra's numbered job folders of a sweep."""
+    if not sweep_dir.is_dir():
+        return {}
     return {int(p.name): p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()}
 
 

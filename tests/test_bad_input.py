@@ -1,0 +1,105 @@
+"""The bad-input catalogue: each mistake or fault gets one sentence, and nothing already
+logged or saved is lost. (Config values: tests/test_config.py; data files:
+tests/test_images.py; checkpoints: tests/test_train.py; servers: tests/test_server.py.)"""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganlab.checkpoint import load_checkpoint, save_checkpoint
+from ganlab.cli import check_command_line
+from ganlab.errors import CheckpointError
+from ganlab.train import train
+from tests.conftest import metric_steps, run_cli
+
+
+def test_output_folder_under_a_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    problem = check_command_line([f"hydra.run.dir={tmp_path / 'afile' / 'run'}"])
+    assert problem == (
+        f"cannot create the output folder {tmp_path / 'afile' / 'run'}: "
+        f"{tmp_path / 'afile'} is a file; set hydra.run.dir to a folder path."
+    )
+    sweep = check_command_line(["-m", f"hydra.sweep.dir={tmp_path / 'afile' / 's'}", "seed=0,1"])
+    assert sweep is not None and "set hydra.sweep.dir" in sweep
+
+
+def test_unwritable_output_folder_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    result = run_cli(
+        [f"hydra.run.dir={tmp_path / 'afile' / 'run'}"],
+        cwd=tmp_path,
+        env={"GANLAB_ROOT": str(tmp_path)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"ganlab-train: error: cannot create the output folder {tmp_path / 'afile' / 'run'}: "
+        f"{tmp_path / 'afile'} is a file; set hydra.run.dir to a folder path."
+    ]
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def disk_full_after(limit: int, real_save):
+    """torch.save that writes `limit` bytes of the file, then fails like a full disk."""
+
+    def save(obj, path):
+        real_save(obj, path)
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[:limit])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    return save
+
+
+def test_disk_full_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "last.pt"
+    payload = {"epoch": 1, "trainer": {"w": torch.ones(3)}, "run_id": "r", "config_yaml": ""}
+    save_checkpoint(path, payload)
+    monkeypatch.setattr(torch, "save", disk_full_after(100, torch.save))
+    with pytest.raises(CheckpointError) as info:
+        save_checkpoint(path, {**payload, "epoch": 2})
+    assert "No space left on device" in str(info.value)
+    assert "the previous checkpoint is intact" in str(info.value)
+    assert not path.with_name("last.pt.tmp").exists()  # no half-written file left behind
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+
+
+def test_disk_full_mid_run_fails_the_run_and_keeps_what_was_logged(
+    make_cfg, client, monkeypatch
+) -> None:
+    import ganlab.checkpoint as checkpoint_module
+
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def fills_up(obj, path):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the checkpoint of epoch 2
+            return disk_full_after(64, real_save)(obj, path)
+        return real_save(obj, path)
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", fills_up)
+    cfg = make_cfg("trainer.epochs=3", "early_stop.rule=none")
+    with pytest.raises(CheckpointError, match="cannot write checkpoint"):
+        train(cfg)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id]
+    )
+    assert run.info.status == "FAILED"
+    assert "No space left on device" in run.data.tags["ganlab.failure"]
+    assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2]  # logged, kept
+    monkeypatch.undo()
+    ckpt = Path(cfg.paths.output_dir) / "checkpoints" / "last.pt"
+    assert load_checkpoint(ckpt)["epoch"] == 1
+    # and the run resumes from there, logging epoch 3 once
+    train(
+        make_cfg(
+            "trainer.epochs=3", "early_stop.rule=none", f"trainer.resume='{cfg.paths.output_dir}'"
+        )
+    )
+    assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3]
