@@ -8,14 +8,18 @@ import pytest
 
 from ganlab.cli import check_command_line
 from ganlab.config import LOSS_NAMES, validate
+from ganlab.paths import CONF_DIR
 from tests.conftest import run_cli
+
+# every option file of conf/dataset/, sorted: the message must list exactly these
+DATASETS = ", ".join(sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")))
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
         (["loss=wgan_gpp"], "unknown loss 'wgan_gpp'; valid choices: hinge, lsgan, mm, mm_nsat"),
-        (["dataset=ring9"], "unknown dataset 'ring9'; valid choices: custom, grid25, ring8"),
+        (["dataset=ring9"], f"unknown dataset 'ring9'; valid choices: {DATASETS}."),
         (["experiment=nope"], "unknown experiment 'nope'"),
         (["trainer.n_critic=0"], "trainer.n_critic must be >= 1, got 0."),
         (["trainer.n_critic=abc"], "trainer.n_critic: value 'abc' of type 'str' could not"),
@@ -34,6 +38,12 @@ from tests.conftest import run_cli
         # a sweep is checked value by value, before any job starts
         (["loss=ns,mmx"], "unknown loss 'mmx'"),
         (["seed=0,1", "trainer.n_critic=1,0"], "trainer.n_critic must be >= 1, got 0."),
+        # Hydra's own launcher group and its keys
+        (["hydra/launcher=joblibb"], "unknown hydra/launcher 'joblibb'; valid choices: basic,"),
+        (
+            ["hydra/launcher=joblib", "hydra.launcher.n_jobz=2"],
+            "'hydra.launcher.n_jobz' is not a config key",
+        ),
     ],
 )
 def test_bad_override_gives_one_sentence(args: list[str], expected: str) -> None:
@@ -53,6 +63,10 @@ def test_bad_override_gives_one_sentence(args: list[str], expected: str) -> None
         ["experiment=loss_zoo_ring8", "trainer.epochs=5"],
         ["dataset=custom", "dataset.centers=[[0,0],[3,0]]", "dataset.weights=[1,2]"],
         ["hydra/launcher=basic", "hydra.job.chdir=false"],
+        # a launcher's own keys exist once the launcher is chosen on the same line
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "loss=ns,mm"],
+        ["hydra/launcher=slurm", "hydra.launcher.timeout_min=10", "hydra.launcher.partition=gpu"],
+        ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
     ],
 )
 def test_valid_overrides_pass(args: list[str]) -> None:
