@@ -31,9 +31,10 @@ def _describe_omegaconf(exc: OmegaConfBaseException) -> str:
     key = getattr(exc, "full_key", None) or "?"
     message = _first_line(getattr(exc, "msg", None) or str(exc))
     if "not in" in message or "not in struct" in message:
+        listing = "--cfg hydra" if str(key).startswith("hydra") else "--cfg job"
         return (
             f"'{key}' is not a config key; check its spelling "
-            "(`ganlab-train --cfg job` lists them all)."
+            f"(`ganlab-train {listing}` lists them all)."
         )
     return f"{key}: {message[0].lower()}{message[1:]}."
 
@@ -107,7 +108,9 @@ def check_overrides(args: list[str], multirun: bool = False) -> None:
             for g in loader.list_groups("")
             if not g.startswith("hydra")
         }
-        for override in ours:
+        # the one Hydra group users pick on the command line (joblib, slurm, ...)
+        groups["hydra/launcher"] = loader.get_group_options("hydra/launcher")
+        for override in overrides:
             _check_group_choice(override, groups)
         per_override = [_values(o) for o in ours]
         base = [values[0] for values in per_override if values]
@@ -121,10 +124,15 @@ def check_overrides(args: list[str], multirun: bool = False) -> None:
                 validate(cfg)
             except (HydraException, OmegaConfBaseException, ConfigError) as exc:
                 raise ConfigError(describe_error(exc)) from exc
-        hydra_overrides = [o.input_line for o in overrides if o.key_or_group.startswith("hydra.")]
-        hydra_cfg = compose(
-            "config", overrides=[*base, *hydra_overrides], return_hydra_config=True
-        ).hydra
+        # group choices (hydra/launcher=joblib) as well as values (hydra.launcher.n_jobs=2):
+        # a launcher's keys only exist once the launcher is chosen
+        hydra_overrides = [o.input_line for o in overrides if o.key_or_group.startswith("hydra")]
+        try:
+            hydra_cfg = compose(
+                "config", overrides=[*base, *hydra_overrides], return_hydra_config=True
+            ).hydra
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise ConfigError(describe_error(exc)) from exc
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         check_output_dir(Path(str(OmegaConf.select(hydra_cfg, key.removeprefix("hydra.")))), key)
     GlobalHydra.instance().clear()
