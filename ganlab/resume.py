@@ -28,6 +28,10 @@ RESUMABLE = (
 )
 
 
+# Always this command's: where it writes, which store it logs to, what it resumes.
+FROM_THIS_COMMAND = ("trainer.resume", "paths", "tracking.uri")
+
+
 def _under(key: str, prefix: str) -> bool:
     return key == prefix or key.startswith(prefix + ".")
 
@@ -82,8 +86,12 @@ def merge_resume_config(
             "or start a new run without trainer.resume."
         )
 
+    # The other resumable keys change only when set on this command line: an unset
+    # trainer.epochs is the schema default, not a wish to train a 5-epoch run to 40.
+    given = None if overrides is None else [*FROM_THIS_COMMAND, *map(override_key, overrides)]
     merged = OmegaConf.create(saved)
     for key, value in flat_current.items():
-        if is_resumable(key):
+        taken = given is None or any(_under(key, prefix) for prefix in given)
+        if is_resumable(key) and taken:
             OmegaConf.update(merged, key, value, force_add=True)
     return merged

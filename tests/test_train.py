@@ -146,6 +146,23 @@ def test_resume_by_run_id_needs_no_other_argument(make_cfg, client) -> None:
     assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3]
 
 
+def test_resume_keeps_the_checkpoints_epochs_unless_given(make_cfg, client) -> None:
+    """Resumed with only trainer.resume, a 2-epoch run keeps its 2 epochs: the value this
+    command composes (TINY's 3, or the schema's 40) must not leak in and train it on."""
+    first = train(make_cfg("trainer.epochs=2", "early_stop.rule=none"))
+    from ganlab.train import LaunchInfo
+
+    spec = f"trainer.resume='{first.output_dir}'"
+    resumed = train(make_cfg(spec), LaunchInfo(overrides=[spec]))
+    assert resumed.run_id == first.run_id and resumed.epochs == 2
+    assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2]
+    # given on the command line, more epochs are honoured
+    spec_more = [spec, "trainer.epochs=4"]
+    more = train(make_cfg(*spec_more), LaunchInfo(overrides=spec_more))
+    assert more.epochs == 4
+    assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3, 4]
+
+
 def test_resume_refuses_a_different_config(make_cfg) -> None:
     first = train(make_cfg("trainer.epochs=2", "loss=ns"))
     with pytest.raises(CheckpointError, match=r"trained with loss.name=ns \(this command: mm\)"):
