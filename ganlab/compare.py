@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     try:
         runs = load_runs(uri, args.experiment, " and ".join(clauses))
-        tracker = RunTracker(RunTracker.connect(uri), args.sweep) if args.sweep else None
+        tracker = RunTracker(RunTracker.connect(uri), args.sweep, uri=uri) if args.sweep else None
     except GanlabError as exc:
         print(f"ganlab-compare: error: {exc}", file=sys.stderr)
         return 2

@@ -166,7 +166,9 @@ def finalize(info: SweepInfo) -> SweepReport:
     from ganlab.compare import write_comparison
 
     result = report(info)
-    tracker = RunTracker(RunTracker.connect(info.tracking_uri), info.parent_run_id)
+    tracker = RunTracker(
+        RunTracker.connect(info.tracking_uri), info.parent_run_id, uri=info.tracking_uri
+    )
     out = Path(info.sweep_dir) / "summary"
     if result.runs:
         write_comparison(result.runs, out, tracker=tracker, per_run_figures=False)

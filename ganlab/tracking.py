@@ -13,11 +13,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -116,9 +118,12 @@ def check_tracking(uri: str, require_server: bool, timeout: float) -> None:
 class RunTracker:
     """One MLflow run. Create with `start` or `reopen`; always finish with `end`."""
 
-    def __init__(self, client: MlflowClient, run_id: str, last_logged_step: int = -1) -> None:
+    def __init__(
+        self, client: MlflowClient, run_id: str, last_logged_step: int = -1, uri: str = ""
+    ) -> None:
         self.client = client
         self.run_id = run_id
+        self.uri = uri or "the tracking store"
         # A resumed run replays epochs after its checkpoint; those already logged are skipped.
         self.last_logged_step = last_logged_step
 
@@ -155,7 +160,7 @@ class RunTracker:
             run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
         except MlflowException as exc:
             raise TrackingError(f"cannot create a run in tracking store {uri}: {exc}") from exc
-        return cls(client, run.info.run_id)
+        return cls(client, run.info.run_id, uri=uri)
 
     @staticmethod
     def _experiment_id(client: MlflowClient, uri: str, name: str, artifact_root: str | None) -> str:
@@ -184,18 +189,38 @@ class RunTracker:
         _existing_run(client, uri, run_id)
         last = max((step for step, _ in metric_history(client, run_id)), default=-1)
         client.update_run(run_id, status="RUNNING")
-        return cls(client, run_id, last_logged_step=last)
+        return cls(client, run_id, last_logged_step=last, uri=uri)
 
     # -- logging ---------------------------------------------------------------------
+    @contextmanager
+    def _store(self, action: str) -> Iterator[None]:
+        """Turn a store failure during training into one sentence saying what to do.
+
+        MLflow's HTTP client has already retried with back-off (MLFLOW_HTTP_REQUEST_MAX_
+        RETRIES, 7 by default, about two minutes); an outage shorter than that is
+        invisible, a longer one ends up here. Nothing acknowledged before is lost, and the
+        checkpoint written after the last acknowledged epoch resumes the run.
+        """
+        try:
+            yield
+        except (MlflowException, OSError, requests.exceptions.RequestException) as exc:
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
+            raise TrackingError(
+                f"lost {self.uri} while {action} ({detail}); what was logged before is kept: "
+                "resume with trainer.resume=<output dir> once it is reachable again."
+            ) from exc
+
     def log_params(self, params: Mapping[str, Any]) -> None:
         items = [Param(k[:250], str(v)[:MAX_PARAM_VALUE]) for k, v in params.items()]
-        for chunk in _chunks(items, MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=chunk)
+        with self._store("logging params"):
+            for chunk in _chunks(items, MAX_PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=chunk)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         items = [RunTag(k, str(v)[:MAX_TAG_VALUE]) for k, v in tags.items()]
-        for chunk in _chunks(items, MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, tags=chunk)
+        with self._store("setting tags"):
+            for chunk in _chunks(items, MAX_PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, tags=chunk)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> bool:
         """Log one epoch's metrics in one batch; skip epochs a resumed run already logged."""
@@ -203,22 +228,22 @@ class RunTracker:
             return False
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        for chunk in _chunks(items, MAX_METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=chunk)
+        with self._store(f"logging the metrics of epoch {step}"):
+            for chunk in _chunks(items, MAX_METRICS_PER_BATCH):
+                self.client.log_batch(self.run_id, metrics=chunk)
         return True
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
-        self.client.log_figure(self.run_id, figure, artifact_file)
+        with self._store(f"uploading {artifact_file}"):
+            self.client.log_figure(self.run_id, figure, artifact_file)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        with self._store(f"uploading {Path(path).name}"):
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
 
     def log_artifacts(self, directory: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(directory), artifact_path)
-
-    def download_artifact(self, path: str, destination: Path) -> Path:
-        destination.mkdir(parents=True, exist_ok=True)
-        return Path(self.client.download_artifacts(self.run_id, path, str(destination)))
+        with self._store(f"uploading {directory}"):
+            self.client.log_artifacts(self.run_id, str(directory), artifact_path)
 
     def history(self, keys: Iterable[str] | None = None) -> list[tuple[int, dict[str, float]]]:
         """This run's logged metrics as [(epoch, {key: value})], epochs ascending."""

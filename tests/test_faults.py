@@ -1,0 +1,210 @@
+"""Faults injected for real: SIGKILL mid-training, a tracking server restarted or gone.
+
+Each checks the platform's promise: the run continues or fails clearly, every epoch's
+metrics appear exactly once, checkpoints are never half-written, and a resumed run ends
+where an uninterrupted one would (bit-identical weights on the CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from ganlab.checkpoint import load_checkpoint
+from ganlab.paths import PROJECT_ROOT
+from tests.conftest import TINY, run_cli
+from tests.test_server import SCRIPT, free_port
+
+pytestmark = pytest.mark.slow
+
+# long enough epochs that a kill lands inside one; no monitors that draw extra randomness
+RUN = [
+    *TINY,
+    "trainer.epochs=5",
+    "trainer.steps_per_epoch=400",
+    "trainer.progress=log",
+    "early_stop.rule=none",
+    "monitor.duality_gap.every_n_epochs=0",
+]
+
+
+def ganlab_process(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    full = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full.update({"PYTHONPATH": str(PROJECT_ROOT), **env})
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganlab", *args],
+        cwd=cwd,
+        env=full,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_epoch(
+    checkpoint: Path, epoch: int, process: subprocess.Popen, timeout: float
+) -> float:
+    """Wait until the checkpoint holds `epoch`; return when it was seen."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if checkpoint.is_file() and load_checkpoint(checkpoint)["epoch"] >= epoch:
+            return time.time()
+        if process.poll() is not None:
+            pytest.fail(f"training ended early: {process.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"no checkpoint of epoch {epoch} within {timeout} s")
+
+
+def steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
+    return sorted(m.step for m in client.get_metric_history(run_id, key))
+
+
+def generator_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(checkpoint)["trainer"]["generator"]
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    reference = run_cli(
+        [*RUN, f"hydra.run.dir={tmp_path / 'reference'}", "tracking.experiment=reference"],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    victim_dir = tmp_path / "victim"
+    victim = ganlab_process([*RUN, f"hydra.run.dir={victim_dir}"], tmp_path, env)
+    checkpoint = victim_dir / "checkpoints" / "last.pt"
+    epoch_1_seen = wait_for_epoch(checkpoint, 1, victim, timeout=300)
+    epoch_2_seen = wait_for_epoch(checkpoint, 2, victim, timeout=300)
+    time.sleep((epoch_2_seen - epoch_1_seen) / 2)  # halfway through epoch 3
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("ganlab").experiment_id
+    (run,) = client.search_runs([experiment])
+    assert run.info.status == "RUNNING"  # the process died before it could close the run
+    # never half-written: whatever the kill interrupted, last.pt is a whole checkpoint (a
+    # write cut short leaves only last.pt.tmp, which the next save overwrites)
+    killed_at = load_checkpoint(checkpoint)["epoch"]
+    assert 2 <= killed_at < 5
+
+    resumed = run_cli(
+        [f"trainer.resume={victim_dir}", "trainer.progress=log"], cwd=tmp_path, env=env
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"epochs {killed_at + 1}-5" in resumed.stderr
+    run = client.get_run(run.info.run_id)
+    assert run.info.status == "FINISHED"
+    for key in ("train/loss_d", "quality/hq_fraction"):
+        first = 1 if key.startswith("train/") else 0
+        assert steps(client, run.info.run_id, key) == list(range(first, 6)), key
+    final = Path(run.data.tags["ganlab.checkpoint"])
+    for name, tensor in generator_weights(tmp_path / "reference/checkpoints/last.pt").items():
+        assert torch.equal(generator_weights(final)[name], tensor), name
+
+
+def start_server(tmp_path: Path, port: int, backend: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_BACKEND_STORE_URI": backend,
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path / "artifacts"),
+        "MLFLOW_PORT": str(port),
+    }
+    log = (tmp_path / f"server-{time.time_ns()}.log").open("w")
+    process = subprocess.Popen(
+        ["sh", str(SCRIPT)], env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    import urllib.request
+
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail("tracking server did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def test_tracking_server_restart_mid_run_is_ridden_out(tmp_path: Path) -> None:
+    """MLflow's client retries with back-off: a restart of a few seconds loses nothing."""
+    port, backend = free_port(), f"sqlite:///{tmp_path / 'server.db'}"
+    server = start_server(tmp_path, port, backend)
+    uri = f"http://127.0.0.1:{port}"
+    run_dir = tmp_path / "run"
+    trainer = ganlab_process(
+        [*RUN, "tracking=server", f"hydra.run.dir={run_dir}"],
+        tmp_path,
+        {"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": uri},
+    )
+    try:
+        wait_for_epoch(run_dir / "checkpoints" / "last.pt", 1, trainer, timeout=300)
+        stop_server(server)
+        time.sleep(4)
+        server = start_server(tmp_path, port, backend)
+        _, stderr = trainer.communicate(timeout=900)
+        assert trainer.returncode == 0, stderr[-3000:]
+        client = MlflowClient(uri)
+        (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+        assert run.info.status == "FINISHED"
+        assert steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
+    finally:
+        trainer.kill()
+        stop_server(server)
+
+
+def test_tracking_server_gone_for_good_fails_clearly_and_resumes_later(tmp_path: Path) -> None:
+    port, backend = free_port(), f"sqlite:///{tmp_path / 'server.db'}"
+    server = start_server(tmp_path, port, backend)
+    uri = f"http://127.0.0.1:{port}"
+    run_dir = tmp_path / "run"
+    env = {
+        "GANLAB_ROOT": str(tmp_path),
+        "MLFLOW_TRACKING_URI": uri,
+        # give up after a few seconds instead of MLflow's default two minutes
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    }
+    trainer = ganlab_process([*RUN, "tracking=server", f"hydra.run.dir={run_dir}"], tmp_path, env)
+    try:
+        wait_for_epoch(run_dir / "checkpoints" / "last.pt", 2, trainer, timeout=300)
+        stop_server(server)
+        _, stderr = trainer.communicate(timeout=600)
+        assert trainer.returncode != 0
+        assert f"lost {uri} while" in stderr
+        assert "resume with trainer.resume=<output dir>" in stderr
+        assert "Traceback" not in stderr
+        saved = load_checkpoint(run_dir / "checkpoints" / "last.pt")["epoch"]
+
+        server = start_server(tmp_path, port, backend)
+        client = MlflowClient(uri)
+        (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+        logged = steps(client, run.info.run_id, "train/loss_d")
+        assert logged == list(range(1, len(logged) + 1)) and len(logged) >= saved
+        resumed = run_cli(
+            [f"trainer.resume={run_dir}", "trainer.progress=log"],
+            cwd=tmp_path,
+            env={"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": uri},
+        )
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
+        assert client.get_run(run.info.run_id).info.status == "FINISHED"
+    finally:
+        trainer.kill()
+        stop_server(server)
