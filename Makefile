@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast check-docker lint bench clean-runs
+.PHONY: demo test test-fast system-packages check-docker lint bench clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,27 @@ demo: $(STAMP)
 	$(BIN)/ganlab-train
 
 # Lint, check the Docker files, then every test including the slow ones (what CI runs).
-test: $(STAMP) check-docker
+test: $(STAMP) system-packages check-docker
 	$(BIN)/ruff check ganlab tests benchmarks
 	$(BIN)/pytest -m "slow or not slow"
 
-# hadolint comes with the dev extras; docker-compose from Debian (apt-get install docker-compose)
+# Two checks need Debian packages: chromium (the MLflow UI browser test) and docker-compose
+# (static validation of docker/compose.yaml). Installed here when missing and apt-get can
+# run (root: CI, containers); otherwise those checks are skipped, and this says so.
+SYSTEM_PACKAGES := chromium docker-compose
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+		command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq $$missing >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1; } \
+		|| echo "could not install$$missing: the checks that need them are skipped"; \
+	else echo "not installed:$$missing (apt-get install$$missing): the checks that need them are skipped"; fi
+
+# hadolint comes with the dev extras; docker-compose from Debian (see system-packages)
 check-docker: $(STAMP)
 	$(BIN)/hadolint docker/Dockerfile
 	@if command -v docker-compose >/dev/null 2>&1; then \
