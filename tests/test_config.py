@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 
 from ganlab.cli import check_command_line
-from ganlab.config import LOSS_NAMES, validate
+from ganlab.config import LOSS_NAMES, register, validate
 from ganlab.paths import CONF_DIR
 from tests.conftest import run_cli
 
@@ -97,3 +98,22 @@ def test_cli_rejects_bad_option_before_training(tmp_path: Path) -> None:
         "hinge, lsgan, mm, mm_nsat, ns, wgan, wgan_gp."
     ]
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_monitor_none_turns_every_monitor_off(tmp_path: Path) -> None:
+    """`monitor=none` means no evaluation at all, for mixtures and images alike: every
+    block of the schema that has an interval is switched off (new monitors included)."""
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["monitor=none", f"paths.output_dir={tmp_path}"])
+    monitors = validate(cfg).monitor
+    blocks = {
+        name: getattr(monitors, name)
+        for name in vars(monitors)
+        if hasattr(getattr(monitors, name), "every_n_epochs")
+    }
+    assert {"quality", "steepness", "dgrad", "duality_gap", "fid", "classifier"} <= set(blocks)
+    assert {name: block.every_n_epochs for name, block in blocks.items()} == dict.fromkeys(
+        blocks, 0
+    )
+    assert monitors.param_grads is False
