@@ -4,8 +4,10 @@ Reads each run's metric history from the tracking store, applies a rule (any
 `early_stop.*` parameters, given as KEY=VALUE), and compares its stop epoch with the
 oracle's (the epoch of best quality). Regret = quality at the oracle epoch - quality at
 the rule's stop epoch (the last epoch when the rule never triggers); epochs saved = last
-epoch - trigger epoch. Comma-separated values form a grid, summarised by median regret:
-that is how ganlab's default rule parameters were chosen (README, "Choosing the rule").
+epoch - trigger epoch. The "never stop" rows are the baseline a rule must beat: the
+regret of simply training to the end. Comma-separated values form a grid, ranked by
+median regret, then mean regret, then epochs saved: that is how ganlab's default rule
+parameters were chosen (README, "Choosing the rule").
 
     ganlab-replay --experiment loss_zoo_ring8
     ganlab-replay --experiment loss_zoo_ring8 rule=duality_gap dg_tol=0.25,0.5,1
@@ -119,6 +121,16 @@ def grouped_rows(
     return rows
 
 
+NEVER_STOP = "never stop (baseline)"
+
+
+def ranking(row: list[str]) -> tuple[float, float, float]:
+    """Lowest median regret first; ties (common: most runs never collapse for good, so
+    many settings stop nowhere harmful) go to the lower mean regret, then to the setting
+    that saves more epochs."""
+    return float(row[3]), float(row[4]), -float(row[7])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ganlab-replay",
@@ -180,7 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for cfg in configs:
         rows += grouped_rows(runs, cfg, args.by, describe(cfg, varied))
     if len(configs) > 1:  # best settings first, judged on all runs together
-        rows = sorted((r for r in rows if r[1] == "**all**"), key=lambda r: float(r[3]))
+        rows = sorted((r for r in rows if r[1] == "**all**"), key=ranking)
+    # what every rule must beat: training to the end (regret of the last epoch)
+    baseline = grouped_rows(runs, EarlyStopConfig(rule="none"), args.by, NEVER_STOP)
+    rows += baseline if len(configs) == 1 else baseline[-1:]
     out.append(markdown_table(["rule", args.by, *SUMMARY_HEADER], rows))
     text = "\n".join(out)
     print(text)

@@ -118,6 +118,10 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
     assert code == 0
     assert "| ns-ring8-s0 | ns | 2 | 2 |" in out  # trigger 2, stop 2
     assert "| rule=gradient patience=1 tau=-1.0 warmup_epochs=1 | **all** | 2 |" in out
+    # the baseline every rule must beat: train to the end (no trigger, nothing saved)
+    assert "| never stop (baseline) | **all** | 2 |" in out
+    baseline = next(r for r in out.splitlines() if r.startswith("| never stop (baseline) | **"))
+    assert baseline.split("|")[-3:-1] == [" 0.00 ", " 0.0 "]  # triggered, epochs saved
     assert (tmp_path / "t.md").read_text().strip() == out.strip()
     assert len(list((tmp_path / "figs").glob("*.png"))) == 2
 
@@ -142,6 +146,17 @@ def test_replay_grid_ranks_settings_by_median_regret(
     assert len(rows) == 2
     regrets = [float(row.split("|")[4]) for row in rows]
     assert regrets == sorted(regrets)
+    assert out.strip().splitlines()[-1].startswith("| never stop (baseline) | **all** |")
+
+
+def test_replay_grid_breaks_ties_by_mean_regret_then_epochs_saved() -> None:
+    from ganlab.replay import ranking
+
+    def row(median: float, mean: float, saved: float) -> list[str]:
+        return ["rule", "**all**", "3", str(median), str(mean), "40", "0.5", str(saved)]
+
+    rows = [row(0.1, 0.3, 5), row(0.1, 0.2, 1), row(0.1, 0.2, 9), row(0.05, 0.9, 0)]
+    assert sorted(rows, key=ranking) == [rows[3], rows[2], rows[1], rows[0]]
 
 
 def test_replay_rejects_unknown_settings_and_experiments(tracking_uri, capsys) -> None:
