@@ -12,6 +12,7 @@ parameters were chosen (README, "Choosing the rule").
     ganlab-replay --experiment loss_zoo_ring8
     ganlab-replay --experiment loss_zoo_ring8 rule=duality_gap dg_tol=0.25,0.5,1
     ganlab-replay --experiment loss_zoo_ring8 tau=0.5,1,2 beta=0,1 --markdown table.md
+    ganlab-replay --experiment loss_zoo_ring8 --experiment loss_zoo_grid25 --by dataset
 """
 
 from __future__ import annotations
@@ -140,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("settings", nargs="*", help="early_stop KEY=VALUE[,VALUE...]")
     parser.add_argument("--tracking-uri", help="default: tracking.uri resolution of ganlab-train")
-    parser.add_argument("--experiment", default="ganlab")
+    parser.add_argument(
+        "--experiment",
+        action="append",
+        help="MLflow experiment (default: ganlab); repeat it to judge runs of several together",
+    )
     parser.add_argument(
         "--filter", default="", help="MLflow search filter, e.g. \"tags.loss='ns'\""
     )
@@ -153,13 +158,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         configs = parse_grid(args.settings)
         uri = resolve_tracking_uri(args.tracking_uri, project_root())
-        runs = load_runs(uri, args.experiment, args.filter, args.run_id)
+        experiments = args.experiment or ["ganlab"]
+        runs = [
+            run
+            for experiment in experiments
+            for run in load_runs(uri, experiment, args.filter, args.run_id)
+        ]
     except GanlabError as exc:
         print(f"ganlab-replay: error: {exc}", file=sys.stderr)
         return 2
     if not runs:
         print(
-            f"ganlab-replay: no finished runs in experiment '{args.experiment}' of {uri}"
+            f"ganlab-replay: no finished runs in experiment {', '.join(experiments)} of {uri}"
             + (f" matching {args.filter!r}" if args.filter else ""),
             file=sys.stderr,
         )

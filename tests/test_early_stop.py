@@ -149,6 +149,16 @@ def test_replay_grid_ranks_settings_by_median_regret(
     assert out.strip().splitlines()[-1].startswith("| never stop (baseline) | **all** |")
 
 
+def test_replay_pools_several_experiments(make_cfg, tracking_uri, experiment, capsys) -> None:
+    train(make_cfg("trainer.epochs=2"))
+    train(make_cfg("trainer.epochs=2", "dataset=grid25", f"tracking.experiment={experiment}-b"))
+    args = ["--tracking-uri", tracking_uri, "--experiment", experiment, "--by", "dataset"]
+    assert replay_main([*args, "--experiment", f"{experiment}-b"]) == 0
+    out = capsys.readouterr().out
+    assert "| rule=gradient | grid25 | 1 |" in out and "| rule=gradient | ring8 | 1 |" in out
+    assert "| rule=gradient | **all** | 2 |" in out
+
+
 def test_replay_grid_breaks_ties_by_mean_regret_then_epochs_saved() -> None:
     from ganlab.replay import ranking
 
