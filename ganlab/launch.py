@@ -14,7 +14,7 @@ from typing import Any
 
 from hydra.types import RunMode
 
-from ganlab.sweep import JOB_ENV, SweepInfo
+from ganlab.sweep import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo
 
 
 @dataclass
@@ -39,13 +39,23 @@ def launcher_threads(launcher: Any, cpu_count: int) -> int | None:
     return None
 
 
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
 def from_hydra(hydra_cfg: Any) -> LaunchInfo:
+    """A sweep job is either Hydra's multirun job or the process it starts for the
+    training (ganlab.sweep_job), which reads its sweep from the environment."""
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    sweep = SweepInfo.load(hydra_cfg.sweep.dir) if multirun else None
     if multirun:
-        job = int(hydra_cfg.job.num)
+        sweep = SweepInfo.load(hydra_cfg.sweep.dir)
+        job: int | None = int(hydra_cfg.job.num)
+        threads = launcher_threads(hydra_cfg.launcher, os.cpu_count() or 1)
     else:
-        job = int(os.environ[JOB_ENV]) if os.environ.get(JOB_ENV, "").isdigit() else None
+        sweep_dir = os.environ.get(SWEEP_DIR_ENV)
+        sweep = SweepInfo.load(sweep_dir) if sweep_dir else None
+        job, threads = _env_int(JOB_ENV), _env_int(THREADS_ENV)
     return LaunchInfo(
         overrides=list(hydra_cfg.overrides.task),
         choices={
@@ -56,5 +66,5 @@ def from_hydra(hydra_cfg: Any) -> LaunchInfo:
         multirun=multirun,
         parent_run_id=sweep.parent_run_id if sweep else None,
         job=job,
-        threads=launcher_threads(hydra_cfg.launcher, os.cpu_count() or 1) if multirun else None,
+        threads=threads,
     )

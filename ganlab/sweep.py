@@ -43,7 +43,10 @@ from ganlab.tracking import (
 log = logging.getLogger("ganlab")
 
 SWEEP_FILE = "ganlab_sweep.json"
-JOB_ENV = "GANLAB_SWEEP_JOB"  # job number of a re-run job, outside Hydra's multirun
+# How a job run outside Hydra's multirun (in its own process, or re-run) finds its sweep
+JOB_ENV = "GANLAB_SWEEP_JOB"  # the job's number
+SWEEP_DIR_ENV = "GANLAB_SWEEP_DIR"  # the sweep folder, holding ganlab_sweep.json
+THREADS_ENV = "GANLAB_SWEEP_THREADS"  # torch threads the launcher leaves each job
 
 
 @dataclass

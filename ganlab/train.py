@@ -276,19 +276,31 @@ def _finish(
 def hydra_main(cfg: DictConfig) -> float | None:
     """One Hydra job. User errors print one line and exit 2; failed training exits 1.
 
-    In a sweep a failed job returns normally instead: its run is marked FAILED, the other
-    jobs go on, and the sweep's summary lists it (ganlab-train then exits 1).
+    A sweep's job starts the training in a child process (ganlab.sweep_job) and returns
+    normally whatever happens to it: a failed or killed job's run is marked FAILED, the
+    other jobs go on, and the sweep's summary lists it (ganlab-train then exits 1).
     """
-    launch = launch_from_hydra(HydraConfig.get())
+    hydra_cfg = HydraConfig.get()
+    launch = launch_from_hydra(hydra_cfg)
+    if launch.multirun:
+        return _sweep_job(hydra_cfg, launch)
     try:
         result = train(cfg, launch)
     except GanlabError as exc:
         log.error("%s", exc)
-        if launch.multirun:
-            return None
         sys.exit(2)
     except TrainingFailed:
-        if launch.multirun:
-            return None
         sys.exit(1)
     return result.metrics.get("quality/hq_fraction")
+
+
+def _sweep_job(hydra_cfg: DictConfig, launch: LaunchInfo) -> None:
+    """Train this job in a process of its own, so that a killed job fails only itself."""
+    from ganlab.sweep import SweepInfo
+    from ganlab.sweep_job import run_job
+
+    info = SweepInfo.load(hydra_cfg.sweep.dir)
+    if info is None:
+        raise GanlabError(f"{hydra_cfg.sweep.dir} has no ganlab_sweep.json: not a ganlab sweep.")
+    assert launch.job is not None and launch.overrides is not None
+    run_job(info, launch.job, launch.overrides, Path(hydra_cfg.runtime.output_dir), launch.threads)

@@ -112,3 +112,81 @@ def test_submitit_local_launcher_runs_jobs_for_real(tmp_path: Path) -> None:
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert sorted(r.info.run_name for r in children) == ["ns-ring8-s0", "ns-ring8-s1"]
     assert all(r.info.status == "FINISHED" for r in children)
+
+
+def training_process(job_dir: Path) -> int | None:
+    """PID of the process training the sweep job in `job_dir` (Linux /proc)."""
+    marker = f"hydra.run.dir={job_dir}".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().split(b"\0"):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("launcher", ["joblib", "basic"])
+def test_killed_job_fails_alone_and_is_rerun(tmp_path: Path, launcher: str) -> None:
+    """SIGKILL one job's training mid-run (as the out-of-memory killer would): the other
+    jobs finish, the summary names the signal, and ganlab-rerun continues the job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ganlab.checkpoint import load_checkpoint
+    from ganlab.paths import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update({"GANLAB_ROOT": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)})
+    args = [
+        "-m",
+        f"hydra/launcher={launcher}",
+        "seed=0,1,2",
+        *SMALL,
+        "trainer.epochs=4",
+        "trainer.steps_per_epoch=300",
+        "early_stop.rule=none",
+    ]
+    if launcher == "joblib":
+        args.append("hydra.launcher.n_jobs=2")
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "ganlab", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 300
+        victim = None
+        while victim is None and time.time() < deadline:
+            dirs = list((tmp_path / "multirun").glob("*/*/0"))
+            checkpoint = dirs[0] / "checkpoints" / "last.pt" if dirs else None
+            if checkpoint and checkpoint.is_file() and load_checkpoint(checkpoint)["epoch"] >= 1:
+                victim = training_process(dirs[0])
+            time.sleep(0.2)
+        assert victim is not None, "job 0 never reached its first checkpoint"
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = sweep.communicate(timeout=600)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 1
+    assert "2 of 3 jobs finished" in stderr
+    assert re.search(r"#0 .*seed=0 .*\(FAILED\): the job's process was killed by SIGKILL", stderr)
+    (parent_id,) = re.findall(r"re-run only these: ganlab-rerun ([0-9a-f]{32})", stderr)
+    client, runs = runs_of(tmp_path)
+    job0 = next(r for r in runs if r.data.tags.get("ganlab.job") == "0")
+    assert job0.info.status == "FAILED"
+
+    rerun = run_cli([parent_id], tmp_path, {"GANLAB_ROOT": str(tmp_path)}, command="ganlab-rerun")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "3 of 3 jobs finished" in rerun.stderr
+    # continued from its checkpoint: the same run, every epoch logged exactly once
+    assert client.get_run(job0.info.run_id).info.status == "FINISHED"
+    steps = sorted(m.step for m in client.get_metric_history(job0.info.run_id, "train/loss_d"))
+    assert steps == [1, 2, 3, 4]

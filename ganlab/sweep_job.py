@@ -1,0 +1,71 @@
+"""Each job of a sweep trains in a process of its own.
+
+Hydra's basic launcher runs jobs inside `ganlab-train` and the joblib launcher inside a
+pool of worker processes. A job whose process is killed (the out-of-memory killer, a
+`kill -9`) would take the whole sweep down with it: the pool's other jobs are terminated
+and the rest never start. So the Hydra job only starts a child process,
+`python -m ganlab <the job's overrides> hydra.run.dir=<the job's folder>`, and waits for
+it. The child learns its sweep, job number and thread budget from the environment (see
+`ganlab.launch`). When it dies from a signal, its MLflow run is marked FAILED with the
+signal named, and the sweep goes on; `ganlab-rerun` continues it from its last good
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ganlab.sweep import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo
+from ganlab.tracking import RunTracker, load_runs
+
+log = logging.getLogger("ganlab")
+
+
+def child_command(overrides: list[str], job_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "ganlab", *overrides, f"hydra.run.dir={job_dir}"]
+
+
+def child_environment(info: SweepInfo, job: int, threads: int | None) -> dict[str, str]:
+    env = {**os.environ, JOB_ENV: str(job), SWEEP_DIR_ENV: info.sweep_dir}
+    if threads:
+        env[THREADS_ENV] = str(threads)
+    return env
+
+
+def killed_reason(returncode: int) -> str:
+    name = signal.Signals(-returncode).name
+    hint = " (the system may have run out of memory)" if name == "SIGKILL" else ""
+    return f"the job's process was killed by {name}{hint}"
+
+
+def mark_killed(info: SweepInfo, job: int, reason: str) -> bool:
+    """End the job's still-RUNNING run as FAILED with `reason`; False if there is none."""
+    query = f"tags.`mlflow.parentRunId` = '{info.parent_run_id}' and tags.`ganlab.job` = '{job}'"
+    running = [
+        run
+        for run in load_runs(info.tracking_uri, info.experiment, query, include_running=True)
+        if run.status == "RUNNING"
+    ]
+    if not running:
+        return False
+    tracker = RunTracker(RunTracker.connect(info.tracking_uri), running[-1].run_id)
+    tracker.end("FAILED", reason)
+    return True
+
+
+def run_job(info: SweepInfo, job: int, overrides: list[str], job_dir: Path, threads: int | None):
+    """Train one sweep job in a child process; return its exit code (< 0: a signal)."""
+    returncode = subprocess.run(
+        child_command(overrides, job_dir), env=child_environment(info, job, threads)
+    ).returncode
+    if returncode < 0:
+        reason = killed_reason(returncode)
+        log.error("sweep job #%d: %s", job, reason)
+        if not mark_killed(info, job, reason):
+            log.error("sweep job #%d had not created its MLflow run yet", job)
+    return returncode
