@@ -470,6 +470,9 @@ class MonitorConfig:
 class EarlyStopConfig:
     """Phase labels and the stopping rule (method.md section 5); every number a value here."""
 
+    # Defaults chosen by replaying every setting on the ring8 and grid25 loss zoos
+    # (README, "Choosing the rule"): a one-evaluation spike of D's gradient at fakes
+    # against its recent median; the steepness term (beta) did not help there.
     rule: str = "gradient"  # gradient | duality_gap | oracle | none
     action: str = "stop"  # stop: end training at the trigger; record: only log it
     warmup_epochs: int = 5  # evaluations before references are kept
@@ -479,14 +482,16 @@ class EarlyStopConfig:
     # gradient rule, what the score compares against: "running" the running min (D
     # gradient) / max (steepness) since scoring started; "recent" the medians of the
     # previous `window` evaluations (a spike detector)
-    reference: str = "running"
-    ema: float = 0.3  # smoothing weight of the newest value (1 = no smoothing)
-    beta: float = 1.0  # weight of the steepness term in the collapse score
-    tau: float = 1.0  # collapse score threshold
-    patience: int = 3  # consecutive evaluations above tau that trigger
-    window: int = 5  # evaluations for the plateau test and the stop-epoch search
+    reference: str = "recent"
+    ema: float = 0.5  # smoothing weight of the newest value (1 = no smoothing)
+    beta: float = 0.0  # weight of the steepness term in the collapse score
+    # collapse score threshold; a log ratio: 2 = the smoothed D gradient 7.4x its recent
+    # median, i.e. with ema 0.5 a one-evaluation jump of about 14x
+    tau: float = 2.0
+    patience: int = 1  # consecutive evaluations above tau that trigger
+    window: int = 3  # evaluations for the plateau test, the reference and the stop search
     plateau_tol: float = 0.05  # fitting ends when steepness grows less than this (relative)
-    dg_tol: float = 0.5  # duality_gap rule: rise above the minimum that counts (relative)
+    dg_tol: float = 8.0  # duality_gap rule: rise above the minimum that counts (relative)
 
     def __post_init__(self) -> None:
         _choice("early_stop.rule", self.rule, STOP_RULES)

@@ -108,6 +108,7 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
             "tau=-1",
             "warmup_epochs=1",
             "patience=1",
+            "reference=running",
             "--markdown",
             str(tmp_path / "t.md"),
             "--figures",
@@ -117,7 +118,10 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
     out = capsys.readouterr().out
     assert code == 0
     assert "| ns-ring8-s0 | ns | 2 | 2 |" in out  # trigger 2, stop 2
-    assert "| rule=gradient patience=1 tau=-1.0 warmup_epochs=1 | **all** | 2 |" in out
+    assert (
+        "| rule=gradient patience=1 reference=running tau=-1.0 warmup_epochs=1 | **all** | 2 |"
+        in out
+    )
     # the baseline every rule must beat: train to the end (no trigger, nothing saved)
     assert "| never stop (baseline) | **all** | 2 |" in out
     baseline = next(r for r in out.splitlines() if r.startswith("| never stop (baseline) | **"))

@@ -21,8 +21,18 @@ from ganlab.phases import (
     judge,
 )
 
-# No smoothing and short windows, so the expected epochs can be read off by hand.
-RAW = dict(ema=1.0, warmup_epochs=2, patience=2, window=2, tau=1.0, beta=1.0, plateau_tol=0.05)
+# No smoothing and short windows, so the expected epochs can be read off by hand; the
+# running reference (minimum D gradient, maximum steepness since warm-up)
+RAW = dict(
+    ema=1.0,
+    warmup_epochs=2,
+    patience=2,
+    window=2,
+    tau=1.0,
+    beta=1.0,
+    plateau_tol=0.05,
+    reference="running",
+)
 
 
 def history(dgrad, s_p90, s_max, hq=None, covered=None, n_modes=8):
@@ -214,3 +224,28 @@ def test_plateau_reference_scores_nothing_during_fitting() -> None:
     timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
     fitting = [s for s, p in zip(timeline.scores, timeline.phases, strict=True) if p == FITTING]
     assert fitting and all(s is None for s in fitting)
+
+
+def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
+    """What the loss zoos showed (README, "Choosing the rule"): D's gradient at fakes rises
+    ~100x while D learns (fitting: not a collapse; the old running-minimum default fired
+    there in 3 of 4 runs), and a transient collapse is a one-evaluation jump of it."""
+    fitting = [0.1 * 1.3**i for i in range(18)]  # 0.1 -> 8.7 over 18 epochs
+    settled = [9.0, 10.0, 9.5, 10.5, 9.8, 10.2]
+    spike = [200.0]  # 20x the recent median within one epoch (the EMA halves it: 10.5x)
+    dgrad = fitting + settled + spike + [10.0, 9.0]
+    n = len(dgrad)
+    steep = [20.0] * n
+    defaults = EarlyStopConfig()
+    before_spike = apply_rule(history(dgrad[:24], steep[:24], steep[:24]), defaults)
+    assert before_spike.trigger_epoch is None
+    timeline = apply_rule(history(dgrad, steep, steep), defaults)
+    assert timeline.trigger_epoch == 25  # the spike's epoch
+    assert timeline.stop_epoch is not None and 22 <= timeline.stop_epoch < 25
+    # a 7.5x jump stays below tau = 2 once smoothed: log((75 + 10) / 2 / 10) = 1.45
+    mild = [*dgrad[:24], 75.0, 10.0, 9.0]
+    assert apply_rule(history(mild, steep, steep), defaults).trigger_epoch is None
+    # the previous default (running minimum since warm-up, EMA 0.3, tau 1, patience 3)
+    # mistook fitting for a collapse: it fired at epoch 12, with D still learning
+    old = EarlyStopConfig(reference="running", ema=0.3, beta=1.0, tau=1.0, patience=3, window=5)
+    assert apply_rule(history(dgrad, steep, steep), old).trigger_epoch == 12
