@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ganlab.checkpoint import RecentWeights, weights_payload
 from ganlab.config import GanlabConfig
-from ganlab.figures import rule_figure
+from ganlab.figures import has_curves, rule_figure
 from ganlab.monitors import EvalState, MonitorSuite
 from ganlab.phases import EarlyStopper
 from ganlab.progress import Progress
@@ -150,8 +150,8 @@ class FitLoop:
             log.info("early stop: rule '%s' did not trigger (no collapse detected)", cfg.rule)
 
         history = self.tracker.history()
-        if not history:
-            return
+        if not has_curves(history):
+            return  # monitors off: nothing to draw
         figure = rule_figure(history, cfg, self.title)
         self.tracker.log_figure(figure, "phases.png")
         figure.clear()

@@ -36,6 +36,13 @@ def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -
     return found
 
 
+def test_monitors_off_log_no_empty_phase_figure(make_cfg, client) -> None:
+    """With every monitor off there are no curves: no phases.png (it cost ~0.5 s a run)."""
+    result = train(make_cfg("monitor=none", "monitor.scatter.every_n_epochs=0"))
+    assert "phases.png" not in artifact_paths(client, result.run_id)
+    assert "checkpoints/last.pt" in artifact_paths(client, result.run_id)
+
+
 @pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_every_loss_trains_and_logs_everything(make_cfg, client, loss: str) -> None:
     result = train(make_cfg(f"loss={loss}", "seed=1"))

@@ -29,5 +29,5 @@ class GridMonitor:
         ax.imshow(grid.permute(1, 2, 0).numpy().squeeze(), cmap="gray", vmin=0, vmax=255)
         ax.set_axis_off()
         ax.set_title(f"{self.title}  epoch {state.epoch}")
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.94)  # fixed size
         return {f"samples/epoch_{state.epoch:04d}.png": fig}

@@ -34,7 +34,8 @@ def scatter_figure(
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
+    # fixed margins (the figure's size never changes): tight_layout doubled its cost
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.07, top=0.93)
     return fig
 
 
