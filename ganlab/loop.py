@@ -3,6 +3,9 @@
 Order within an epoch matters for crash safety: metrics are logged before the checkpoint
 is written. A crash in between replays that epoch on resume; the tracker skips epochs
 already logged, so no metric is lost or doubled, and the replay is bit-identical.
+Logging and checkpointing run in a background thread (ganlab.writer) on a snapshot of
+the epoch's state, in that order, while the next epoch trains; every tracker call of the
+loop goes through that thread, and the loop waits for it before it returns or raises.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganlab.checkpoint import RecentWeights, weights_payload
@@ -22,6 +25,7 @@ from ganlab.phases import EarlyStopper
 from ganlab.progress import Progress
 from ganlab.tracking import RunTracker
 from ganlab.trainer import Trainer
+from ganlab.writer import BackgroundWriter
 
 log = logging.getLogger("ganlab")
 
@@ -35,10 +39,12 @@ class FitLoop:
     stopper: EarlyStopper
     tracker: RunTracker
     cfg: GanlabConfig
-    save_checkpoint: Callable[[], None]
+    snapshot: Callable[[], dict]  # the checkpoint payload, copied now (main thread)
+    write_checkpoint: Callable[[dict], None]  # writes a snapshot (background thread)
     recent: RecentWeights
     config_yaml: str
     title: str
+    writer: BackgroundWriter = field(init=False, repr=False)
 
     @property
     def stop_weights_path(self) -> Path:
@@ -50,18 +56,39 @@ class FitLoop:
             p.generator, p.discriminator, self.trainer.epoch, p.device, train_metrics or {}
         )
 
-    def _log(self, metrics: dict[str, float], figures: dict) -> None:
-        if self.tracker.log_metrics(metrics, step=self.trainer.epoch):
+    def _write(
+        self, epoch: int, metrics: dict[str, float], figures: dict, checkpoint: dict | None
+    ) -> None:
+        """An epoch's outputs, in the background: metrics and figures, then the checkpoint."""
+        if self.tracker.log_metrics(metrics, step=epoch):
             for artifact_file, figure in figures.items():
                 self.tracker.log_figure(figure, artifact_file)
+        for figure in figures.values():
+            figure.clear()
+        if checkpoint is not None:
+            self.write_checkpoint(checkpoint)
 
     def run(self) -> dict[str, float]:
         """Train up to cfg.trainer.epochs (or the stop); return the last epoch's metrics."""
+        self.writer = BackgroundWriter()
+        try:
+            metrics = self._run()
+        except BaseException:
+            try:  # keep what the finished epochs produced; the original error wins
+                self.writer.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("writing the last epoch's outputs also failed: %s", exc)
+            raise
+        self.writer.close()
+        self._summarize()
+        return metrics
+
+    def _run(self) -> dict[str, float]:
         last_epoch = self.cfg.trainer.epochs
         metrics: dict[str, float] = {}
         if self.trainer.epoch == 0:
             metrics, figures = self.monitors.evaluate(self._state(), last_epoch)
-            self._log(metrics, figures)
+            self.writer.submit(self._write, 0, metrics, figures, None)
         progress = Progress(
             self.cfg.trainer.progress,
             last_epoch,
@@ -76,7 +103,6 @@ class FitLoop:
                 progress.epoch_done(self.trainer.epoch, metrics)
         finally:
             progress.close()
-        self._summarize()
         return metrics
 
     def _epoch(self, progress: Progress) -> dict[str, float]:
@@ -114,15 +140,14 @@ class FitLoop:
                 " - stopping" if stopping else " - recording only, training continues",
             )
         metrics["time/epoch_seconds"] = time.perf_counter() - started
-        self._log(metrics, figures)
-        for figure in figures.values():
-            figure.clear()
-        if (
-            stopping
+        checkpoint = (
+            self.snapshot()
+            if stopping
             or epoch == last_epoch
             or (epoch % self.cfg.trainer.checkpoint_every_n_epochs == 0)
-        ):
-            self.save_checkpoint()
+            else None
+        )
+        self.writer.submit(self._write, epoch, dict(metrics), figures, checkpoint)
         return metrics
 
     def _keep_stop_weights(self, stop_epoch: int) -> None:
@@ -131,7 +156,7 @@ class FitLoop:
             log.warning("weights of stop epoch %d are not on disk; stop.pt not written", stop_epoch)
             return
         shutil.copyfile(source, self.stop_weights_path)
-        self.tracker.log_artifact(self.stop_weights_path, "checkpoints")
+        self.writer.submit(self.tracker.log_artifact, self.stop_weights_path, "checkpoints")
 
     def _summarize(self) -> None:
         """Tags saying what the rule decided, and the phase figure from the whole history."""

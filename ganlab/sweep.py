@@ -234,6 +234,11 @@ def find_sweep(spec: str, tracking_uri: str | None) -> SweepInfo:
     return info
 
 
+def child_command(overrides: Sequence[str], run_dir: Path) -> list[str]:
+    """`ganlab-train` as a child process training one job in `run_dir`."""
+    return [sys.executable, "-m", "ganlab", *overrides, f"hydra.run.dir={run_dir}"]
+
+
 def rerun_commands(
     info: SweepInfo, fresh: bool, extra: Sequence[str]
 ) -> list[tuple[int, list[str]]]:
@@ -246,14 +251,13 @@ def rerun_commands(
     jobs += [(n, None) for n in result.missing]
     for number, run in sorted(jobs, key=lambda job: job[0]):
         job_dir = dirs.get(number, Path(info.sweep_dir) / str(number))
-        run_dir = f"hydra.run.dir={job_dir / f'rerun-{stamp}'}"
         checkpoint = Path(run.tags.get("ganlab.checkpoint", "")) if run else None
         if run is not None and not fresh and checkpoint is not None and checkpoint.is_file():
             # continue the same child run from its last good checkpoint
             args = [f"trainer.resume={run.run_id}"]
         else:
             args = [*job_overrides(job_dir), f"tracking.parent_run_id={info.parent_run_id}"]
-        commands.append((number, [sys.executable, "-m", "ganlab", *args, run_dir, *extra]))
+        commands.append((number, child_command([*args, *extra], job_dir / f"rerun-{stamp}")))
     return commands
 
 

@@ -17,17 +17,12 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from ganlab.sweep import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo
+from ganlab.sweep import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo, child_command
 from ganlab.tracking import RunTracker, load_runs
 
 log = logging.getLogger("ganlab")
-
-
-def child_command(overrides: list[str], job_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "ganlab", *overrides, f"hydra.run.dir={job_dir}"]
 
 
 def child_environment(info: SweepInfo, job: int, threads: int | None) -> dict[str, str]:
@@ -58,7 +53,9 @@ def mark_killed(info: SweepInfo, job: int, reason: str) -> bool:
     return True
 
 
-def run_job(info: SweepInfo, job: int, overrides: list[str], job_dir: Path, threads: int | None):
+def run_job(
+    info: SweepInfo, job: int, overrides: list[str], job_dir: Path, threads: int | None
+) -> int:
     """Train one sweep job in a child process; return its exit code (< 0: a signal)."""
     returncode = subprocess.run(
         child_command(overrides, job_dir), env=child_environment(info, job, threads)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import sys
@@ -196,12 +197,25 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     tracker.set_tags({"ganlab.checkpoint": ckpt_path})
     config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))
 
-    def save() -> None:
+    def snapshot() -> dict:
+        """The checkpoint as of now, copied: the next epoch trains while it is written."""
         payload = _checkpoint_payload(trainer, tracker.run_id, config_yaml, choices, stopper)
+        return copy.deepcopy(payload)
+
+    def write(payload: dict) -> None:
         save_checkpoint(ckpt_path, payload)
 
     loop = FitLoop(
-        trainer, monitors, stopper, tracker, run_cfg, save, recent, config_yaml, run_name
+        trainer,
+        monitors,
+        stopper,
+        tracker,
+        run_cfg,
+        snapshot,
+        write,
+        recent,
+        config_yaml,
+        run_name,
     )
 
     log.info(
