@@ -126,3 +126,17 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def start_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`ganlab-train` started in the background (to be killed or awaited); stderr piped."""
+    full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full_env.update({"PYTHONPATH": str(PROJECT_ROOT), **env})
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganlab", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

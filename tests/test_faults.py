@@ -19,8 +19,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.checkpoint import load_checkpoint
-from ganlab.paths import PROJECT_ROOT
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, start_cli
 from tests.test_server import SCRIPT, free_port
 
 pytestmark = pytest.mark.slow
@@ -34,19 +33,6 @@ RUN = [
     "early_stop.rule=none",
     "monitor.duality_gap.every_n_epochs=0",
 ]
-
-
-def ganlab_process(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    full = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    full.update({"PYTHONPATH": str(PROJECT_ROOT), **env})
-    return subprocess.Popen(
-        [sys.executable, "-m", "ganlab", *args],
-        cwd=cwd,
-        env=full,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def wait_for_epoch(
@@ -81,7 +67,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     victim_dir = tmp_path / "victim"
-    victim = ganlab_process([*RUN, f"hydra.run.dir={victim_dir}"], tmp_path, env)
+    victim = start_cli([*RUN, f"hydra.run.dir={victim_dir}"], tmp_path, env)
     checkpoint = victim_dir / "checkpoints" / "last.pt"
     epoch_1_seen = wait_for_epoch(checkpoint, 1, victim, timeout=300)
     epoch_2_seen = wait_for_epoch(checkpoint, 2, victim, timeout=300)
@@ -148,7 +134,7 @@ def test_tracking_server_restart_mid_run_is_ridden_out(tmp_path: Path) -> None:
     server = start_server(tmp_path, port, backend)
     uri = f"http://127.0.0.1:{port}"
     run_dir = tmp_path / "run"
-    trainer = ganlab_process(
+    trainer = start_cli(
         [*RUN, "tracking=server", f"hydra.run.dir={run_dir}"],
         tmp_path,
         {"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": uri},
@@ -181,12 +167,12 @@ def test_tracking_server_gone_for_good_fails_clearly_and_resumes_later(tmp_path:
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
         "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     }
-    trainer = ganlab_process([*RUN, "tracking=server", f"hydra.run.dir={run_dir}"], tmp_path, env)
+    trainer = start_cli([*RUN, "tracking=server", f"hydra.run.dir={run_dir}"], tmp_path, env)
     try:
         wait_for_epoch(run_dir / "checkpoints" / "last.pt", 2, trainer, timeout=300)
         stop_server(server)
         _, stderr = trainer.communicate(timeout=600)
-        assert trainer.returncode != 0
+        assert trainer.returncode == 2  # a usage-type error: fix the server, then resume
         assert f"lost {uri} while" in stderr
         assert "resume with trainer.resume=<output dir>" in stderr
         assert "Traceback" not in stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, start_cli
 
 pytestmark = pytest.mark.slow
 
@@ -133,15 +133,10 @@ def test_killed_job_fails_alone_and_is_rerun(tmp_path: Path, launcher: str) -> N
     jobs finish, the summary names the signal, and ganlab-rerun continues the job."""
     import os
     import signal
-    import subprocess
-    import sys
     import time
 
     from ganlab.checkpoint import load_checkpoint
-    from ganlab.paths import PROJECT_ROOT
 
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env.update({"GANLAB_ROOT": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)})
     args = [
         "-m",
         f"hydra/launcher={launcher}",
@@ -153,14 +148,7 @@ def test_killed_job_fails_alone_and_is_rerun(tmp_path: Path, launcher: str) -> N
     ]
     if launcher == "joblib":
         args.append("hydra.launcher.n_jobs=2")
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "ganlab", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sweep = start_cli(args, tmp_path, {"GANLAB_ROOT": str(tmp_path)})
     try:
         deadline = time.time() + 300
         victim = None
