@@ -64,6 +64,8 @@ class Trainer:
         self.rng = rng
         # parameter-gradient norms of D and G, read from .grad after each backward
         self.track_grad_norms = track_grad_norms
+        self._params_d = list(parts.discriminator.parameters())
+        self._params_g = list(parts.generator.parameters())
         self.epoch = 0  # completed epochs
 
     # -- one epoch -------------------------------------------------------------------
@@ -133,7 +135,7 @@ class Trainer:
         p.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if self.track_grad_norms:
-            stats["grad_norm_d"] = total_grad_norm(p.discriminator).detach()
+            stats["grad_norm_d"] = total_grad_norm(self._params_d).detach()
         p.opt_d.step()
         if loss_cfg.clip is not None:
             clip_weights(p.discriminator, loss_cfg.clip)
@@ -147,7 +149,7 @@ class Trainer:
         loss.backward()
         stats = {"loss_g": loss.detach()}
         if self.track_grad_norms:
-            stats["grad_norm_g"] = total_grad_norm(p.generator).detach()
+            stats["grad_norm_g"] = total_grad_norm(self._params_g).detach()
         p.opt_g.step()
         return stats
 

@@ -15,10 +15,10 @@ overshoots, leading to exaggerated gradients") show in `dgrad_fake`; vanishing g
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ganlab.config import DiscriminatorGradientConfig
 from ganlab.losses import Formulation
@@ -70,9 +70,13 @@ class DiscriminatorGradientMonitor:
         return stats
 
 
-def total_grad_norm(module: nn.Module) -> Tensor:
-    """L2 norm of all parameter gradients of `module` (after backward), as a 0-d tensor."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if hasattr(torch.nn.utils, "get_total_norm"):  # torch >= 2.6: one fused op
-        return torch.nn.utils.get_total_norm(grads)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
+    """L2 norm of the gradients of `params` (after backward), as a 0-d tensor.
+
+    Called twice per training step, so it skips the per-call device/dtype grouping of
+    `get_total_norm` / `clip_grad_norm_` and calls the fused per-tensor norm they use
+    underneath: half their cost on the ring8 MLPs (benchmarks/monitor_overhead.py). The
+    caller passes a parameter list built once, not `module.parameters()` each step.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
