@@ -151,6 +151,12 @@ def _curve(run: StoredRun, key: str) -> tuple[list[int], list[float]]:
     return [e for e, _ in points], [v for _, v in points]
 
 
+def _seed_order(run: StoredRun) -> tuple[int, str]:
+    """Legend order: seed 0, 1, 2, ... (numerically), then anything else by name."""
+    seed = run.tags.get("seed", "")
+    return (int(seed), run.name) if seed.isdigit() else (1 << 62, run.name)
+
+
 def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     """One column per group; rows: steepness p90, D gradient p90, quality; a line per run."""
     groups: dict[str, list[StoredRun]] = {}
@@ -160,7 +166,7 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     fig = Figure(figsize=(2.6 * len(names) + 1, 7), dpi=100)
     axes = fig.subplots(3, len(names), sharex=True, sharey="row", squeeze=False)
     for column, name in enumerate(names):
-        for index, run in enumerate(groups[name]):
+        for index, run in enumerate(sorted(groups[name], key=_seed_order)):
             color = f"C{index % 10}"
             label = run.tags.get("seed", run.name)
             for row, key in enumerate((STEEPNESS_P90_KEY, DGRAD_KEY)):
@@ -194,6 +200,7 @@ def write_comparison(
 ) -> str:
     """Write tables and figures into `out` (and log them to `tracker`); return the text."""
     out.mkdir(parents=True, exist_ok=True)
+    runs = sorted(runs, key=lambda run: (group_of(run, by), *_seed_order(run)))
     per_run = [run_row(run, by)[0] for run in runs]
     per_group = group_rows(runs, by)
     write_csv(out / "runs.csv", RUN_HEADER, per_run)

@@ -44,6 +44,7 @@ class FitLoop:
     recent: RecentWeights
     config_yaml: str
     title: str
+    in_sweep: bool = False  # a sweep's job: log lines rather than a bar on a shared terminal
     writer: BackgroundWriter = field(init=False, repr=False)
 
     @property
@@ -94,6 +95,7 @@ class FitLoop:
             last_epoch,
             self.cfg.trainer.steps_per_epoch,
             self.trainer.epoch,
+            self.in_sweep,
         )
         try:
             while self.trainer.epoch < last_epoch:

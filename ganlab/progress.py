@@ -37,12 +37,45 @@ def summarize(metrics: Mapping[str, float]) -> str:
     return " ".join(parts)
 
 
-class Progress:
-    """mode: bar | log | none | auto (bar when stderr is a terminal, else log)."""
+def label_logs_with_run(run_name: str) -> None:
+    """Name the run in every ganlab log line of this process (`[ganlab ns-ring8-s0]`).
 
-    def __init__(self, mode: str, total_epochs: int, steps_per_epoch: int, start_epoch: int):
+    A sweep's jobs run side by side and write to the same terminal or log; without the
+    name their per-epoch lines cannot be told apart.
+    """
+
+    for old in [f for f in log.filters if isinstance(f, _RunName)]:
+        log.removeFilter(old)  # one run per process, but tests train several
+    log.addFilter(_RunName(run_name))
+
+
+class _RunName(logging.Filter):
+    def __init__(self, run_name: str) -> None:
+        super().__init__()
+        self.run_name = run_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.name = f"ganlab {self.run_name}"
+        return True
+
+
+class Progress:
+    """mode: bar | log | none | auto (bar when stderr is a terminal, else log).
+
+    A sweep job (`in_sweep`) never draws a bar on auto: parallel jobs' bars would overwrite
+    each other on the shared terminal.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        total_epochs: int,
+        steps_per_epoch: int,
+        start_epoch: int,
+        in_sweep: bool = False,
+    ):
         if mode == "auto":
-            mode = "bar" if sys.stderr.isatty() else "log"
+            mode = "bar" if sys.stderr.isatty() and not in_sweep else "log"
         self.mode = mode
         self.total_epochs = total_epochs
         self.bar: tqdm | None = None

@@ -30,7 +30,7 @@ from ganlab.loop import FitLoop
 from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
 from ganlab.phases import EarlyStopper
-from ganlab.progress import summarize
+from ganlab.progress import label_logs_with_run, summarize
 from ganlab.resume import merge_resume_config
 from ganlab.seeding import generator
 from ganlab.tracking import (
@@ -169,6 +169,8 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     run_name = run_cfg.tracking.run_name or (
         f"{run_cfg.loss.name}-{run_cfg.dataset.name}-s{run_cfg.seed}"
     )
+    if launch.job is not None:
+        label_logs_with_run(run_name)
 
     parts = build_parts(run_cfg, device)
     trainer = Trainer(
@@ -216,6 +218,7 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
         recent,
         config_yaml,
         run_name,
+        in_sweep=launch.job is not None,
     )
 
     log.info(

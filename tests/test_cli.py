@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 
 from ganlab.config import register, validate
 from ganlab.paths import CONF_DIR, PROJECT_ROOT
+from ganlab.progress import Progress
 from ganlab.tracking import resolve_tracking_uri
 from tests.conftest import TINY, run_cli
 
@@ -108,3 +111,17 @@ def test_unwritable_store_is_one_sentence(tmp_path) -> None:
     assert result.returncode == 2
     assert "is not writable; set tracking.uri" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_progress_bar_on_a_terminal_but_never_in_a_sweep_job(monkeypatch) -> None:
+    """Parallel sweep jobs share one terminal: their bars would overwrite each other."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    modes = {}
+    for mode, in_sweep in (("auto", False), ("auto", True), ("bar", True)):
+        progress = Progress(
+            mode, total_epochs=2, steps_per_epoch=10, start_epoch=0, in_sweep=in_sweep
+        )
+        modes[mode, in_sweep] = progress.mode
+        progress.close()
+    # a bar alone on a terminal; lines in a sweep job, unless a bar is asked for
+    assert modes == {("auto", False): "bar", ("auto", True): "log", ("bar", True): "bar"}

@@ -58,6 +58,10 @@ def test_parallel_sweep_logs_every_job_under_one_parent(tmp_path: Path) -> None:
             "phase",
         } <= set(child.data.metrics)
         assert child.data.tags["ganlab.threads"] == "1"  # 2 cores / 2 parallel jobs
+        # parallel jobs share the terminal: each line names its run
+        assert re.search(
+            rf"\[ganlab {child.info.run_name}\]\[INFO\] - done: 2 epochs", result.stderr
+        )
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["ganlab.sweep.finished"] == "8"
     summary = {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")}
