@@ -157,6 +157,17 @@ def _seed_order(run: StoredRun) -> tuple[int, str]:
     return (int(seed), run.name) if seed.isdigit() else (1 << 62, run.name)
 
 
+def _mark_phase_onsets(ax, run: StoredRun, timeline: Timeline, color: str) -> None:
+    """On the steepness curve: a triangle where refining begins, a cross where collapsing does."""
+    epochs, values = _curve(run, STEEPNESS_P90_KEY)
+    for phase, marker in ((REFINING, "v"), (COLLAPSING, "X")):
+        onset = first_epoch_in(timeline, phase)
+        if onset is not None and onset in epochs:
+            ax.plot(
+                onset, values[epochs.index(onset)], marker, color=color, ms=7, mec="black", mew=0.5
+            )
+
+
 def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     """One column per group; rows: steepness p90, D gradient p90, quality; a line per run."""
     groups: dict[str, list[StoredRun]] = {}
@@ -171,9 +182,11 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
             label = run.tags.get("seed", run.name)
             for row, key in enumerate((STEEPNESS_P90_KEY, DGRAD_KEY)):
                 axes[row][column].plot(*_curve(run, key), color=color, lw=1)
+            timeline = apply_rule(run.history, rule_of(run))
+            _mark_phase_onsets(axes[0][column], run, timeline, color)
             epochs, quality = quality_series(run.history)
             axes[2][column].plot(epochs, quality, color=color, lw=1, label=f"seed {label}")
-            stop = apply_rule(run.history, rule_of(run)).stop_epoch
+            stop = timeline.stop_epoch
             if stop is not None and stop in epochs:
                 axes[2][column].plot(stop, quality[epochs.index(stop)], "o", color=color, ms=5)
         axes[0][column].set_title(name, fontsize=10)
@@ -186,7 +199,11 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
             if row < 2:
                 ax.set_yscale("log")
     axes[2][0].set_ylim(-0.02, 1.02)
-    fig.suptitle(f"runs by {', '.join(by)} (dots: each run's stop epoch)", fontsize=10)
+    fig.suptitle(
+        f"runs by {', '.join(by)}: triangles mark where refining begins, crosses where "
+        "collapsing begins, dots each run's stop epoch",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
