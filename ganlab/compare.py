@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
@@ -157,7 +158,7 @@ def _seed_order(run: StoredRun) -> tuple[int, str]:
     return (int(seed), run.name) if seed.isdigit() else (1 << 62, run.name)
 
 
-def _mark_phase_onsets(ax, run: StoredRun, timeline: Timeline, color: str) -> None:
+def _mark_phase_onsets(ax: Axes, run: StoredRun, timeline: Timeline, color: str) -> None:
     """On the steepness curve: a triangle where refining begins, a cross where collapsing does."""
     epochs, values = _curve(run, STEEPNESS_P90_KEY)
     for phase, marker in ((REFINING, "v"), (COLLAPSING, "X")):

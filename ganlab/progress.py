@@ -37,18 +37,6 @@ def summarize(metrics: Mapping[str, float]) -> str:
     return " ".join(parts)
 
 
-def label_logs_with_run(run_name: str) -> None:
-    """Name the run in every ganlab log line of this process (`[ganlab ns-ring8-s0]`).
-
-    A sweep's jobs run side by side and write to the same terminal or log; without the
-    name their per-epoch lines cannot be told apart.
-    """
-
-    for old in [f for f in log.filters if isinstance(f, _RunName)]:
-        log.removeFilter(old)  # one run per process, but tests train several
-    log.addFilter(_RunName(run_name))
-
-
 class _RunName(logging.Filter):
     def __init__(self, run_name: str) -> None:
         super().__init__()
@@ -57,6 +45,17 @@ class _RunName(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.name = f"ganlab {self.run_name}"
         return True
+
+
+def label_logs_with_run(run_name: str) -> None:
+    """Name the run in every ganlab log line of this process (`[ganlab ns-ring8-s0]`).
+
+    A sweep's jobs run side by side and write to the same terminal or log; without the
+    name their per-epoch lines cannot be told apart.
+    """
+    for old in [f for f in log.filters if isinstance(f, _RunName)]:
+        log.removeFilter(old)  # one run per process, but tests train several
+    log.addFilter(_RunName(run_name))
 
 
 class Progress:
