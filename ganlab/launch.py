@@ -22,9 +22,13 @@ class LaunchInfo:
     overrides: list[str] | None = None  # this command line's overrides
     choices: dict[str, str] = field(default_factory=dict)  # group -> chosen option
     multirun: bool = False
-    parent_run_id: str | None = None  # the sweep's parent run
+    sweep: SweepInfo | None = None  # the sweep this job belongs to (its parent run, store)
     job: int | None = None  # the job's number in its sweep
     threads: int | None = None  # torch threads suggested by the launcher
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self.sweep.parent_run_id if self.sweep else None
 
 
 def launcher_threads(launcher: Any, cpu_count: int) -> int | None:
@@ -64,7 +68,7 @@ def from_hydra(hydra_cfg: Any) -> LaunchInfo:
             if v is not None and not k.startswith("hydra")
         },
         multirun=multirun,
-        parent_run_id=sweep.parent_run_id if sweep else None,
+        sweep=sweep,
         job=job,
         threads=threads,
     )

@@ -125,11 +125,23 @@ def grouped_rows(
 NEVER_STOP = "never stop (baseline)"
 
 
+def _scores(row: list[str]) -> tuple[float, float, float]:
+    """(median regret, mean regret, mean epochs saved) of a summary row: after the rule
+    and group cells it holds SUMMARY_HEADER's columns."""
+    cells = dict(zip(SUMMARY_HEADER, row[2:], strict=True))
+    return (
+        float(cells["median regret"]),
+        float(cells["mean regret"]),
+        float(cells["mean epochs saved"]),
+    )
+
+
 def ranking(row: list[str]) -> tuple[float, float, float]:
     """Lowest median regret first; ties (common: most runs never collapse for good, so
     many settings stop nowhere harmful) go to the lower mean regret, then to the setting
     that saves more epochs."""
-    return float(row[3]), float(row[4]), -float(row[7])
+    median, mean, saved = _scores(row)
+    return median, mean, -saved
 
 
 def tolerant_ranking(baseline_median: float, tolerance: float):
@@ -137,7 +149,7 @@ def tolerant_ranking(baseline_median: float, tolerance: float):
     of never stopping), best tail (lowest mean regret) among them; then the others."""
 
     def key(row: list[str]) -> tuple[bool, float, float, float]:
-        median, mean, saved = float(row[3]), float(row[4]), float(row[7])
+        median, mean, saved = _scores(row)
         return median > baseline_median + tolerance + 1e-12, mean, median, -saved
 
     return key
@@ -224,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = (
             ranking
             if args.tolerance is None
-            else tolerant_ranking(float(baseline[-1][3]), args.tolerance)
+            else tolerant_ranking(_scores(baseline[-1])[0], args.tolerance)
         )
         rows = sorted((r for r in rows if r[1] == "**all**"), key=key)
     rows += baseline if len(configs) == 1 else baseline[-1:]

@@ -313,11 +313,10 @@ def hydra_main(cfg: DictConfig) -> float | None:
 
 def _sweep_job(hydra_cfg: DictConfig, launch: LaunchInfo) -> None:
     """Train this job in a process of its own, so that a killed job fails only itself."""
-    from ganlab.sweep import SweepInfo
     from ganlab.sweep_job import run_job
 
-    info = SweepInfo.load(hydra_cfg.sweep.dir)
-    if info is None:
+    if launch.sweep is None:
         raise GanlabError(f"{hydra_cfg.sweep.dir} has no ganlab_sweep.json: not a ganlab sweep.")
     assert launch.job is not None and launch.overrides is not None
-    run_job(info, launch.job, launch.overrides, Path(hydra_cfg.runtime.output_dir), launch.threads)
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    run_job(launch.sweep, launch.job, launch.overrides, output_dir, launch.threads)
