@@ -14,7 +14,6 @@ all default monitors together <= 10%.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import tempfile
 import time
@@ -31,10 +30,6 @@ from ganlab.seeding import generator
 from ganlab.trainer import Trainer
 
 GRADIENT_MONITORS = ("steepness", "dgrad", "jsd")
-
-
-def geometric_mean(values: list[float]) -> float:
-    return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
 def main() -> None:
@@ -87,7 +82,7 @@ def main() -> None:
     )
     print(f"training epoch (no monitors): {epoch_time:.3f} s (median)\n")
     print(f"{'monitor':<22}{'per call':>10}{'every':>7}{'per epoch':>11}{'overhead':>10}")
-    rows = {"param_grads": (epoch_time * (geometric_mean(norm_ratios) - 1), 1)}
+    rows = {"param_grads": (epoch_time * (statistics.geometric_mean(norm_ratios) - 1), 1)}
     for name, times in per_call.items():
         rows[name] = (statistics.median(times), max(monitors[name].every_n_epochs, 1))
     overhead = {}
