@@ -53,6 +53,7 @@ RUN_HEADER = [
     "status",
     "refining from",
     "collapsing from",
+    "failing from",
     "trigger",
     "stop",
     "oracle",
@@ -90,8 +91,10 @@ def group_of(run: StoredRun, by: Sequence[str]) -> str:
 
 
 def first_epoch_in(timeline: Timeline, phase: int) -> int | None:
+    """First evaluation in `phase`; for REFINING, in refining or later (collapsing)."""
+    wanted = {REFINING, COLLAPSING} if phase == REFINING else {phase}
     return next(
-        (e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p >= phase), None
+        (e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p in wanted), None
     )
 
 
@@ -105,6 +108,7 @@ def run_row(run: StoredRun, by: Sequence[str]) -> tuple[list[str], Judgement | N
         run.status,
         fmt(first_epoch_in(timeline, REFINING)),
         fmt(first_epoch_in(timeline, COLLAPSING)),
+        fmt(timeline.failing_epoch),
     ]
     if verdict is None:
         return cells + ["-"] * (len(RUN_HEADER) - len(cells)), None

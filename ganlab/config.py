@@ -26,7 +26,7 @@ LAYOUTS = ("ring", "grid", "spiral", "custom")
 PROGRESS = ("auto", "bar", "log", "none")
 STEEPNESS_METHODS = ("auto", "exact", "power")
 IMAGE_DATASETS = ("mnist", "fashion_mnist", "cifar10", "image_folder")
-STOP_RULES = ("gradient", "duality_gap", "oracle", "none")
+STOP_RULES = ("gradient", "combined", "duality_gap", "oracle", "none")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -96,10 +96,23 @@ class OptimizerConfig:
     lr: float = 1e-3
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     weight_decay: float = 0.0
+    # step schedule (torch's MultiStepLR): lr is multiplied by `gamma` after each epoch
+    # listed in `milestones`, e.g. milestones=[30] gamma=10: a D that overshoots mid-run
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate during `epoch` (1-based): lr x gamma^(milestones before it)."""
+        return self.lr * self.gamma ** sum(1 for m in self.milestones if m < epoch)
 
     def check(self, prefix: str) -> None:
         _choice(f"{prefix}.name", self.name, OPTIMIZERS)
         _positive(f"{prefix}.lr", self.lr)
+        _positive(f"{prefix}.gamma", self.gamma)
+        _require(
+            all(m >= 1 for m in self.milestones),
+            f"{prefix}.milestones must be epochs >= 1, got {list(self.milestones)}.",
+        )
         _positive(f"{prefix}.weight_decay", self.weight_decay, allow_zero=True)
         _require(
             len(self.betas) == 2 and all(0.0 <= b < 1.0 for b in self.betas),
@@ -353,6 +366,37 @@ class DiscriminatorGradientConfig:
 
 
 @dataclass
+class DiscriminatorConfidenceConfig:
+    """How sure D is: sign statistics (StyleGAN2-ADA's r_t) and accuracy on held-out
+    reals vs the fakes of Z_eval (ganlab.monitors.dconf)."""
+
+    every_n_epochs: int = 1  # 0 = off
+    n_real: int = 1024  # held-out real samples (a fresh draw, never a training batch)
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_epochs >= 0,
+            f"monitor.dconf.every_n_epochs must be >= 0, got {self.every_n_epochs}.",
+        )
+        _require(self.n_real >= 2, f"monitor.dconf.n_real must be >= 2, got {self.n_real}.")
+
+
+@dataclass
+class SignalsConfig:
+    """Step-level signal magnitudes read inside training (ganlab.monitors.signals)."""
+
+    # layer-output RMS of G and D on every n-th step (forward hooks); 0 = off
+    every_n_steps: int = 10
+    update_norms: bool = True  # how far G's and D's parameters moved in each epoch
+
+    def __post_init__(self) -> None:
+        _require(
+            self.every_n_steps >= 0,
+            f"monitor.signals.every_n_steps must be >= 0, got {self.every_n_steps}.",
+        )
+
+
+@dataclass
 class DualityGapConfig:
     """DG = M(G, D_worst) - M(G_worst, D), each worst case found by `steps` of Adam."""
 
@@ -455,6 +499,8 @@ class MonitorConfig:
     steepness: SteepnessMonitorConfig = field(default_factory=SteepnessMonitorConfig)
     dgrad: DiscriminatorGradientConfig = field(default_factory=DiscriminatorGradientConfig)
     param_grads: bool = True  # norms of D's and G's parameter gradients, from training steps
+    dconf: DiscriminatorConfidenceConfig = field(default_factory=DiscriminatorConfidenceConfig)
+    signals: SignalsConfig = field(default_factory=SignalsConfig)
     duality_gap: DualityGapConfig = field(default_factory=DualityGapConfig)
     # image datasets only (mixtures use quality and scatter instead)
     fid: FIDMonitorConfig = field(default_factory=FIDMonitorConfig)
@@ -494,6 +540,17 @@ class EarlyStopConfig:
     window: int = 3  # evaluations for the plateau test, the reference and the stop search
     plateau_tol: float = 0.05  # fitting ends when steepness grows less than this (relative)
     dg_tol: float = 8.0  # duality_gap rule: rise above the minimum that counts (relative)
+    # -- combined rule (ganlab.detectors; docs/collapse.md): a collapse channel fires when
+    # its statistic reaches its threshold (0 turns a channel off); the score is the
+    # largest statistic / threshold, so the rule triggers at score >= 1
+    drift: float = 0.3  # CUSUM drift per evaluation, log units (slower trends never add)
+    shift_up: float = 3.0  # CUSUM threshold, rises of log D-gradient (p90) at fakes
+    shift_down: float = 0.0  # CUSUM threshold, falls of log D-gradient (settling also falls)
+    escalation: float = 0.0  # spike of log D logit magnitude (step-level max) over its median
+    # failing (never fitted): G frozen or D dominant for `fail_patience` evaluations
+    frozen_tol: float = 1e-4  # G's relative parameter change per epoch below this = frozen
+    dominance: float = 0.95  # D's balanced accuracy at or above this = dominant; 1 = off
+    fail_patience: int = 5
 
     def __post_init__(self) -> None:
         _choice("early_stop.rule", self.rule, STOP_RULES)
@@ -510,6 +567,16 @@ class EarlyStopConfig:
         _require(self.window >= 1, f"early_stop.window must be >= 1, got {self.window}.")
         _positive("early_stop.plateau_tol", self.plateau_tol, allow_zero=True)
         _positive("early_stop.dg_tol", self.dg_tol, allow_zero=True)
+        for key in ("drift", "shift_up", "shift_down", "escalation", "frozen_tol"):
+            _positive(f"early_stop.{key}", getattr(self, key), allow_zero=True)
+        _require(
+            0.5 <= self.dominance <= 1.0,
+            f"early_stop.dominance must be in [0.5, 1], got {self.dominance}.",
+        )
+        _require(
+            self.fail_patience >= 1,
+            f"early_stop.fail_patience must be >= 1, got {self.fail_patience}.",
+        )
 
 
 @dataclass

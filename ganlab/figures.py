@@ -14,7 +14,10 @@ from matplotlib.figure import Figure
 from ganlab.config import EarlyStopConfig
 from ganlab.phases import (
     COLLAPSING,
+    D_ACC_KEY,
     DGRAD_KEY,
+    FAILING,
+    G_UPDATE_KEY,
     PHASE_NAMES,
     REFINING,
     STEEPNESS_MAX_KEY,
@@ -28,7 +31,7 @@ from ganlab.phases import (
     quality_series,
 )
 
-PHASE_COLORS = {REFINING: "#cfe3f7", COLLAPSING: "#f7d4cf"}
+PHASE_COLORS = {REFINING: "#cfe3f7", COLLAPSING: "#f7d4cf", FAILING: "#e3e3e3"}
 
 
 def _curve(history: History, key: str) -> tuple[list[int], list[float]]:
@@ -65,9 +68,11 @@ def phase_figure(
     oracle_epoch: int | None = None,
     extra_curves: Mapping[str, str] | None = None,
 ) -> Figure:
-    """Three stacked panels sharing the epoch axis: steepness, D gradient, quality."""
-    fig = Figure(figsize=(8, 7.5), dpi=100)
-    axes = fig.subplots(3, 1, sharex=True)
+    """Stacked panels sharing the epoch axis: steepness, D gradient, quality, and D's
+    accuracy with G's parameter movement when those were logged (the failing signals)."""
+    confidence = any(D_ACC_KEY in m for _, m in history)
+    fig = Figure(figsize=(8, 9.5 if confidence else 7.5), dpi=100)
+    axes = fig.subplots(4 if confidence else 3, 1, sharex=True)
     last_epoch = max((e for e, _ in history), default=1)
     panels: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (
         ("generator steepness", ((STEEPNESS_P90_KEY, "p90"), (STEEPNESS_MAX_KEY, "max"))),
@@ -104,8 +109,10 @@ def phase_figure(
             )
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("hq x coverage")
-    ax.set_xlabel("epoch")
     ax.legend(loc="upper left", fontsize=8)
+    if confidence:
+        _confidence_panel(axes[3], history)
+    axes[-1].set_xlabel("epoch")
 
     for ax in axes:
         _shade(ax, timeline, last_epoch)
@@ -114,13 +121,30 @@ def phase_figure(
         _mark(ax, oracle_epoch, "-.", "tab:green")
         ax.grid(alpha=0.3)
     legend = (
-        f"shaded: {PHASE_NAMES[REFINING]} (blue), {PHASE_NAMES[COLLAPSING]} (red);  "
+        f"shaded: {PHASE_NAMES[REFINING]} (blue), {PHASE_NAMES[COLLAPSING]} (red), "
+        f"{PHASE_NAMES[FAILING]} (grey);  "
         "-- stop epoch,  : trigger,  -. best quality (oracle)"
     )
     fig.suptitle(f"{title}\n{legend}", fontsize=9)
     # fixed margins for this fixed-size figure: tight_layout cost 0.1-0.4 s a figure
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.07, top=0.91, hspace=0.08)
+    fig.subplots_adjust(left=0.1, right=0.9, bottom=0.06, top=0.92, hspace=0.08)
     return fig
+
+
+def _confidence_panel(ax, history: History) -> None:
+    """D's balanced accuracy on held-out reals vs fakes (left) and how far G's
+    parameters moved per epoch (right, log): a dominant D or a frozen G is failing."""
+    epochs, accuracy = _curve(history, D_ACC_KEY)
+    ax.plot(epochs, accuracy, color="tab:purple", lw=1.4, label="D accuracy")
+    ax.set_ylim(0.4, 1.02)
+    ax.set_ylabel("D accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+    update_epochs, update = _curve(history, G_UPDATE_KEY)
+    if update_epochs:
+        right = ax.twinx()
+        right.plot(update_epochs, [max(u, 1e-12) for u in update], color="tab:brown", lw=1, ls="--")
+        right.set_yscale("log")
+        right.set_ylabel("G moved (rel.)", color="tab:brown")
 
 
 def has_curves(history: History) -> bool:

@@ -20,12 +20,18 @@ from ganlab.config import InstanceNoiseConfig, LossConfig
 
 @dataclass(frozen=True)
 class Formulation:
-    """A loss pair. `logistic`: D's output is the logit of P(real), so JSD estimates apply."""
+    """A loss pair. `logistic`: D's output is the logit of P(real), so JSD estimates apply.
+
+    `decision_threshold`: the raw output above which D calls a sample real (0 for logits
+    and hinge margins, 0.5 between LSGAN's targets 0 and 1); None for critics (WGAN),
+    whose outputs have no fixed offset.
+    """
 
     name: str
     d_loss: Callable[[Tensor, Tensor], Tensor]  # (l_real, l_fake) -> scalar
     g_loss: Callable[[Tensor], Tensor]  # l_fake -> scalar
     logistic: bool
+    decision_threshold: float | None = 0.0
 
 
 def logistic_d_loss(l_real: Tensor, l_fake: Tensor) -> Tensor:
@@ -91,10 +97,10 @@ FORMULATIONS: dict[str, Formulation] = {
     "mm": Formulation("mm", logistic_d_loss, minimax_g_loss, True),
     "ns": Formulation("ns", logistic_d_loss, non_saturating_g_loss, True),
     "mm_nsat": Formulation("mm_nsat", logistic_d_loss, mm_nsat_g_loss, True),
-    "wgan": Formulation("wgan", wasserstein_d_loss, wasserstein_g_loss, False),
+    "wgan": Formulation("wgan", wasserstein_d_loss, wasserstein_g_loss, False, None),
     # WGAN-GP uses the WGAN losses; its penalty is the `gp_weight` stabiliser (10 by default).
-    "wgan_gp": Formulation("wgan_gp", wasserstein_d_loss, wasserstein_g_loss, False),
-    "lsgan": Formulation("lsgan", least_squares_d_loss, least_squares_g_loss, False),
+    "wgan_gp": Formulation("wgan_gp", wasserstein_d_loss, wasserstein_g_loss, False, None),
+    "lsgan": Formulation("lsgan", least_squares_d_loss, least_squares_g_loss, False, 0.5),
     "hinge": Formulation("hinge", hinge_d_loss, wasserstein_g_loss, False),
 }
 

@@ -35,16 +35,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganlab.config import EarlyStopConfig
+from ganlab.detectors import dominant, frozen, level_shift, persistent, safe_log
 
 History = Sequence[tuple[int, Mapping[str, float]]]  # (epoch, metrics), epochs ascending
 
-FITTING, REFINING, COLLAPSING = 0, 1, 2
-PHASE_NAMES = {FITTING: "fitting", REFINING: "refining", COLLAPSING: "collapsing"}
+FITTING, REFINING, COLLAPSING, FAILING = 0, 1, 2, 3
+PHASE_NAMES = {
+    FITTING: "fitting",
+    REFINING: "refining",
+    COLLAPSING: "collapsing",
+    FAILING: "failing",
+}
 
 DGRAD_KEY = "monitor/dgrad_fake_p90"
 STEEPNESS_P90_KEY = "monitor/steepness_p90"
 STEEPNESS_MAX_KEY = "monitor/steepness_max"
 DUALITY_GAP_KEY = "monitor/duality_gap"
+LOGIT_MAX_KEY = "train/d_logit_abs_max"
+G_UPDATE_KEY = "train/g_update_rel"
+D_ACC_KEY = "monitor/d_acc"
 
 
 @dataclass
@@ -56,6 +65,9 @@ class Timeline:
     phases: list[int] = field(default_factory=list)
     trigger_epoch: int | None = None
     stop_epoch: int | None = None
+    # what the trigger saw: "collapse" or "failing" (the run never fitted); None: no trigger
+    cause: str | None = None
+    failing_epoch: int | None = None  # first evaluation marked failing, if any
 
     def phase_at(self, epoch: int) -> int:
         """Phase of `epoch`: that of the latest evaluation at or before it."""
@@ -136,7 +148,86 @@ def _finish(
         phases=phases,
         trigger_epoch=None if trigger is None else epochs[trigger],
         stop_epoch=None if stop is None else epochs[stop],
+        cause=None if trigger is None else "collapse",
     )
+
+
+def _optional_series(history: History, epochs: Sequence[int], key: str) -> list[float | None]:
+    """`key` at each of `epochs` (None where it was not logged or not finite)."""
+    by_epoch = {
+        epoch: float(metrics[key])
+        for epoch, metrics in history
+        if key in metrics and math.isfinite(metrics[key])
+    }
+    return [by_epoch.get(epoch) for epoch in epochs]
+
+
+def _spike(series: Sequence[float | None], window: int, start: int) -> list[float | None]:
+    """How far each value rises above the median of the `window` values before it."""
+    out: list[float | None] = []
+    seen: list[float] = []
+    for index, x in enumerate(series):
+        if x is None or len(seen) < window or index < start:
+            out.append(None)
+        else:
+            out.append(max(0.0, x - statistics.median(seen[-window:])))
+        if x is not None:
+            seen.append(x)
+    return out
+
+
+def combined_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+    """Collapse channels (sustained shifts of D's gradient, escalation of D's logits) and
+    failing channels (a frozen generator, a dominant discriminator); docs/collapse.md.
+
+    Score = the largest channel statistic / its threshold: the rule triggers at >= 1 for
+    `patience` evaluations (cause "collapse"). Independently, evaluations where G was
+    frozen or D dominant for `fail_patience` evaluations in a row are marked FAILING; the
+    first of them triggers too (cause "failing") when it comes before a collapse trigger,
+    and is its own stop epoch: a run that never fitted has nothing better to keep.
+    """
+    epochs, (dgrad, s_p90) = _series(history, (DGRAD_KEY, STEEPNESS_P90_KEY))
+    phases = _plateau_phases(_ema(s_p90, cfg.ema), cfg, growing=True)
+    log_g = [safe_log(v) for v in dgrad]
+    channels: list[tuple[list[float | None], float]] = []
+    start = cfg.warmup_epochs
+    if cfg.shift_up > 0:
+        channels.append((level_shift(log_g, cfg.drift, cfg.window, start), cfg.shift_up))
+    if cfg.shift_down > 0:
+        falls = [None if v is None else -v for v in log_g]
+        channels.append((level_shift(falls, cfg.drift, cfg.window, start), cfg.shift_down))
+    if cfg.escalation > 0:
+        logits = [safe_log(v) for v in _optional_series(history, epochs, LOGIT_MAX_KEY)]
+        channels.append((_spike(logits, cfg.window, start), cfg.escalation))
+    scores: list[float | None] = []
+    for i in range(len(epochs)):
+        values = [stat[i] / threshold for stat, threshold in channels if stat[i] is not None]
+        scores.append(max(values) if values else None)
+
+    frozen_flags = frozen(_optional_series(history, epochs, G_UPDATE_KEY), cfg.frozen_tol)
+    dominant_flags = (
+        dominant(_optional_series(history, epochs, D_ACC_KEY), cfg.dominance)
+        if cfg.dominance < 1.0
+        else [False] * len(epochs)
+    )
+    failing = persistent(
+        [a or b for a, b in zip(frozen_flags, dominant_flags, strict=True)], cfg.fail_patience
+    )
+    timeline = _finish(epochs, scores, phases, 1.0, cfg)
+    collapse_at = (
+        len(epochs) if timeline.trigger_epoch is None else epochs.index(timeline.trigger_epoch)
+    )
+    timeline.phases = [
+        FAILING if failing[i] and i < collapse_at else phase
+        for i, phase in enumerate(timeline.phases)
+    ]
+    first_failing = next((i for i, flag in enumerate(failing) if flag), None)
+    if first_failing is not None:
+        timeline.failing_epoch = epochs[first_failing]
+        if first_failing < collapse_at:
+            timeline.trigger_epoch = timeline.stop_epoch = epochs[first_failing]
+            timeline.cause = "failing"
+    return timeline
 
 
 def gradient_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
@@ -248,12 +339,14 @@ def no_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
 
 RULES: dict[str, Callable[[History, EarlyStopConfig], Timeline]] = {
     "gradient": gradient_rule,
+    "combined": combined_rule,
     "duality_gap": duality_gap_rule,
     "oracle": oracle_rule,
     "none": no_rule,
 }
 RULE_KEYS = {
     "gradient": (DGRAD_KEY, STEEPNESS_P90_KEY, STEEPNESS_MAX_KEY),
+    "combined": (DGRAD_KEY, STEEPNESS_P90_KEY, LOGIT_MAX_KEY, G_UPDATE_KEY, D_ACC_KEY),
     "duality_gap": (DUALITY_GAP_KEY,),
     "oracle": ("quality/hq_fraction", "quality/modes_covered"),
     "none": (),
@@ -275,6 +368,8 @@ class Judgement:
     quality_at_stop: float
     quality_at_oracle: float
     final_quality: float
+    cause: str | None = None  # "collapse" or "failing": what the trigger saw
+    failing_epoch: int | None = None
 
     @property
     def regret(self) -> float:
@@ -306,6 +401,8 @@ def judge(history: History, cfg: EarlyStopConfig) -> Judgement | None:
         quality_at_stop=by_epoch[stop_q_epoch],
         quality_at_oracle=by_epoch[oracle],
         final_quality=by_epoch[last],
+        cause=timeline.cause,
+        failing_epoch=timeline.failing_epoch,
     )
 
 

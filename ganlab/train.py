@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import __version__
 from ganlab.build import build_parts, resolve_device
 from ganlab.checkpoint import RecentWeights, load_checkpoint, save_checkpoint
-from ganlab.config import GanlabConfig, flatten, register, validate
+from ganlab.config import GanlabConfig, SignalsConfig, flatten, register, validate
 from ganlab.errors import GanlabError, TrainingFailed
 from ganlab.launch import LaunchInfo
 from ganlab.launch import from_hydra as launch_from_hydra
@@ -98,6 +98,12 @@ def _resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, 
         str(ckpt_path),
     )
     return validate(merged), ResumePoint(checkpoint, ckpt_path)
+
+
+def signals_config(cfg: GanlabConfig) -> SignalsConfig | None:
+    """The step-level signals to read, or None when every monitor is off (monitor=none)."""
+    signals = cfg.monitor.signals
+    return signals if signals.every_n_steps > 0 or signals.update_norms else None
 
 
 def _checkpoint_payload(
@@ -179,6 +185,8 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
         run_cfg.loss,
         generator(run_cfg.seed, "train", device),
         track_grad_norms=run_cfg.monitor.param_grads,
+        signals=signals_config(run_cfg),
+        optim=run_cfg.optim,
     )
     monitors = build_monitors(run_cfg, parts, run_name)
     ckpt_path = output_dir / CHECKPOINT_ARTIFACT

@@ -17,11 +17,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganlab.config import LossConfig, TrainerConfig
+from ganlab.config import LossConfig, OptimConfig, SignalsConfig, TrainerConfig
 from ganlab.data import Data
 from ganlab.errors import CheckpointError, TrainingFailed
 from ganlab.losses import Formulation, clip_weights, gradient_penalty, instance_noise_sigma
 from ganlab.monitors.dgrad import total_grad_norm
+from ganlab.monitors.signals import (
+    ActivationProbe,
+    flat_parameters,
+    logit_magnitudes,
+    relative_change,
+)
 
 PROGRESS_EVERY = 10  # steps between progress callbacks
 # Per-step statistics, averaged over the epoch (d_real/d_fake: D's mean raw output).
@@ -57,6 +63,8 @@ class Trainer:
         loss_cfg: LossConfig,
         rng: torch.Generator,
         track_grad_norms: bool = False,
+        signals: SignalsConfig | None = None,
+        optim: OptimConfig | None = None,
     ) -> None:
         self.parts = parts
         self.cfg = cfg
@@ -64,6 +72,15 @@ class Trainer:
         self.rng = rng
         # parameter-gradient norms of D and G, read from .grad after each backward
         self.track_grad_norms = track_grad_norms
+        # learning-rate schedules; None = constant rates
+        self.optim = optim
+        # step-level signal magnitudes (ganlab.monitors.signals); None = off
+        self.signals = signals
+        self.probe = (
+            ActivationProbe({"g": parts.generator, "d": parts.discriminator})
+            if signals is not None and signals.every_n_steps > 0
+            else None
+        )
         self._params_d = list(parts.discriminator.parameters())
         self._params_g = list(parts.generator.parameters())
         self.epoch = 0  # completed epochs
@@ -74,12 +91,24 @@ class Trainer:
         parts, cfg = self.parts, self.cfg
         epoch = self.epoch + 1
         sigma = instance_noise_sigma(self.loss_cfg.instance_noise, epoch)
+        if self.optim is not None:  # a pure function of the epoch: resumes exactly
+            for optimizer, net_cfg in ((parts.opt_g, self.optim.g), (parts.opt_d, self.optim.d)):
+                for group in optimizer.param_groups:
+                    group["lr"] = net_cfg.lr_at(epoch)
         parts.generator.train()
         parts.discriminator.train()
         # Detached per-step values are collected and reduced once per epoch: no extra
         # tensor op or device sync per step.
         collected: dict[str, list[Tensor]] = defaultdict(list)
+        update_norms = self.signals is not None and self.signals.update_norms
+        start = (
+            {"g": flat_parameters(parts.generator), "d": flat_parameters(parts.discriminator)}
+            if update_norms
+            else {}
+        )
         for step in range(1, cfg.steps_per_epoch + 1):
+            if self.probe is not None:
+                self.probe.active = step % self.signals.every_n_steps == 0  # type: ignore[union-attr]
             for _ in range(cfg.n_critic):
                 for key, value in self._d_step(sigma).items():
                     collected[key].append(value)
@@ -89,6 +118,8 @@ class Trainer:
                 on_steps(PROGRESS_EVERY)
         if on_steps is not None and cfg.steps_per_epoch % PROGRESS_EVERY:
             on_steps(cfg.steps_per_epoch % PROGRESS_EVERY)
+        if self.probe is not None:
+            self.probe.active = False
 
         means = {key: _reduce(values).mean().item() for key, values in collected.items()}
         for key in ("loss_d", "loss_g"):
@@ -104,6 +135,18 @@ class Trainer:
                 )
         if self.loss_cfg.instance_noise.sigma0 > 0.0:
             metrics["train/instance_noise_sigma"] = sigma
+        if self.signals is not None:
+            metrics |= logit_magnitudes(
+                [
+                    torch.cat(pair)
+                    for pair in zip(collected["d_real"], collected["d_fake"], strict=True)
+                ]
+            )
+            if self.probe is not None:
+                metrics |= self.probe.epoch_stats()
+            for net, before in start.items():
+                module = parts.generator if net == "g" else parts.discriminator
+                metrics[f"train/{net}_update_rel"] = relative_change(before, module)
         return metrics
 
     def _noisy(self, x: Tensor, sigma: float) -> Tensor:

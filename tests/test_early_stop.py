@@ -117,7 +117,7 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "| ns-ring8-s0 | ns | 2 | 2 |" in out  # trigger 2, stop 2
+    assert "| ns-ring8-s0 | ns | 2 | collapse | - | 2 |" in out  # trigger 2, stop 2
     assert (
         "| rule=gradient patience=1 reference=running tau=-1.0 warmup_epochs=1 | **all** | 2 |"
         in out

@@ -17,6 +17,7 @@ from ganlab.config import GanlabConfig
 from ganlab.data import GaussianMixture, ImageData
 from ganlab.monitors.base import EvalState, is_due
 from ganlab.monitors.coverage import ClassCoverageMonitor
+from ganlab.monitors.dconf import DiscriminatorConfidenceMonitor
 from ganlab.monitors.dgrad import DiscriminatorGradientMonitor
 from ganlab.monitors.duality_gap import DualityGapMonitor
 from ganlab.monitors.fid import INCEPTION, FIDMonitor
@@ -61,6 +62,12 @@ def build_monitors(cfg: GanlabConfig, parts: GanParts, title: str) -> MonitorSui
     metric_monitors: list[Any] = [
         SteepnessMonitor(mon.steepness, z_eval, data.dim, seed),
         DiscriminatorGradientMonitor(mon.dgrad, z_eval, real, parts.formulation),
+        DiscriminatorConfidenceMonitor(
+            mon.dconf,
+            z_eval,
+            data.sample(mon.dconf.n_real, generator(seed, "monitor/dconf")),
+            parts.formulation,
+        ),
         DualityGapMonitor(mon.duality_gap, parts.formulation, data, latent_dim, seed),
     ]
     if parts.formulation.logistic:
