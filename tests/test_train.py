@@ -118,8 +118,14 @@ def comparable_history(client: MlflowClient, run_id: str) -> dict[str, list[tupl
 
 def test_resume_continues_the_same_run_identically(make_cfg, client, tmp_path) -> None:
     # every monitor every epoch: a run's last epoch always evaluates everything, and the
-    # first half below ends at epoch 2
-    common = ("loss=mm_nsat", "monitor.duality_gap.every_n_epochs=1", "early_stop.action=record")
+    # first half below ends at epoch 2; D's learning rate steps up after epoch 2
+    common = (
+        "loss=mm_nsat",
+        "monitor.duality_gap.every_n_epochs=1",
+        "early_stop.action=record",
+        "optim.d.milestones=[2]",
+        "optim.d.gamma=10",
+    )
     straight = train(make_cfg("trainer.epochs=4", *common))
 
     first = train(make_cfg("trainer.epochs=2", *common))

@@ -1,0 +1,124 @@
+"""The collapse benchmark: scoring on hand-made runs, and the command end to end."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ganlab.config import EarlyStopConfig
+from ganlab.phases import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY
+from ganlab.study.benchmark import main as benchmark_main
+from ganlab.study.catalogue import load_catalogue
+from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED
+from ganlab.study.scoring import decide, labelled, score, tune, wilson
+
+
+def run(name: str, quality: list[float], dgrad: list[float], g_update=None):
+    """A stored history on ring8 (8 modes): quality = hq_fraction with every mode covered."""
+    rows = []
+    for i, (q, g) in enumerate(zip(quality, dgrad, strict=True)):
+        m = {
+            "quality/hq_fraction": q,
+            "quality/modes_covered": 8.0,
+            DGRAD_KEY: g,
+            STEEPNESS_P90_KEY: 5.0,
+            **{f"quality/mode_hq_count/{k}": 1.0 for k in range(8)},
+        }
+        if g_update is not None:
+            m[G_UPDATE_KEY] = g_update[i]
+        rows.append((i + 1, m))
+    return labelled(name, "ring8", "x", 0, "holdout", rows)
+
+
+FIT = [0.1, 0.3, 0.6, 0.8, 0.85]
+RISE = [6.0, 7.0, 8.0, 9.0, 10.0]  # D's gradient grows while D learns: not a shift
+COLLAPSE = run(
+    "collapsed", FIT + [0.9] * 10 + [0.05] * 10, RISE + [10.0] * 10 + [60.0] * 10
+)  # quality falls at epoch 16 and D's gradient rises 6x there, for good
+HEALTHY_RUN = run("healthy", FIT + [0.9] * 20, RISE + [10.0] * 20)
+FROZEN = run("frozen", [0.0] * 25, [10.0] * 25, g_update=[0.2] * 5 + [0.0] * 20)
+SHIFT = EarlyStopConfig(rule="combined", shift_up=3.0, drift=0.3, ema=1.0, warmup_epochs=3)
+
+
+def test_the_runs_are_labelled_as_built() -> None:
+    assert COLLAPSE.label.label == COLLAPSED and COLLAPSE.label.onset_epoch == 16
+    assert HEALTHY_RUN.label.label == HEALTHY
+    assert FROZEN.label.label == NEVER_FITTED
+
+
+def test_a_level_shift_rule_catches_the_collapse_in_time_and_spares_the_healthy_run() -> None:
+    outcome = decide(COLLAPSE, SHIFT)
+    # log 6 - 0.3 = 1.49 a step: the 3rd step crosses 3, at epoch 18 = onset + 2
+    assert outcome.trigger_epoch == 18 and outcome.lag == 2 and outcome.hit
+    assert outcome.stop_epoch == 15  # the last healthy epoch is kept
+    assert outcome.regret == pytest.approx(0.0)
+    assert not decide(HEALTHY_RUN, SHIFT).alarm
+
+
+def test_never_stopping_costs_the_collapse_and_failing_needs_the_freeze_signal() -> None:
+    never = decide(COLLAPSE, EarlyStopConfig(rule="none"))
+    assert not never.hit and never.regret == pytest.approx(0.9 - 0.05)
+    frozen = decide(FROZEN, SHIFT)
+    # G frozen from epoch 6, failing after fail_patience=5 evaluations: epoch 10 <= 25 / 2
+    assert frozen.failing_epoch == 10 and frozen.failing_by_half and frozen.cause == "failing"
+
+
+def test_score_counts_each_label_against_its_own_question() -> None:
+    s = score([decide(r, SHIFT) for r in (COLLAPSE, HEALTHY_RUN, FROZEN)])
+    assert (s.hit.hits, s.hit.n) == (1, 1)
+    assert (s.false_alarm_healthy.hits, s.false_alarm_healthy.n) == (0, 1)
+    assert (s.failing.hits, s.failing.n) == (1, 1)
+    assert s.lags == (2,)
+    assert s.median_regret == pytest.approx(0.0)
+
+
+def test_tuning_prefers_settings_within_the_false_alarm_budget() -> None:
+    noisy = EarlyStopConfig(rule="combined", shift_up=0.01, drift=0.0, ema=1.0, warmup_epochs=3)
+    healthy_with_noise = run("noisy", FIT + [0.9] * 20, RISE + [10.0, 11.0, 9.0, 12.0, 10.0] * 4)
+    ranked = tune([COLLAPSE, healthy_with_noise], [noisy, SHIFT])
+    assert ranked[0][0] is SHIFT  # the hair trigger flags the healthy run: 100% > 10%
+
+
+def test_wilson_interval_matches_a_known_value() -> None:
+    # 8 of 10: the textbook Wilson 95% interval is [0.490, 0.943]
+    low, high = wilson(8, 10)
+    assert low == pytest.approx(0.490, abs=1e-3) and high == pytest.approx(0.943, abs=1e-3)
+
+
+def test_catalogue_splits_seeds_and_holds_out_whole_families() -> None:
+    catalogue = load_catalogue()
+    names = [job.name for job in catalogue.jobs()]
+    assert len(names) == len(set(names)) >= 100
+    assert catalogue.split_of("ring8", 0) == "tune"
+    assert catalogue.split_of("ring8", 7) == "holdout"
+    assert catalogue.split_of("spiral12", 0) == "holdout"  # never seen while tuning
+
+
+@pytest.mark.slow
+def test_quick_benchmark_trains_labels_scores_and_resumes(tmp_path, capsys) -> None:
+    uri = f"sqlite:///{tmp_path / 'bench.db'}"
+    out = tmp_path / "report"
+    args = ["collapse", "--quick", "--tracking-uri", uri, "--out", str(out)]
+    assert benchmark_main(args) == 0
+    first = capsys.readouterr().out
+    assert "runs to train (0 already stored)" in first
+    for name in ("report.md", "labels.csv", "scores.csv", "runs.csv", "scores_holdout.png"):
+        assert (out / name).is_file(), name
+    with (out / "labels.csv").open() as handle:
+        labels = {(row["family"], row["scenario"]): row for row in csv.DictReader(handle)}
+    assert labels[("ring8", "mm-frozen")]["never_fitted"] == "2"  # a saturated, frozen G
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("collapse_benchmark_quick")
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if r.data.tags.get("ganlab.role") == "benchmark")
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == len(list(load_catalogue(quick=True).jobs()))
+    assert all(r.info.status == "FINISHED" for r in children)
+    assert "benchmark/holdout/never/median_regret" in parent.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "benchmark")}
+    assert "benchmark/report.md" in artifacts
+    # a second call finds every run stored and only scores again
+    assert benchmark_main(args) == 0
+    assert "runs to train" not in capsys.readouterr().out

@@ -1,0 +1,152 @@
+"""Discriminator confidence, step-level signals and learning-rate steps, checked against
+independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ganlab.config import (
+    DatasetConfig,
+    DiscriminatorConfidenceConfig,
+    LossConfig,
+    OptimizerConfig,
+    SignalsConfig,
+    TrainerConfig,
+)
+from ganlab.data import build_mixture
+from ganlab.losses import FORMULATIONS, build_formulation
+from ganlab.monitors.base import EvalState
+from ganlab.monitors.dconf import DiscriminatorConfidenceMonitor, confidence_stats
+from ganlab.monitors.signals import ActivationProbe, logit_magnitudes, relative_change
+from ganlab.trainer import GanParts, Trainer
+
+
+def test_confidence_stats_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(1.0, 1.0, 500), rng.normal(-0.5, 1.0, 400)
+    stats = confidence_stats(torch.tensor(real), torch.tensor(fake), 0.0)
+    assert stats["monitor/d_sign_real"] == pytest.approx(np.sign(real).mean())
+    assert stats["monitor/d_sign_fake"] == pytest.approx(np.sign(fake).mean())
+    acc_real, acc_fake = (real > 0).mean(), (fake <= 0).mean()
+    assert stats["monitor/d_acc_real"] == pytest.approx(acc_real)
+    assert stats["monitor/d_acc"] == pytest.approx((acc_real + acc_fake) / 2)
+    assert stats["monitor/d_logit_fake_mean"] == pytest.approx(fake.mean())
+
+
+def test_lsgan_threshold_and_critics_use_the_midpoint_of_medians() -> None:
+    real, fake = torch.tensor([0.6, 0.7, 0.3]), torch.tensor([0.2, 0.55, 0.1])
+    assert FORMULATIONS["lsgan"].decision_threshold == 0.5
+    assert confidence_stats(real, fake, 0.5)["monitor/d_acc_real"] == pytest.approx(2 / 3)
+    # a WGAN critic shifted by +100 is the same critic: the accuracy must not change
+    assert FORMULATIONS["wgan"].decision_threshold is None
+    shifted = confidence_stats(real + 100, fake + 100, None)
+    assert shifted["monitor/d_acc"] == confidence_stats(real, fake, None)["monitor/d_acc"]
+    # medians 0.6 and 0.2: threshold 0.4; reals above it 2/3, fakes at or below 2/3
+    assert shifted["monitor/d_acc"] == pytest.approx(2 / 3)
+
+
+def test_confidence_monitor_reads_d_on_both_sets() -> None:
+    generator = nn.Linear(2, 2)
+    discriminator = nn.Linear(2, 1)
+    with torch.no_grad():
+        generator.weight.copy_(torch.eye(2))
+        generator.bias.fill_(-3.0)  # fakes far at (-3, -3) + z
+        discriminator.weight.fill_(1.0)
+        discriminator.bias.zero_()
+    monitor = DiscriminatorConfidenceMonitor(
+        DiscriminatorConfidenceConfig(),
+        torch.zeros(10, 2),
+        torch.full((10, 2), 2.0),
+        FORMULATIONS["ns"],
+    )
+    stats = monitor(EvalState(generator, discriminator, 1, torch.device("cpu")))
+    assert stats["monitor/d_acc"] == 1.0 and stats["monitor/d_sign_real"] == 1.0
+    assert stats["monitor/d_logit_real_mean"] == pytest.approx(4.0)
+    assert stats["monitor/d_logit_fake_mean"] == pytest.approx(-6.0)
+
+
+def test_activation_probe_records_layer_rms_only_when_active() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+    probe = ActivationProbe({"d": net})
+    x1, x2 = torch.randn(8, 3), torch.randn(8, 3) * 4
+    net(torch.randn(8, 3) * 100)  # inactive: ignored
+    probe.active = True
+    net(x1)
+    net(x2)
+    probe.active = False
+    stats = probe.epoch_stats()
+    hidden = [net[0](x).detach() for x in (x1, x2)]
+    out = [net(x).detach() for x in (x1, x2)]
+    expected0 = max(float(h.pow(2).mean().sqrt()) for h in hidden)
+    expected1 = max(float(o.pow(2).mean().sqrt()) for o in out)
+    assert stats["train/act_d_rms/0"] == pytest.approx(expected0, rel=1e-6)
+    assert stats["train/act_d_rms/1"] == pytest.approx(expected1, rel=1e-6)
+    assert stats["train/act_d_rms_max"] == pytest.approx(max(expected0, expected1), rel=1e-6)
+    assert probe.epoch_stats() == {}  # reset after reading
+    probe.remove()
+
+
+def test_relative_change_and_logit_magnitudes() -> None:
+    net = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    before = torch.tensor([3.0, 4.0])
+    with torch.no_grad():
+        net.weight.add_(torch.tensor([[0.0, 0.5]]))
+    assert relative_change(before, net) == pytest.approx(0.5 / 5.0)
+    per_step = [torch.tensor([1.0, -3.0]), torch.tensor([-10.0, 10.0])]
+    stats = logit_magnitudes(per_step)
+    assert stats == {"train/d_logit_abs_mean": 6.0, "train/d_logit_abs_max": 10.0}
+
+
+def test_learning_rate_steps_like_multistep_lr() -> None:
+    cfg = OptimizerConfig(lr=1e-3, milestones=[2, 4], gamma=10.0)
+    params = [nn.Parameter(torch.zeros(1))]
+    optimizer = torch.optim.SGD(params, lr=1e-3)
+    reference = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2, 4], gamma=10.0)
+    for epoch in range(1, 7):
+        assert cfg.lr_at(epoch) == pytest.approx(optimizer.param_groups[0]["lr"]), epoch
+        optimizer.step()
+        reference.step()
+
+
+def test_trainer_logs_the_signals_and_applies_the_schedule() -> None:
+    torch.manual_seed(0)
+    mixture = build_mixture(DatasetConfig())
+    g = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    d = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+    parts = GanParts(
+        g,
+        d,
+        torch.optim.Adam(g.parameters(), 1e-3),
+        torch.optim.Adam(d.parameters(), 1e-3),
+        build_formulation(LossConfig()),
+        mixture,
+        2,
+        torch.device("cpu"),
+    )
+    from ganlab.config import OptimConfig
+
+    optim = OptimConfig(d=OptimizerConfig(lr=1e-3, milestones=[1], gamma=5.0))
+    trainer = Trainer(
+        parts,
+        TrainerConfig(steps_per_epoch=20, batch_size=32),
+        LossConfig(),
+        torch.Generator().manual_seed(0),
+        signals=SignalsConfig(every_n_steps=5),
+        optim=optim,
+    )
+    first = trainer.train_epoch()
+    assert parts.opt_d.param_groups[0]["lr"] == pytest.approx(1e-3)
+    second = trainer.train_epoch()
+    assert parts.opt_d.param_groups[0]["lr"] == pytest.approx(5e-3)
+    for metrics in (first, second):
+        assert {"train/d_logit_abs_max", "train/act_g_rms_max", "train/g_update_rel"} <= set(
+            metrics
+        )
+        assert metrics["train/d_logit_abs_max"] >= metrics["train/d_logit_abs_mean"] > 0
+        assert metrics["train/g_update_rel"] > 0
