@@ -112,14 +112,17 @@ def load_or_train(
 @torch.no_grad()
 def classify(
     model: SmallClassifier, images: Tensor, batch_size: int = 500
-) -> tuple[Tensor, Tensor]:
-    """(predicted labels, penultimate features) of float images in [-1, 1], batched."""
-    labels, features = [], []
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(predicted labels, penultimate features, probability of the predicted label) of
+    float images in [-1, 1], batched."""
+    labels, features, confidence = [], [], []
     for batch in images.split(batch_size):
         feats = model.features(batch)
         features.append(feats)
-        labels.append(model.head(feats).argmax(1))
-    return torch.cat(labels), torch.cat(features)
+        top = F.softmax(model.head(feats), dim=1).max(1)
+        labels.append(top.indices)
+        confidence.append(top.values)
+    return torch.cat(labels), torch.cat(features), torch.cat(confidence)
 
 
 def register_with_torch_fidelity(model: SmallClassifier, name: str) -> str:

@@ -286,7 +286,7 @@ class DatasetConfig:
 
 @dataclass
 class QualityMonitorConfig:
-    """Mixture quality on samples from fixed latents (method.md section 4)."""
+    """Mixture quality on samples from fixed latents (docs/method.md section 4)."""
 
     every_n_epochs: int = 1  # 0 = off
     n_samples: int = 2500
@@ -516,7 +516,7 @@ class MonitorConfig:
 
 @dataclass
 class EarlyStopConfig:
-    """Phase labels and the stopping rule (method.md section 5); every number a value here."""
+    """Phase labels and the stopping rule (docs/method.md section 5); every number a value here."""
 
     # Defaults chosen by replaying every setting on the ring8 and grid25 loss zoos
     # (README, "Choosing the rule"): a one-evaluation spike of D's gradient at fakes
@@ -544,6 +544,7 @@ class EarlyStopConfig:
     # its statistic reaches its threshold (0 turns a channel off); the score is the
     # largest statistic / threshold, so the rule triggers at score >= 1
     drift: float = 0.3  # CUSUM drift per evaluation, log units (slower trends never add)
+    shift_window: int = 5  # CUSUM reference: the median of this many previous evaluations
     shift_up: float = 3.0  # CUSUM threshold, rises of log D-gradient (p90) at fakes
     shift_down: float = 0.0  # CUSUM threshold, falls of log D-gradient (settling also falls)
     escalation: float = 0.0  # spike of log D logit magnitude (step-level max) over its median
@@ -572,6 +573,10 @@ class EarlyStopConfig:
         _require(
             0.5 <= self.dominance <= 1.0,
             f"early_stop.dominance must be in [0.5, 1], got {self.dominance}.",
+        )
+        _require(
+            self.shift_window >= 1,
+            f"early_stop.shift_window must be >= 1, got {self.shift_window}.",
         )
         _require(
             self.fail_patience >= 1,

@@ -7,8 +7,9 @@ ganlab-benchmark). What each one looks for, and why (docs/collapse.md has the ev
 
 - `level_shift`: a one-sided CUSUM of upward *sustained* shifts in a log-scaled series.
   At a permanent collapse, D's gradient at the fakes rises several-fold and stays there;
-  a spike detector's moving reference absorbs such a shift within a few evaluations,
-  CUSUM accumulates it. A one-evaluation spike adds once and then drains.
+  a single-evaluation comparison sees one jump and then a new normal, while CUSUM adds
+  the jump up for as long as its reference lags behind. A one-evaluation spike adds once
+  and then drains.
 - `frozen`: the generator has stopped moving (saturated minimax loss, dead units):
   its parameters changed by less than a relative `tol` over an epoch. No gradient
   spikes at all in such runs: the freeze itself is the signal.
@@ -34,26 +35,27 @@ def safe_log(value: float | None) -> float | None:
 def level_shift(
     series: Sequence[float | None], drift: float, window: int, start: int = 0
 ) -> list[float | None]:
-    """One-sided upward CUSUM: S_t = max(0, S_{t-1} + x_t - ref - drift).
+    """Upward CUSUM against a moving reference: S_t = max(0, S_{t-1} + x_t - ref_t - drift),
+    ref_t = the median of the `window` values before x_t.
 
-    `ref` is the median of the `window` values before the current excursion began: it
-    follows the series while S = 0 (slow trends never accumulate: each step stays within
-    `drift` of the recent median) and freezes as soon as S > 0, so a sustained shift
-    keeps adding `shift - drift` per evaluation instead of being absorbed. None before
-    index `start` or before `window` values have been seen.
+    A sustained shift of size d adds (d - drift) for about window / 2 + 1 evaluations,
+    until the median has moved to the new level; a one-evaluation spike of the same size
+    adds it once (the median ignores it) and drains by `drift` per evaluation after. So a
+    shift reaches about (window / 2 + 1) times what a spike does, which is what separates
+    the two. A slow trend of r per evaluation stays about r * (window + 1) / 2 above the
+    median: below `drift`, it never adds up (D's gradient grows like this while D learns).
+    A fixed reference, as in textbook CUSUM, would let such trends accumulate without end.
+    None before index `start` or before `window` values have been seen.
     """
     stats: list[float | None] = []
     seen: list[float] = []
-    total, ref = 0.0, None
+    total = 0.0
     for index, x in enumerate(series):
         if x is None:
-            stats.append(total if ref is not None and index >= start else None)
+            stats.append(total if len(seen) >= window and index >= start else None)
             continue
         if len(seen) >= window and index >= start:
-            if total == 0.0:
-                ref = statistics.median(seen[-window:])
-            assert ref is not None
-            total = max(0.0, total + x - ref - drift)
+            total = max(0.0, total + x - statistics.median(seen[-window:]) - drift)
             stats.append(total)
         else:
             stats.append(None)

@@ -135,9 +135,12 @@ class FitLoop:
             self._keep_stop_weights(timeline.stop_epoch)
             stopping = self.cfg.early_stop.action == "stop"
             log.info(
-                "early stop: rule '%s' triggered at epoch %d; stop epoch %d%s",
+                "early stop: rule '%s' triggered at epoch %d (%s); stop epoch %d%s",
                 self.cfg.early_stop.rule,
                 epoch,
+                "the run is failing: it never fitted"
+                if timeline.cause == "failing"
+                else "collapse",
                 timeline.stop_epoch,
                 " - stopping" if stopping else " - recording only, training continues",
             )
@@ -172,6 +175,9 @@ class FitLoop:
         if self.stopper.triggered:
             tags["early_stop.trigger_epoch"] = str(timeline.trigger_epoch)
             tags["early_stop.stop_epoch"] = str(timeline.stop_epoch)
+            tags["early_stop.cause"] = str(timeline.cause)
+        if timeline.failing_epoch is not None:  # the run never fitted, from this epoch
+            tags["early_stop.failing_epoch"] = str(timeline.failing_epoch)
         self.tracker.set_tags(tags)
         if cfg.rule != "none" and not self.stopper.triggered:
             log.info("early stop: rule '%s' did not trigger (no collapse detected)", cfg.rule)

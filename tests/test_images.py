@@ -180,7 +180,7 @@ def mnist_classifier(data_root: Path, tmp_path_factory):
 
 def test_classifier_is_trained_once_and_cached(mnist_classifier) -> None:
     data, cache, model = mnist_classifier
-    labels, features = classify(model, to_float(data.images))
+    labels, features, _ = classify(model, to_float(data.images))
     assert float((labels == data.labels).float().mean()) > 0.9
     assert features.shape == (len(data), 128)
     cached = list(cache.glob("*.pt"))

@@ -1,6 +1,6 @@
 """2-D Gaussian mixtures: the toy problems where mode dropping and mixing are visible.
 
-Conventions (method.md section 4): `ring` puts n modes evenly on a circle (angles
+Conventions (docs/method.md section 4): `ring` puts n modes evenly on a circle (angles
 2*pi*k/n, so 8 modes really are 8; `linspace(0, 2pi, 8)` would give 7), `grid` puts a
 square number of modes at spacing apart centred on the origin, `spiral` places modes along
 an Archimedean spiral, `custom` takes the centres from config.

@@ -3,10 +3,13 @@
 MM-nsat's paper measures mode coverage on MNIST/CIFAR by labelling generated samples
 with a classifier: `quality/class_js` is the Jensen-Shannon distance (base 2) of the
 predicted-label histogram to uniform, `quality/classes_present` the classes holding at
-least `present_fraction` of a uniform share. Per-class counts are logged too, so
-presence can be recomputed with any threshold. `quality/domain_fid<n>` is the Frechet
-distance between generated and real images in the classifier's penultimate features:
-an FID that needs no downloaded weights.
+least `present_fraction` of a uniform share. `quality/class_confident` is the share of
+images the classifier is at least 90% sure of, and `quality/class_quality` =
+class_confident x classes_present / n_classes, the image counterpart of the mixtures'
+hq_fraction x modes_covered / n_modes (the collapse benchmark labels image runs by it).
+Per-class counts are logged too, so presence can be recomputed with any threshold.
+`quality/domain_fid<n>` is the Frechet distance between generated and real images in the
+classifier's penultimate features: an FID that needs no downloaded weights.
 """
 
 from __future__ import annotations
@@ -23,15 +26,26 @@ from ganlab.monitors.quality import js_distance
 from ganlab.seeding import generator
 
 PRESENT_FRACTION = 0.1  # a class is present with >= 10% of its uniform share of samples
+CONFIDENT = 0.9  # a generated image is "recognisable" when the classifier is this sure
 
 
-def class_coverage(labels: torch.Tensor, n_classes: int) -> dict[str, float]:
+def class_coverage(
+    labels: torch.Tensor, n_classes: int, confidence: torch.Tensor | None = None
+) -> dict[str, float]:
+    """Coverage statistics of predicted labels; with the classifier's confidence, also
+    `class_confident` (the share it labels with probability >= CONFIDENT, the image
+    counterpart of a mixture's hq_fraction) and `class_quality` = class_confident x
+    classes_present / n_classes (of hq_fraction x modes_covered / n_modes)."""
     counts = torch.bincount(labels.cpu(), minlength=n_classes)
     share = labels.numel() / n_classes
     stats = {
         "quality/class_js": js_distance(counts, torch.ones(n_classes)),
         "quality/classes_present": float((counts >= PRESENT_FRACTION * share).sum()),
     }
+    if confidence is not None:
+        confident = float((confidence >= CONFIDENT).float().mean())
+        stats["quality/class_confident"] = confident
+        stats["quality/class_quality"] = confident * stats["quality/classes_present"] / n_classes
     width = len(str(n_classes - 1))
     for cls, count in enumerate(counts.tolist()):
         stats[f"quality/class_count/{cls:0{width}d}"] = float(count)
@@ -69,8 +83,8 @@ class ClassCoverageMonitor:
     def __call__(self, state: EvalState) -> dict[str, float]:
         device = next(self.classifier.parameters()).device
         images = generate(state.generator, self.latents, state.device, 500).to(device)
-        labels, features = classify(self.classifier, images)
-        stats = class_coverage(labels, self.n_classes)
+        labels, features, confidence = classify(self.classifier, images)
+        stats = class_coverage(labels, self.n_classes, confidence)
         if self.cfg.domain_fid:
             mean, cov = gaussian_moments(features)
             stats[f"quality/domain_fid{self.tag}"] = frechet_distance(

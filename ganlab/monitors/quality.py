@@ -1,4 +1,4 @@
-"""Sample quality on a Gaussian mixture (method.md section 4).
+"""Sample quality on a Gaussian mixture (docs/method.md section 4).
 
 A generated sample is *high quality* when it lies within `hq_std` standard deviations of
 its nearest centre; a mode is *covered* when at least `min_count` high-quality samples

@@ -17,6 +17,7 @@ labels, the split and every column.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,12 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"ganlab-benchmark: {len(todo)} runs to train ({len(complete)} already stored) "
                 f"in {uri}, experiment '{experiment}', {args.jobs} at a time"
             )
+            runs_dir = (args.runs_dir or out / "runs").resolve()
             setup = WorkerSetup(
                 uri,
                 experiment,
                 parent.run_id,
-                str((args.runs_dir or out / "runs").resolve()),
-                threads=max(1, (__import__("os").cpu_count() or 1) // args.jobs),
+                str(runs_dir),
+                str(runs_dir.parent / "data"),
+                threads=max(1, (os.cpu_count() or 1) // args.jobs),
             )
             run_catalogue(todo, setup, args.jobs)
             stored = load_runs(uri, experiment, include_running=False)

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ganlab.errors import ConfigError
+from ganlab.study.labels import LabelCriteria
 
 log = logging.getLogger("ganlab")
 
@@ -40,6 +41,7 @@ class Job:
     scenario: str
     seed: int
     overrides: tuple[str, ...]
+    prepare: str | None = None  # a data preparer of ganlab.study.digits.PREPARERS
 
     @property
     def name(self) -> str:
@@ -58,13 +60,26 @@ class Catalogue:
         for family, spec in self.families.items():
             for seed in spec["seeds"]:
                 for scenario, overrides in spec["scenarios"].items():
-                    yield Job(family, scenario, int(seed), (*self.shared, *overrides))
+                    overrides = (*self.shared, *_flat(overrides))
+                    yield Job(family, scenario, int(seed), overrides, spec.get("prepare"))
+
+    def label_criteria(self, family: str) -> LabelCriteria:
+        """The family's label thresholds (its `labels:` entry over the defaults)."""
+        return LabelCriteria(**self.families.get(family, {}).get("labels", {}))
 
     def split_of(self, family: str, seed: int) -> str | None:
         """'tune', 'holdout', or None (a seed in neither list)."""
         if family in self.holdout_families or seed in self.holdout_seeds:
             return "holdout"
         return "tune" if seed in self.tune_seeds else None
+
+
+def _flat(items: list[Any]) -> list[str]:
+    """Overrides with YAML aliases spliced in: [*base, x] is [[...], x] to YAML."""
+    out: list[str] = []
+    for item in items:
+        out += _flat(item) if isinstance(item, list) else [str(item)]
+    return out
 
 
 def load_catalogue(path: Path = CATALOGUE_FILE, quick: bool = False) -> Catalogue:
@@ -95,6 +110,7 @@ class WorkerSetup:
     experiment: str
     parent_run_id: str
     output_root: str
+    data_root: str  # image data the catalogue prepares (mixtures need none)
     threads: int
 
 
@@ -132,6 +148,7 @@ def _train_job(job: Job) -> tuple[Job, str, str, float]:
                 *job.overrides,
                 f"seed={job.seed}",
                 f"paths.output_dir={Path(_setup.output_root) / job.name}",
+                f"paths.data_root={_setup.data_root}",
                 f"tracking.uri={_setup.tracking_uri}",
                 f"tracking.experiment={_setup.experiment}",
                 f"tracking.run_name={job.name}",
@@ -164,6 +181,29 @@ def _run_id_by_name(client: Any, experiment: str, name: str) -> str:
     return runs[0].info.run_id if runs else ""
 
 
+def prepare_data(jobs: list[Job], setup: WorkerSetup, report: Callable[[str], None]) -> None:
+    """Once, before the fan-out: write each family's data, and let ganlab-prepare train
+    the classifier and compute reference statistics (parallel jobs would all do it)."""
+    from ganlab.config import validate
+    from ganlab.prepare import compose_config, prepare
+    from ganlab.study.digits import PREPARERS
+
+    done: set[str] = set()
+    for job in jobs:
+        if job.prepare is None or job.prepare in done:
+            continue
+        if job.prepare not in PREPARERS:
+            raise ConfigError(
+                f"unknown prepare step '{job.prepare}'; choose one of: {', '.join(PREPARERS)}."
+            )
+        folder = PREPARERS[job.prepare](setup.data_root)
+        report(f"prepared {job.prepare}: {folder}")
+        cfg = compose_config([*job.overrides, f"paths.data_root={setup.data_root}"])
+        for line in prepare(validate(cfg)):
+            report(f"prepared {line}")
+        done.add(job.prepare)
+
+
 def run_catalogue(
     jobs: list[Job],
     setup: WorkerSetup,
@@ -173,6 +213,7 @@ def run_catalogue(
     """Train `jobs` in `n_workers` processes; report a line per finished run."""
     if not jobs:
         return []
+    prepare_data(jobs, setup, report)
     done: list[tuple[Job, str, str]] = []
     started = time.perf_counter()
     context = get_context("spawn")  # fresh interpreters: no forked torch/MLflow state

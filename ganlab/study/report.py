@@ -56,12 +56,13 @@ TUNING_GRIDS: dict[str, list[EarlyStopConfig]] = {
     # CUSUM channels, escalation, and the failing channels (ganlab.detectors)
     "combined": _grid(
         "combined",
-        shift_up=(0.0, 2.0, 3.0, 5.0),
-        shift_down=(0.0, 3.0, 5.0),
-        escalation=(0.0, math.log(10), math.log(30)),
-        drift=(0.2, 0.4),
-        dominance=(0.9, 0.95, 1.0),
-        fail_patience=(3, 5),
+        shift_up=(0.0, 2.0, 3.0, 4.0),
+        shift_down=(0.0, 3.0),
+        escalation=(0.0, math.log(5), math.log(10), math.log(30), math.log(100)),
+        drift=(0.3, 0.5),
+        shift_window=(3, 5),
+        dominance=(0.75, 0.8, 0.9, 1.0),
+        fail_patience=(3, 6, 10),
     ),
 }
 NEVER_STOP = EarlyStopConfig(rule="none")
@@ -80,6 +81,7 @@ def label_runs(runs: Sequence[StoredRun], catalogue: Catalogue) -> list[Labelled
                 seed,
                 catalogue.split_of(family, seed),
                 run.history,
+                catalogue.label_criteria(family),
             )
         )
     return out
@@ -288,7 +290,9 @@ def write_report(
         "never stop": NEVER_STOP,
         "oracle": ORACLE,
     }
-    score_rows, all_scores, outcomes_by_rule = [], {}, {}
+    score_rows: list[list[str]] = []
+    all_scores: dict[str, dict[str, Score]] = {}
+    outcomes_by_rule: dict[str, list[Outcome]] = {name: [] for name in rules}
     for split, members in (("tune", tune_runs), ("holdout", holdout)):
         all_scores[split] = {}
         for name, cfg in rules.items():
@@ -296,8 +300,7 @@ def write_report(
             s = score(outcomes)
             all_scores[split][name] = s
             score_rows.append(score_row(f"{name}: {describe(cfg)}", split, s))
-            if split == "holdout":
-                outcomes_by_rule[name] = outcomes
+            outcomes_by_rule[name] += outcomes
     write_csv(out / "scores.csv", SCORE_HEADER, score_rows)
     sections += [
         f"## Scores (hit: flagged between the best epoch and onset + {HIT_SLACK} evaluations)",
@@ -315,7 +318,7 @@ def write_report(
     }
     best_combined = next(n for n in rules if n.startswith("combined"))
     figures["runs_holdout.png"] = runs_figure(
-        outcomes_by_rule[best_combined],
+        [o for o in outcomes_by_rule[best_combined] if o.run.split == "holdout"],
         f"held-out collapsed and never-fitted runs: quality, onset (red), "
         f"trigger of {best_combined} (black; dashed = failing)",
     )
