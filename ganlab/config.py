@@ -564,6 +564,7 @@ class EarlyStopConfig:
         )
         _require(0.0 < self.ema <= 1.0, f"early_stop.ema must be in (0, 1], got {self.ema}.")
         _positive("early_stop.beta", self.beta, allow_zero=True)
+        _positive("early_stop.tau", self.tau, allow_zero=True)
         _require(self.patience >= 1, f"early_stop.patience must be >= 1, got {self.patience}.")
         _require(self.window >= 1, f"early_stop.window must be >= 1, got {self.window}.")
         _positive("early_stop.plateau_tol", self.plateau_tol, allow_zero=True)

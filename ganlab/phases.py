@@ -3,7 +3,7 @@
 A rule is a pure function of a run's metric history (epoch -> logged metrics): it returns
 a `Timeline` with a score and a phase label per evaluation, the epoch where it triggers
 and the epoch it would stop at. The online `EarlyStopper` re-applies the rule to the
-growing history after every epoch, so a replay on stored histories (ganlab.replay) gives
+growing history after every epoch, so a replay on stored histories (ganlab.study.replay) gives
 exactly the decisions the run made, and any rule with any parameters can be judged later
 without retraining.
 
@@ -355,55 +355,6 @@ RULE_KEYS = {
 
 def apply_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
     return RULES[cfg.rule](history, cfg)
-
-
-@dataclass
-class Judgement:
-    """A rule's decision on one finished run, judged against the oracle."""
-
-    stop_epoch: int  # the rule's stop epoch, or the last epoch when it never triggered
-    trigger_epoch: int | None
-    oracle_epoch: int
-    last_epoch: int
-    quality_at_stop: float
-    quality_at_oracle: float
-    final_quality: float
-    cause: str | None = None  # "collapse" or "failing": what the trigger saw
-    failing_epoch: int | None = None
-
-    @property
-    def regret(self) -> float:
-        return self.quality_at_oracle - self.quality_at_stop
-
-    @property
-    def epochs_saved(self) -> int:
-        return 0 if self.trigger_epoch is None else self.last_epoch - self.trigger_epoch
-
-
-def judge(history: History, cfg: EarlyStopConfig) -> Judgement | None:
-    """Regret of `cfg`'s rule on a stored history; None if the run logged no quality."""
-    epochs, quality = quality_series(history)
-    if not epochs:
-        return None
-    by_epoch = dict(zip(epochs, quality, strict=True))
-    oracle = oracle_rule(history, cfg).stop_epoch
-    timeline = apply_rule(history, cfg)
-    last = epochs[-1]
-    stop = timeline.stop_epoch if timeline.stop_epoch is not None else last
-    # quality is read at the nearest evaluated epoch at or before the stop
-    stop_q_epoch = max((e for e in epochs if e <= stop), default=epochs[0])
-    assert oracle is not None
-    return Judgement(
-        stop_epoch=stop,
-        trigger_epoch=timeline.trigger_epoch,
-        oracle_epoch=oracle,
-        last_epoch=last,
-        quality_at_stop=by_epoch[stop_q_epoch],
-        quality_at_oracle=by_epoch[oracle],
-        final_quality=by_epoch[last],
-        cause=timeline.cause,
-        failing_epoch=timeline.failing_epoch,
-    )
 
 
 class EarlyStopper:

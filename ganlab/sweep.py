@@ -166,7 +166,7 @@ def report(info: SweepInfo) -> SweepReport:
 
 def finalize(info: SweepInfo) -> SweepReport:
     """Log the sweep's summary to its parent run, print it, and close the parent."""
-    from ganlab.compare import write_comparison
+    from ganlab.study.compare import write_comparison
 
     result = report(info)
     tracker = RunTracker(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ganlab.compare import main as compare_main
+from ganlab.study.compare import main as compare_main
 from ganlab.tracking import RunTracker
 from ganlab.train import train
 from tests.conftest import compose_tiny
@@ -67,7 +67,11 @@ def test_compare_a_sweep_writes_tables_and_figures(sweep, tracking_uri, tmp_path
     assert (out / "grid.png").stat().st_size > 10_000
     assert len(list((out / "runs").glob("*.png"))) == 4
     printed = capsys.readouterr().out
-    assert "| ns-ring8-s0 | ns | FINISHED |" in printed
+    row = next(line for line in printed.splitlines() if line.startswith("| ns-ring8-s0 |"))
+    # the short run id tells apart runs of the same name
+    short_id = next(r["id"] for r in runs if r["run"] == "ns-ring8-s0")
+    assert len(short_id) == 8
+    assert row.split(" | ")[1:4] == [short_id, "ns", "FINISHED"]
     assert f"logged to run {sweep}" in printed
     logged = {a.path for a in MlflowClient(tracking_uri).list_artifacts(sweep, "comparison")}
     assert {"comparison/runs.csv", "comparison/groups.md", "comparison/grid.png"} <= logged

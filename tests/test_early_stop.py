@@ -8,15 +8,21 @@ import torch
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import EarlyStopConfig
 from ganlab.phases import apply_rule
-from ganlab.replay import main as replay_main
+from ganlab.study.replay import main as replay_main
 from ganlab.tracking import metric_history
 from ganlab.train import train
 from tests.conftest import metric_steps, metric_values
 from tests.test_train import artifact_paths
 
-# tau = -1: any scored evaluation exceeds it, so the rule triggers at the first one after
-# the one warm-up evaluation (epoch 2) and stops there.
-ALWAYS_TRIGGER = ("early_stop.tau=-1", "trainer.epochs=5")
+# Against its running minimum D's gradient scores log(g / min g) >= 0 = tau at every
+# evaluation, so the rule triggers at the first one after the one warm-up evaluation
+# (epoch 2) and stops there.
+ALWAYS_TRIGGER = (
+    "early_stop.rule=gradient",
+    "early_stop.reference=running",
+    "early_stop.tau=0",
+    "trainer.epochs=5",
+)
 
 
 def test_stop_action_ends_training_at_the_trigger(make_cfg, client) -> None:
@@ -105,7 +111,7 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
             tracking_uri,
             "--experiment",
             experiment,
-            "tau=-1",
+            "tau=0",
             "warmup_epochs=1",
             "patience=1",
             "reference=running",
@@ -117,15 +123,16 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "| ns-ring8-s0 | ns | 2 | collapse | - | 2 |" in out  # trigger 2, stop 2
+    row = next(line for line in out.splitlines() if line.startswith("| ns-ring8-s0 |"))
+    assert row.split(" | ")[3:7] == ["2", "collapse", "-", "2"]  # trigger, cause, -, stop
     assert (
-        "| rule=gradient patience=1 reference=running tau=-1.0 warmup_epochs=1 | **all** | 2 |"
+        "| rule=gradient patience=1 reference=running tau=0.0 warmup_epochs=1 | **all** | 2 |"
         in out
     )
     # the baseline every rule must beat: train to the end (no trigger, nothing saved)
     assert "| never stop (baseline) | **all** | 2 |" in out
     baseline = next(r for r in out.splitlines() if r.startswith("| never stop (baseline) | **"))
-    assert baseline.split("|")[-3:-1] == [" 0.00 ", " 0.0 "]  # triggered, epochs saved
+    assert baseline.split("|")[-4:-1] == [" 0.00 ", " 0.00 ", " 0.0 "]  # triggered, failing, saved
     assert (tmp_path / "t.md").read_text().strip() == out.strip()
     assert len(list((tmp_path / "figs").glob("*.png"))) == 2
 
@@ -140,8 +147,9 @@ def test_replay_grid_ranks_settings_by_median_regret(
             tracking_uri,
             "--experiment",
             experiment,
-            "tau=-1,1000",
+            "tau=0,1000",
             "warmup_epochs=1",
+            "reference=running",
         ]
     )
     out = capsys.readouterr().out
@@ -164,18 +172,33 @@ def test_replay_pools_several_experiments(make_cfg, tracking_uri, experiment, ca
 
 
 def test_replay_grid_breaks_ties_by_mean_regret_then_epochs_saved() -> None:
-    from ganlab.replay import ranking
+    from ganlab.study.replay import Summary, ranking
 
-    def row(median: float, mean: float, saved: float) -> list[str]:
-        return ["rule", "**all**", "3", str(median), str(mean), "40", "0.5", str(saved)]
+    class Stub:
+        def __init__(self, regret: float, saved: int) -> None:
+            self.regret, self.epochs_saved = regret, saved
 
-    rows = [row(0.1, 0.3, 5), row(0.1, 0.2, 1), row(0.1, 0.2, 9), row(0.05, 0.9, 0)]
+    def row(regrets: list[float], saved: int) -> Summary:
+        return Summary("rule", "**all**", tuple(Stub(r, saved) for r in regrets))
+
+    rows = [row([0.1, 0.1, 0.7], 5), row([0.1, 0.1, 0.4], 1), row([0.1, 0.1, 0.4], 9)]
+    rows.append(row([0.05, 0.05, 2.6], 0))
     assert sorted(rows, key=ranking) == [rows[3], rows[2], rows[1], rows[0]]
+    # ranked on the numbers, not on their 3-decimal print: 0.1234 beats 0.1236
+    close = [row([0.1236], 0), row([0.1234], 0)]
+    assert sorted(close, key=ranking) == [close[1], close[0]]
 
 
 def test_replay_rejects_unknown_settings_and_experiments(tracking_uri, capsys) -> None:
     assert replay_main(["--tracking-uri", tracking_uri, "tua=1"]) == 2
     assert "'tua=1' is not an early_stop setting" in capsys.readouterr().err
+    assert replay_main(["--tracking-uri", tracking_uri, "tau=banana"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "early_stop.tau='banana' is not a valid value" in err
+    assert replay_main(["--tracking-uri", tracking_uri, "tau=-1"]) == 2
+    assert "early_stop.tau must be >= 0, got -1.0" in capsys.readouterr().err
+    assert replay_main(["--tracking-uri", tracking_uri, "--tolerance", "-1"]) == 2
+    assert "--tolerance must be >= 0" in capsys.readouterr().err
     assert replay_main(["--tracking-uri", tracking_uri, "--experiment", "nope"]) == 2
     assert "experiment 'nope' does not exist" in capsys.readouterr().err
     assert replay_main(["--tracking-uri", tracking_uri, "rule=magic"]) == 2

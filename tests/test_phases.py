@@ -18,8 +18,8 @@ from ganlab.phases import (
     STEEPNESS_P90_KEY,
     EarlyStopper,
     apply_rule,
-    judge,
 )
+from ganlab.study.verdict import verdict
 
 # No smoothing and short windows, so the expected epochs can be read off by hand; the
 # running reference (minimum D gradient, maximum steepness since warm-up)
@@ -121,25 +121,25 @@ def test_oracle_and_regret() -> None:
     covered = [2, 6, 8, 7, 4, 2]
     rows = history([1.0, 1.0, 1.0, 9.0, 9.0, 9.0], [1.0] * n, [1.0] * n, hq, covered)
     cfg = EarlyStopConfig(**{**RAW, "patience": 1, "warmup_epochs": 1})
-    verdict = judge(rows, cfg)
-    assert verdict is not None
-    assert verdict.oracle_epoch == 3  # 0.9 * 8/8
-    assert verdict.trigger_epoch == 4
-    assert verdict.stop_epoch == 3  # lowest score in epochs 2..4: ties -> latest, epoch 3
-    assert verdict.regret == pytest.approx(0.0)
-    assert verdict.epochs_saved == 2
-    assert verdict.final_quality == pytest.approx(0.3 * 2 / 8)
+    judged = verdict(rows, cfg)
+    assert judged is not None
+    assert judged.oracle_epoch == 3  # 0.9 * 8/8
+    assert judged.trigger_epoch == 4
+    assert judged.stop_epoch == 3  # lowest score in epochs 2..4: ties -> latest, epoch 3
+    assert judged.regret == pytest.approx(0.0)
+    assert judged.epochs_saved == 2
+    assert judged.final_quality == pytest.approx(0.3 * 2 / 8)
 
 
 def test_no_trigger_means_training_to_the_end() -> None:
     n = 5
     rows = history([1.0] * n, [1.0] * n, [1.0] * n, [0.2, 0.9, 0.5, 0.4, 0.4], [8] * n)
-    verdict = judge(rows, EarlyStopConfig(**RAW))
-    assert verdict is not None
-    assert verdict.trigger_epoch is None
-    assert verdict.stop_epoch == 5
-    assert verdict.regret == pytest.approx(0.9 - 0.4)
-    assert verdict.epochs_saved == 0
+    judged = verdict(rows, EarlyStopConfig(**RAW))
+    assert judged is not None
+    assert judged.trigger_epoch is None
+    assert judged.stop_epoch == 5
+    assert judged.regret == pytest.approx(0.9 - 0.4)
+    assert judged.epochs_saved == 0
 
 
 def random_history(rng: random.Random, n: int) -> list:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import History, apply_rule, quality_series
+from ganlab.phases import History, quality_series
 from ganlab.study.labels import (
     AMBIGUOUS,
     COLLAPSED,
@@ -35,6 +35,7 @@ from ganlab.study.labels import (
     RunLabel,
     label_run,
 )
+from ganlab.study.verdict import Verdict, verdict
 
 HIT_SLACK = 3  # evaluations after the onset that still count as caught
 
@@ -94,23 +95,42 @@ def labelled(
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a rule decided on one labelled run, and what that was worth."""
+    """A rule's verdict on one labelled run, scored against the run's label."""
 
     run: LabelledRun
-    trigger_epoch: int | None
-    cause: str | None
-    failing_epoch: int | None
-    stop_epoch: int
-    quality_at_stop: float
-    best_quality: float
+    verdict: Verdict
 
     @property
     def label(self) -> str:
         return self.run.label.label
 
     @property
+    def trigger_epoch(self) -> int | None:
+        return self.verdict.trigger_epoch
+
+    @property
+    def cause(self) -> str | None:
+        return self.verdict.cause
+
+    @property
+    def failing_epoch(self) -> int | None:
+        return self.verdict.failing_epoch
+
+    @property
+    def stop_epoch(self) -> int:
+        return self.verdict.stop_epoch
+
+    @property
+    def quality_at_stop(self) -> float:
+        return self.verdict.quality_at_stop
+
+    @property
+    def best_quality(self) -> float:
+        return self.verdict.quality_at_oracle
+
+    @property
     def regret(self) -> float:
-        return self.best_quality - self.quality_at_stop
+        return self.verdict.regret
 
     @property
     def alarm(self) -> bool:
@@ -149,21 +169,10 @@ class Outcome:
 
 
 def decide(run: LabelledRun, cfg: EarlyStopConfig) -> Outcome:
-    """Replay `cfg`'s rule on the run and read the quality at its stop epoch."""
-    by_epoch = dict(zip(run.epochs, run.quality, strict=True))
-    timeline = apply_rule(run.history, cfg)
-    last = run.epochs[-1]
-    stop = timeline.stop_epoch if timeline.stop_epoch is not None else last
-    stop_q_epoch = max((e for e in run.epochs if e <= stop), default=run.epochs[0])
-    return Outcome(
-        run,
-        timeline.trigger_epoch,
-        timeline.cause,
-        timeline.failing_epoch,
-        stop,
-        by_epoch[stop_q_epoch],
-        max(run.quality),
-    )
+    """Replay `cfg`'s rule on the run and judge it by the benchmark's quality."""
+    judged = verdict(run.history, cfg, judged_quality)
+    assert judged is not None, f"{run.name} logged no quality"
+    return Outcome(run, judged)
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import textwrap
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from omegaconf import OmegaConf
 
-from ganlab.config import EarlyStopConfig
 from ganlab.errors import GanlabError
 from ganlab.figures import rule_figure
 from ganlab.paths import project_root
@@ -38,17 +36,17 @@ from ganlab.phases import (
     DGRAD_KEY,
     REFINING,
     STEEPNESS_P90_KEY,
-    Judgement,
     Timeline,
     apply_rule,
-    judge,
     quality_series,
 )
 from ganlab.report import fmt, markdown_table, write_csv
+from ganlab.study.verdict import Verdict, rule_of, verdict
 from ganlab.tracking import RunTracker, StoredRun, load_runs, resolve_tracking_uri
 
 RUN_HEADER = [
     "run",
+    "id",
     "group",
     "status",
     "refining from",
@@ -71,23 +69,20 @@ GROUP_HEADER = [
     "median q(final)",
     "median regret",
     "triggered",
+    "marked failing",
 ]
-
-
-def rule_of(run: StoredRun) -> EarlyStopConfig:
-    """The early-stop settings the run was trained with (defaults for missing params)."""
-    names = {f.name for f in fields(EarlyStopConfig)}
-    dotlist = [
-        f"{k.removeprefix('early_stop.')}={v}"
-        for k, v in run.params.items()
-        if k.startswith("early_stop.") and k.removeprefix("early_stop.") in names
-    ]
-    merged = OmegaConf.merge(OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist))
-    return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 
 def group_of(run: StoredRun, by: Sequence[str]) -> str:
     return "/".join(run.tags.get(key, "?") for key in by)
+
+
+def own_verdict(run: StoredRun) -> tuple[Timeline, Verdict | None]:
+    """The run's timeline under the rule it trained with, and its verdict (None when it
+    logged no quality: monitors off)."""
+    cfg = rule_of(run.params)
+    judged = verdict(run.history, cfg)
+    return (judged.timeline if judged else apply_rule(run.history, cfg)), judged
 
 
 def first_epoch_in(timeline: Timeline, phase: int) -> int | None:
@@ -98,33 +93,32 @@ def first_epoch_in(timeline: Timeline, phase: int) -> int | None:
     )
 
 
-def run_row(run: StoredRun, by: Sequence[str]) -> tuple[list[str], Judgement | None]:
-    cfg = rule_of(run)
-    timeline = apply_rule(run.history, cfg)
-    verdict = judge(run.history, cfg)
+def run_row(run: StoredRun, by: Sequence[str]) -> tuple[list[str], Verdict | None]:
+    timeline, judged = own_verdict(run)
     cells = [
         run.name,
+        run.run_id[:8],
         group_of(run, by),
         run.status,
         fmt(first_epoch_in(timeline, REFINING)),
         fmt(first_epoch_in(timeline, COLLAPSING)),
         fmt(timeline.failing_epoch),
     ]
-    if verdict is None:
+    if judged is None:
         return cells + ["-"] * (len(RUN_HEADER) - len(cells)), None
     return cells + [
-        fmt(verdict.trigger_epoch),
-        str(verdict.stop_epoch),
-        str(verdict.oracle_epoch),
-        fmt(verdict.quality_at_stop),
-        fmt(verdict.quality_at_oracle),
-        fmt(verdict.final_quality),
-        fmt(verdict.regret),
-    ], verdict
+        fmt(judged.trigger_epoch),
+        str(judged.stop_epoch),
+        str(judged.oracle_epoch),
+        fmt(judged.quality_at_stop),
+        fmt(judged.quality_at_oracle),
+        fmt(judged.final_quality),
+        fmt(judged.regret),
+    ], judged
 
 
 def group_rows(runs: Sequence[StoredRun], by: Sequence[str]) -> list[list[str]]:
-    groups: dict[str, list[tuple[StoredRun, Judgement | None]]] = {}
+    groups: dict[str, list[tuple[StoredRun, Verdict | None]]] = {}
     for run in runs:
         groups.setdefault(group_of(run, by), []).append((run, run_row(run, by)[1]))
     rows = []
@@ -144,6 +138,9 @@ def group_rows(runs: Sequence[StoredRun], by: Sequence[str]) -> list[list[str]]:
                 median([j.final_quality for j in judged]),
                 median([j.regret for j in judged]),
                 fmt(sum(j.trigger_epoch is not None for j in judged) / len(judged), 2)
+                if judged
+                else "-",
+                fmt(sum(j.failing_epoch is not None for j in judged) / len(judged), 2)
                 if judged
                 else "-",
             ]
@@ -184,13 +181,13 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     for column, name in enumerate(names):
         for index, run in enumerate(sorted(groups[name], key=_seed_order)):
             color = f"C{index % 10}"
-            label = run.tags.get("seed", run.name)
+            label = f"s{run.tags.get('seed', '?')} {run.run_id[:6]}"
             for row, key in enumerate((STEEPNESS_P90_KEY, DGRAD_KEY)):
                 axes[row][column].plot(*_curve(run, key), color=color, lw=1)
-            timeline = apply_rule(run.history, rule_of(run))
+            timeline = own_verdict(run)[0]
             _mark_phase_onsets(axes[0][column], run, timeline, color)
             epochs, quality = quality_series(run.history)
-            axes[2][column].plot(epochs, quality, color=color, lw=1, label=f"seed {label}")
+            axes[2][column].plot(epochs, quality, color=color, lw=1, label=label)
             stop = timeline.stop_epoch
             if stop is not None and stop in epochs:
                 axes[2][column].plot(stop, quality[epochs.index(stop)], "o", color=color, ms=5)
@@ -204,12 +201,13 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
             if row < 2:
                 ax.set_yscale("log")
     axes[2][0].set_ylim(-0.02, 1.02)
-    fig.suptitle(
+    title = (
         f"runs by {', '.join(by)}: triangles mark where refining begins, crosses where "
-        "collapsing begins, dots each run's stop epoch",
-        fontsize=10,
+        "collapsing begins, dots each run's stop epoch"
     )
-    fig.tight_layout()
+    width_chars = max(40, int(fig.get_figwidth() * 100 / 7))  # ~7 px a character at 10 pt
+    fig.suptitle(textwrap.fill(title, width_chars), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if len(title) <= width_chars else 0.89))
     return fig
 
 
@@ -235,7 +233,9 @@ def write_comparison(
     if per_run_figures:
         (out / "runs").mkdir(exist_ok=True)
         for run in runs:
-            run_figure = rule_figure(run.history, rule_of(run), run.name)
+            run_figure = rule_figure(
+                run.history, rule_of(run.params), f"{run.name} ({run.run_id[:8]})"
+            )
             run_figure.savefig(out / "runs" / f"{run.name}-{run.run_id[:8]}.png")
     if tracker is not None:
         tracker.log_artifacts(out, "comparison")

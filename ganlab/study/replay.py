@@ -6,12 +6,12 @@ oracle's (the epoch of best quality). Regret = quality at the oracle epoch - qua
 the rule's stop epoch (the last epoch when the rule never triggers); epochs saved = last
 epoch - trigger epoch. The "never stop" rows are the baseline a rule must beat: the
 regret of simply training to the end. Comma-separated values form a grid, ranked by
-median regret, then mean regret, then epochs saved: that is how ganlab's default rule
-parameters were chosen (README, "Choosing the rule").
+median regret, then mean regret, then epochs saved. Judging rules on *labelled* runs
+(caught collapses, false alarms, failing runs) is `ganlab-benchmark collapse`'s job.
 
     ganlab-replay --experiment loss_zoo_ring8
     ganlab-replay --experiment loss_zoo_ring8 rule=duality_gap dg_tol=0.25,0.5,1
-    ganlab-replay --experiment loss_zoo_ring8 tau=0.5,1,2 beta=0,1 --markdown table.md
+    ganlab-replay --experiment loss_zoo_ring8 rule=combined shift_up=2,3,4 --markdown t.md
     ganlab-replay --experiment loss_zoo_ring8 --experiment loss_zoo_grid25 --by dataset
 """
 
@@ -22,16 +22,18 @@ import dataclasses
 import itertools
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from ganlab.config import EarlyStopConfig, register
 from ganlab.errors import ConfigError, GanlabError
 from ganlab.paths import project_root
-from ganlab.phases import Judgement, judge
 from ganlab.report import fmt, markdown_table
+from ganlab.study.verdict import Verdict, verdict
 from ganlab.tracking import StoredRun, load_runs, resolve_tracking_uri
 
 
@@ -51,10 +53,18 @@ def parse_grid(assignments: Sequence[str]) -> list[EarlyStopConfig]:
     configs = []
     for combo in itertools.product(*(values for _, values in axes)):
         dotlist = [f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True)]
-        merged = OmegaConf.merge(
-            OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist)
-        )
-        configs.append(OmegaConf.to_object(merged))
+        try:
+            merged = OmegaConf.merge(
+                OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist)
+            )
+            configs.append(OmegaConf.to_object(merged))
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None) or "?"
+            value = dict(item.split("=", 1) for item in dotlist).get(str(key), "?")
+            expected = type(getattr(EarlyStopConfig(), str(key), "")).__name__
+            raise ConfigError(
+                f"early_stop.{key}={value!r} is not a valid value; it must be a {expected}."
+            ) from exc
     return configs  # type: ignore[return-value]
 
 
@@ -62,102 +72,136 @@ def describe(cfg: EarlyStopConfig, varied: Sequence[str]) -> str:
     return " ".join(f"{k}={getattr(cfg, k)}" for k in ("rule", *varied))
 
 
-def per_run_rows(runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str) -> list[list[str]]:
-    rows = []
-    for run in runs:
-        j = judge(run.history, cfg)
-        if j is None:
-            continue
-        rows.append(
-            [
-                run.name,
-                run.tags.get(group_by, "?"),
-                fmt(j.trigger_epoch),
-                j.cause or "-",
-                fmt(j.failing_epoch),
-                str(j.stop_epoch),
-                str(j.oracle_epoch),
-                fmt(j.quality_at_stop),
-                fmt(j.quality_at_oracle),
-                fmt(j.final_quality),
-                fmt(j.regret),
-                str(j.epochs_saved),
-            ]
-        )
-    return rows
+@dataclass(frozen=True)
+class Summary:
+    """A rule's results over a group of runs, kept as numbers until printed."""
 
+    label: str
+    group: str
+    verdicts: tuple[Verdict, ...]
 
-def summary(judgements: Sequence[Judgement]) -> list[str]:
-    regrets = [j.regret for j in judgements]
-    return [
-        str(len(judgements)),
-        fmt(statistics.median(regrets)),
-        fmt(statistics.fmean(regrets)),
-        fmt(statistics.fmean(j.stop_epoch for j in judgements), 1),
-        fmt(sum(j.trigger_epoch is not None for j in judgements) / len(judgements), 2),
-        fmt(statistics.fmean(j.epochs_saved for j in judgements), 1),
-    ]
+    @property
+    def median_regret(self) -> float:
+        return statistics.median(v.regret for v in self.verdicts)
+
+    @property
+    def mean_regret(self) -> float:
+        return statistics.fmean(v.regret for v in self.verdicts)
+
+    @property
+    def epochs_saved(self) -> float:
+        return statistics.fmean(v.epochs_saved for v in self.verdicts)
+
+    def cells(self) -> list[str]:
+        n = len(self.verdicts)
+        return [
+            self.label,
+            self.group,
+            str(n),
+            fmt(self.median_regret),
+            fmt(self.mean_regret),
+            fmt(statistics.fmean(v.stop_epoch for v in self.verdicts), 1),
+            fmt(sum(v.trigger_epoch is not None for v in self.verdicts) / n, 2),
+            fmt(sum(v.failing_epoch is not None for v in self.verdicts) / n, 2),
+            fmt(self.epochs_saved, 1),
+        ]
 
 
 SUMMARY_HEADER = [
+    "rule",
+    "group",
     "runs",
     "median regret",
     "mean regret",
     "mean stop epoch",
     "triggered",
+    "marked failing",
     "mean epochs saved",
 ]
-
-
-def grouped_rows(
-    runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str, label: str
-) -> list[list[str]]:
-    groups: dict[str, list[Judgement]] = {}
-    for run in runs:
-        j = judge(run.history, cfg)
-        if j is not None:
-            groups.setdefault(run.tags.get(group_by, "?"), []).append(j)
-    rows = [[label, name, *summary(js)] for name, js in sorted(groups.items())]
-    everything = [j for js in groups.values() for j in js]
-    if everything:
-        rows.append([label, "**all**", *summary(everything)])
-    return rows
-
-
+RUN_HEADER = [
+    "run",
+    "id",
+    "group",
+    "trigger",
+    "cause",
+    "failing from",
+    "stop",
+    "oracle",
+    "q(stop)",
+    "q(oracle)",
+    "q(final)",
+    "regret",
+    "saved",
+]
 NEVER_STOP = "never stop (baseline)"
 
 
-def _scores(row: list[str]) -> tuple[float, float, float]:
-    """(median regret, mean regret, mean epochs saved) of a summary row: after the rule
-    and group cells it holds SUMMARY_HEADER's columns."""
-    cells = dict(zip(SUMMARY_HEADER, row[2:], strict=True))
-    return (
-        float(cells["median regret"]),
-        float(cells["mean regret"]),
-        float(cells["mean epochs saved"]),
-    )
+def judged(runs: Sequence[StoredRun], cfg: EarlyStopConfig) -> list[tuple[StoredRun, Verdict]]:
+    """Runs with a verdict under `cfg` (runs that logged no quality are left out)."""
+    out = []
+    for run in runs:
+        v = verdict(run.history, cfg)
+        if v is not None:
+            out.append((run, v))
+    return out
 
 
-def ranking(row: list[str]) -> tuple[float, float, float]:
+def per_run_rows(runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str) -> list[list[str]]:
+    return [
+        [
+            run.name,
+            run.run_id[:8],
+            run.tags.get(group_by, "?"),
+            fmt(v.trigger_epoch),
+            v.cause or "-",
+            fmt(v.failing_epoch),
+            str(v.stop_epoch),
+            str(v.oracle_epoch),
+            fmt(v.quality_at_stop),
+            fmt(v.quality_at_oracle),
+            fmt(v.final_quality),
+            fmt(v.regret),
+            str(v.epochs_saved),
+        ]
+        for run, v in judged(runs, cfg)
+    ]
+
+
+def summaries(
+    runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str, label: str
+) -> list[Summary]:
+    """One summary per group and one over all runs (group '**all**')."""
+    groups: dict[str, list[Verdict]] = {}
+    for run, v in judged(runs, cfg):
+        groups.setdefault(run.tags.get(group_by, "?"), []).append(v)
+    out = [Summary(label, name, tuple(vs)) for name, vs in sorted(groups.items())]
+    everything = tuple(v for vs in groups.values() for v in vs)
+    if everything:
+        out.append(Summary(label, "**all**", everything))
+    return out
+
+
+def ranking(s: Summary) -> tuple[float, float, float]:
     """Lowest median regret first; ties (common: most runs never collapse for good, so
     many settings stop nowhere harmful) go to the lower mean regret, then to the setting
     that saves more epochs."""
-    median, mean, saved = _scores(row)
-    return median, mean, -saved
+    return s.median_regret, s.mean_regret, -s.epochs_saved
 
 
-def tolerant_ranking(baseline_median: float, tolerance: float):
+def tolerant_ranking(
+    baseline_median: float, tolerance: float
+) -> Callable[[Summary], tuple[bool, float, float, float]]:
     """Settings that do no harm on typical runs first (median regret within `tolerance`
     of never stopping), best tail (lowest mean regret) among them; then the others."""
 
-    def key(row: list[str]) -> tuple[bool, float, float, float]:
-        median, mean, saved = _scores(row)
-        return median > baseline_median + tolerance + 1e-12, mean, median, -saved
+    def key(s: Summary) -> tuple[bool, float, float, float]:
+        harmful = s.median_regret > baseline_median + tolerance + 1e-12
+        return harmful, s.mean_regret, s.median_regret, -s.epochs_saved
 
     return key
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ganlab-replay",
         description="\n\n".join(__doc__.split("\n\n")[:2]),
@@ -180,13 +224,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tolerance",
         type=float,
         help="rank a grid by mean regret among settings whose median regret is within this "
-        "of never stopping (how the defaults were chosen: 0.005)",
+        "of never stopping",
     )
     parser.add_argument("--markdown", type=Path, help="also write the tables to this file")
     parser.add_argument("--figures", type=Path, help="write a phase figure per run here")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     register()
     try:
+        if args.tolerance is not None and args.tolerance < 0:
+            raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}.")
         configs = parse_grid(args.settings)
         uri = resolve_tracking_uri(args.tracking_uri, project_root())
         experiments = args.experiment or ["ganlab"]
@@ -194,7 +244,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run
             for experiment in experiments
             for run in load_runs(uri, experiment, args.filter, args.run_id)
+            if run.tags.get("ganlab.role") is None  # sweep and benchmark parents
         ]
+        missing = sorted(set(args.run_id) - {run.run_id for run in runs})
+        if missing:
+            raise GanlabError(
+                f"no finished run {', '.join(missing)} in experiment "
+                f"{', '.join(experiments)} of {uri}; check --run-id and --experiment."
+            )
     except GanlabError as exc:
         print(f"ganlab-replay: error: {exc}", file=sys.stderr)
         return 2
@@ -211,40 +268,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: list[str] = []
     if len(configs) == 1:
         cfg = configs[0]
-        header = [
-            "run",
-            args.by,
-            "trigger",
-            "cause",
-            "failing from",
-            "stop",
-            "oracle",
-            "q(stop)",
-            "q(oracle)",
-            "q(final)",
-            "regret",
-            "saved",
-        ]
         out += [
             f"rule: {describe(cfg, varied)}",
             "",
-            markdown_table(header, per_run_rows(runs, cfg, args.by)),
+            markdown_table(RUN_HEADER, per_run_rows(runs, cfg, args.by)),
             "",
         ]
-    rows = []
+    rows: list[Summary] = []
     for cfg in configs:
-        rows += grouped_rows(runs, cfg, args.by, describe(cfg, varied))
+        rows += summaries(runs, cfg, args.by, describe(cfg, varied))
     # what every rule must beat: training to the end (regret of the last epoch)
-    baseline = grouped_rows(runs, EarlyStopConfig(rule="none"), args.by, NEVER_STOP)
-    if len(configs) > 1:  # best settings first, judged on all runs together
+    baseline = summaries(runs, EarlyStopConfig(rule="none"), args.by, NEVER_STOP)
+    if len(configs) > 1 and baseline:  # best settings first, judged on all runs together
         key = (
             ranking
             if args.tolerance is None
-            else tolerant_ranking(_scores(baseline[-1])[0], args.tolerance)
+            else tolerant_ranking(baseline[-1].median_regret, args.tolerance)
         )
-        rows = sorted((r for r in rows if r[1] == "**all**"), key=key)
+        rows = sorted((r for r in rows if r.group == "**all**"), key=key)
     rows += baseline if len(configs) == 1 else baseline[-1:]
-    out.append(markdown_table(["rule", args.by, *SUMMARY_HEADER], rows))
+    header = ["rule", args.by, *SUMMARY_HEADER[2:]]
+    out.append(markdown_table(header, [r.cells() for r in rows]))
     text = "\n".join(out)
     print(text)
     if args.markdown:
@@ -254,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.figures.mkdir(parents=True, exist_ok=True)
         for run in runs:
-            figure = rule_figure(run.history, configs[0], run.name)
+            figure = rule_figure(run.history, configs[0], f"{run.name} ({run.run_id[:8]})")
             figure.savefig(args.figures / f"{run.name}-{run.run_id[:8]}.png")
     return 0
 
