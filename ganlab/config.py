@@ -619,6 +619,20 @@ class GanlabConfig:
 
     def __post_init__(self) -> None:
         _choice("device", self.device, DEVICES)
+        check_model_fits_data(self.model, self.dataset)
+
+
+def check_model_fits_data(model: ModelConfig, dataset: DatasetConfig) -> None:
+    """Cross-group check: MLPs generate 2-D mixtures, DCGANs images (28 or 32 pixels)."""
+    if dataset.kind == "image" and model.name != "dcgan":
+        raise ConfigError(
+            f"model={model.name} cannot generate images; use model=dcgan with "
+            f"dataset={dataset.name}."
+        )
+    if dataset.kind == "mixture" and model.name != "mlp":
+        raise ConfigError(
+            f"model={model.name} is for images; use model=mlp with dataset={dataset.name}."
+        )
 
 
 def register() -> None:

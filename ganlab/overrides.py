@@ -7,6 +7,7 @@ before any job starts.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -92,6 +93,28 @@ def check_output_dir(folder: Path, key: str) -> None:
         )
 
 
+MAX_COMBINATIONS = 512  # beyond this, each value is checked with the others' first values
+
+
+def sweep_variants(per_override: list[list[str]]) -> list[list[str]]:
+    """The override lists to compose: every combination of a sweep's values (a value can
+    be fine alone and wrong with another group's: model=mlp with dataset=mnist), or, for
+    a sweep too large to compose in a few seconds, each value once with the others'
+    first values."""
+    if not per_override:
+        return [[]]
+    total = 1
+    for values in per_override:
+        total *= len(values)
+    if total <= MAX_COMBINATIONS:
+        return [list(combo) for combo in itertools.product(*per_override)]
+    base = [values[0] for values in per_override]
+    variants = [base]
+    for index, values in enumerate(per_override):
+        variants += [base[:index] + [v] + base[index + 1 :] for v in values[1:]]
+    return variants
+
+
 def check_overrides(args: list[str], multirun: bool = False) -> None:
     """Raise ConfigError naming the first invalid override in `args`."""
     try:
@@ -112,12 +135,9 @@ def check_overrides(args: list[str], multirun: bool = False) -> None:
         groups["hydra/launcher"] = loader.get_group_options("hydra/launcher")
         for override in overrides:
             _check_group_choice(override, groups)
-        per_override = [_values(o) for o in ours]
-        base = [values[0] for values in per_override if values]
-        variants = [base] if base else [[]]
-        for index, values in enumerate(per_override):
-            variants += [base[:index] + [v] + base[index + 1 :] for v in values[1:]]
-        for variant in variants:
+        per_override = [values for values in (_values(o) for o in ours) if values]
+        base = [values[0] for values in per_override]
+        for variant in sweep_variants(per_override):
             try:
                 cfg = compose("config", overrides=variant)
                 cfg.paths.output_dir = "."  # resolved by Hydra at launch, not needed here

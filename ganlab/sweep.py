@@ -174,7 +174,14 @@ def finalize(info: SweepInfo) -> SweepReport:
     )
     out = Path(info.sweep_dir) / "summary"
     if result.runs:
-        write_comparison(result.runs, out, tracker=tracker, per_run_figures=False)
+        try:
+            write_comparison(result.runs, out, tracker=tracker, per_run_figures=False)
+        except Exception as exc:  # noqa: BLE001 - the sweep's own status matters more
+            log.warning(
+                "the sweep's comparison could not be written (%s); its summary and "
+                "status are recorded all the same",
+                exc,
+            )
     failed_jobs = [
         f"#{r.tags.get('ganlab.job', '?')} {r.tags.get('ganlab.overrides') or r.name} "
         f"({r.status}): {r.tags.get('ganlab.failure', 'process ended without closing its run')}"

@@ -65,12 +65,17 @@ def _locate_checkpoint(spec: str, uri: str, output_dir: Path) -> Path:
     if path.is_file():
         return path
     if path.is_dir():
+        if not (path / CHECKPOINT_ARTIFACT).is_file():
+            raise GanlabError(
+                f"trainer.resume={spec}: no checkpoint found in this folder "
+                f"({CHECKPOINT_ARTIFACT} is missing); pass a run's output folder."
+            )
         return path / CHECKPOINT_ARTIFACT
     if len(spec) == 32 and all(c in "0123456789abcdef" for c in spec):
         return fetch_run_checkpoint(uri, spec, CHECKPOINT_ARTIFACT, output_dir / "resumed_from")
     raise GanlabError(
-        f"trainer.resume={spec} is neither a checkpoint file, an output directory nor an "
-        "MLflow run id; pass one of those."
+        f"trainer.resume={spec}: not found (no such file or folder, and not an MLflow run "
+        "id); pass a checkpoint file, a run's output folder or its run id."
     )
 
 
@@ -98,6 +103,24 @@ def _resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, 
         str(ckpt_path),
     )
     return validate(merged), ResumePoint(checkpoint, ckpt_path)
+
+
+def check_epochs_left(done: int, wanted: int, checkpoint: Path) -> None:
+    """Resuming to fewer epochs than the checkpoint holds is a mistake; to exactly as
+    many, a no-op that says so (the run is complete; the checkpoint is untouched)."""
+    if wanted < done:
+        raise GanlabError(
+            f"trainer.epochs={wanted} but {checkpoint} has already trained {done} epochs; "
+            f"to train further, pass trainer.epochs greater than {done}."
+        )
+    if wanted == done:
+        log.info(
+            "%s has already trained all %d epochs: nothing to do (pass trainer.epochs=N "
+            "with N > %d to train further)",
+            checkpoint,
+            done,
+            done,
+        )
 
 
 def signals_config(cfg: GanlabConfig) -> SignalsConfig | None:
@@ -196,6 +219,7 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     if resume_point is not None:
         resumed = resume_point.checkpoint
         trainer.load_state_dict(resumed["trainer"])
+        check_epochs_left(trainer.epoch, run_cfg.trainer.epochs, resume_point.path)
         choices = dict(resumed.get("choices", {})) or choices
         stopper = EarlyStopper(stop_cfg, resumed.get("early_stop", {}).get("history", []))
         recent.adopt(resume_point.path.parent / "recent")

@@ -39,6 +39,10 @@ DATASETS = ", ".join(sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"
         # a sweep is checked value by value, before any job starts
         (["loss=ns,mmx"], "unknown loss 'mmx'"),
         (["seed=0,1", "trainer.n_critic=1,0"], "trainer.n_critic must be >= 1, got 0."),
+        # groups that do not fit together, in any combination of a sweep's values
+        (["-m", "model=mlp,dcgan"], "model=dcgan is for images; use model=mlp with dataset=ring8."),
+        (["model=mlp", "dataset=mnist"], "model=mlp cannot generate images; use model=dcgan"),
+        (["-m", "model=dcgan,mlp", "dataset=mnist,ring8"], "model=dcgan is for images"),
         # Hydra's own launcher group and its keys
         (["hydra/launcher=joblibb"], "unknown hydra/launcher 'joblibb'; valid choices: basic,"),
         (
@@ -68,6 +72,7 @@ def test_bad_override_gives_one_sentence(args: list[str], expected: str) -> None
         ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "loss=ns,mm"],
         ["hydra/launcher=slurm", "hydra.launcher.timeout_min=10", "hydra.launcher.partition=gpu"],
         ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
+        ["-m", "experiment=cpu_smoke_mnist,cpu_smoke_cifar10", "seed=0,1"],
     ],
 )
 def test_valid_overrides_pass(args: list[str]) -> None:

@@ -182,3 +182,26 @@ def test_killed_job_fails_alone_and_is_rerun(tmp_path: Path, launcher: str) -> N
     assert client.get_run(job0.info.run_id).info.status == "FINISHED"
     steps = sorted(m.step for m in client.get_metric_history(job0.info.run_id, "train/loss_d"))
     assert steps == [1, 2, 3, 4]
+
+
+def test_a_sweep_with_every_monitor_off_ends_cleanly(tmp_path: Path) -> None:
+    """No curves at all (monitor=none): the summary has nothing to draw on a log scale,
+    and the parent run must still end FINISHED, with no warning."""
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    result = run_cli(["-m", "seed=0,1", "monitor=none", *SMALL], cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "WARNING" not in result.stderr
+    assert "2 of 2 jobs finished" in result.stderr
+    _, runs = runs_of(tmp_path)
+    (parent,) = [r for r in runs if r.data.tags.get("ganlab.role") == "sweep"]
+    assert parent.info.status == "FINISHED"
+
+
+def test_mismatched_groups_fail_before_any_job_starts(tmp_path: Path) -> None:
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    result = run_cli(["-m", "model=mlp,dcgan", *SMALL], cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "ganlab-train: error: model=dcgan is for images; use model=mlp with dataset=ring8."
+    ]
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "multirun").exists()

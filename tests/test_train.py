@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import LOSS_NAMES
-from ganlab.errors import CheckpointError, TrainingFailed
+from ganlab.errors import CheckpointError, GanlabError, TrainingFailed
 from ganlab.train import train
 from ganlab.trainer import Trainer
 from tests.conftest import metric_steps, metric_values
@@ -173,6 +173,11 @@ def test_resume_keeps_the_checkpoints_epochs_unless_given(make_cfg, client) -> N
     spec_more = [spec, "trainer.epochs=4"]
     more = train(make_cfg(*spec_more), LaunchInfo(overrides=spec_more))
     assert more.epochs == 4
+    # fewer than the checkpoint holds is refused, naming what it holds
+    spec_fewer = [f"trainer.resume='{more.output_dir}'", "trainer.epochs=3"]
+    with pytest.raises(GanlabError, match="has already trained 4 epochs; to train further"):
+        train(make_cfg(*spec_fewer), LaunchInfo(overrides=spec_fewer))
+    assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3, 4]
     assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3, 4]
 
 
@@ -261,6 +266,10 @@ def test_foreign_checkpoint_is_refused(make_cfg, tmp_path) -> None:
         train(make_cfg(f"trainer.resume='{other}'"))
 
 
-def test_resume_spec_that_is_nothing(make_cfg) -> None:
-    with pytest.raises(Exception, match="neither a checkpoint file, an output directory"):
+def test_resume_spec_that_is_nothing(make_cfg, tmp_path) -> None:
+    with pytest.raises(GanlabError, match="trainer.resume=no-such-thing: not found"):
         train(make_cfg("trainer.resume=no-such-thing"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(GanlabError, match="no checkpoint found in this folder"):
+        train(make_cfg(f"trainer.resume='{empty}'"))

@@ -198,7 +198,10 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
         axes[row][0].set_ylabel(label)
         for ax in axes[row]:
             ax.grid(alpha=0.3)
-            if row < 2:
+            # log scale only where something positive was drawn (monitors may be off)
+            if row < 2 and any(
+                len(line.get_ydata()) and max(line.get_ydata()) > 0 for line in ax.get_lines()
+            ):
                 ax.set_yscale("log")
     axes[2][0].set_ylim(-0.02, 1.02)
     title = (
