@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-fast system-packages check-docker lint bench clean-runs
 
 $(STAMP): pyproject.toml
+	@echo "setting up $(VENV): PyTorch, MLflow, Hydra and the test tools (a few minutes, once)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -qq --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install -q --progress-bar off -e '.[dev]'
+	@echo "$(VENV) is ready"
 	touch $(STAMP)
 
 # One NS-GAN run on ring8 on the CPU into the embedded store ./mlflow.db (about 2 minutes).

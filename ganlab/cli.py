@@ -8,15 +8,26 @@ first, so a bad sweep fails in a second, with one line naming the key and the fi
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from ganlab.errors import ConfigError
 
+if TYPE_CHECKING:
+    from ganlab.config import GanlabConfig
+
 
 def main() -> None:
-    problem = check_command_line(sys.argv[1:])
-    if problem:
-        print(f"ganlab-train: error: {problem}", file=sys.stderr)
+    from ganlab.overrides import check_overrides
+
+    args = sys.argv[1:]
+    multirun = any(a in ("-m", "--multirun") for a in args)
+    try:
+        configs = check_overrides(_overrides(args), multirun)
+    except ConfigError as exc:
+        print(f"ganlab-train: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    if multirun:
+        prepare_images(configs)
     from ganlab.sweep import finalize_active
     from ganlab.train import hydra_main  # imports torch and mlflow: only once args are fine
 
@@ -30,13 +41,37 @@ def main() -> None:
         sys.exit(1)
 
 
+def _overrides(args: list[str]) -> list[str]:
+    return [a for a in args if "=" in a and not a.startswith("-")]
+
+
+def prepare_images(configs: list[GanlabConfig]) -> None:
+    """Before a sweep fans out: make every image dataset its jobs train on ready once
+    (download, classifier, FID statistics), not the first job's only, and not in every
+    job at the same moment."""
+    from ganlab.errors import GanlabError
+    from ganlab.prepare import prepare
+
+    done: set[str] = set()
+    for cfg in configs:
+        key = repr((cfg.dataset, cfg.paths.data_root, cfg.monitor.fid, cfg.monitor.classifier))
+        if cfg.dataset.kind != "image" or key in done:
+            continue
+        done.add(key)
+        try:
+            for line in prepare(cfg):
+                print(f"ganlab-train: prepared {line}", file=sys.stderr)
+        except GanlabError as exc:
+            print(f"ganlab-train: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+
 def check_command_line(args: list[str]) -> str | None:
     """One sentence describing the first invalid override in `args`, or None."""
     from ganlab.overrides import check_overrides
 
     try:
-        multirun = any(a in ("-m", "--multirun") for a in args)
-        check_overrides([a for a in args if "=" in a and not a.startswith("-")], multirun)
+        check_overrides(_overrides(args), any(a in ("-m", "--multirun") for a in args))
     except ConfigError as exc:
         return str(exc)
     return None

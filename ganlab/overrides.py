@@ -19,7 +19,7 @@ from hydra.errors import ConfigCompositionException, HydraException, OverridePar
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ganlab.config import register, validate
+from ganlab.config import GanlabConfig, register, validate
 from ganlab.errors import ConfigError
 from ganlab.paths import CONF_DIR
 
@@ -50,7 +50,7 @@ def describe_error(exc: Exception) -> str:
     return _first_line(str(exc))
 
 
-def _values(override: Override) -> list[str]:
+def override_values(override: Override) -> list[str]:
     """Each concrete `key=value` an override stands for (one per sweep value)."""
     key = override.get_key_element()
     if not override.is_sweep_override():
@@ -115,8 +115,10 @@ def sweep_variants(per_override: list[list[str]]) -> list[list[str]]:
     return variants
 
 
-def check_overrides(args: list[str], multirun: bool = False) -> None:
-    """Raise ConfigError naming the first invalid override in `args`."""
+def check_overrides(args: list[str], multirun: bool = False) -> list[GanlabConfig]:
+    """Raise ConfigError naming the first invalid override in `args`; return the
+    validated config of each combination checked (every job of a sweep up to
+    MAX_COMBINATIONS)."""
     try:
         overrides = OverridesParser.create().parse_overrides(args)
     except OverrideParseException as exc:
@@ -135,13 +137,14 @@ def check_overrides(args: list[str], multirun: bool = False) -> None:
         groups["hydra/launcher"] = loader.get_group_options("hydra/launcher")
         for override in overrides:
             _check_group_choice(override, groups)
-        per_override = [values for values in (_values(o) for o in ours) if values]
+        per_override = [values for values in (override_values(o) for o in ours) if values]
         base = [values[0] for values in per_override]
+        checked: list[GanlabConfig] = []
         for variant in sweep_variants(per_override):
             try:
                 cfg = compose("config", overrides=variant)
                 cfg.paths.output_dir = "."  # resolved by Hydra at launch, not needed here
-                validate(cfg)
+                checked.append(validate(cfg))
             except (HydraException, OmegaConfBaseException, ConfigError) as exc:
                 raise ConfigError(describe_error(exc)) from exc
         # group choices (hydra/launcher=joblib) as well as values (hydra.launcher.n_jobs=2):
@@ -156,3 +159,4 @@ def check_overrides(args: list[str], multirun: bool = False) -> None:
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         check_output_dir(Path(str(OmegaConf.select(hydra_cfg, key.removeprefix("hydra.")))), key)
     GlobalHydra.instance().clear()
+    return checked

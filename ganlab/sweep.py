@@ -95,15 +95,6 @@ class SweepCallback(Callback):
         )
         _active = SweepInfo(tracker.run_id, uri, str(config.tracking.experiment), str(sweep_dir))
         _active.save()
-        if config.dataset.kind == "image":
-            # dataset, classifier and FID statistics once, not in every job at once
-            from ganlab.config import validate
-            from ganlab.prepare import prepare
-
-            user = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
-            user.paths.output_dir = "."
-            for line in prepare(validate(user)):
-                log.info("prepared %s", line)
         log.info(
             "sweep parent run %s in %s (experiment '%s')",
             tracker.run_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +48,25 @@ def resolve_tracking_uri(configured: str | None, root: str) -> str:
     if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
         return prefix + str(Path(uri[len(prefix) :]).resolve())
     return uri
+
+
+UI_VIEW = "workflowType=machine_learning"  # MLflow 3 opens its GenAI view without it
+
+
+def run_url(base: str, experiment_id: str, run_id: str) -> str:
+    """A link to the run's page in the MLflow UI at `base`, in the model-training view."""
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW}"
+
+
+def ui_hint(uri: str, experiment_id: str, run_id: str) -> str:
+    """How to look at a run: its URL on a tracking server, or the `mlflow ui` command
+    (the venv's own executable, which may not be on PATH) and the URL it will serve."""
+    if is_server(uri):
+        return run_url(uri, experiment_id, run_id)
+    executable = Path(sys.executable).parent / "mlflow"
+    command = str(executable) if executable.is_file() else "mlflow"
+    local = run_url("http://127.0.0.1:5000", experiment_id, run_id)
+    return f"{command} ui --backend-store-uri {uri}   then open {local}"
 
 
 def _local_sqlite_path(uri: str) -> Path | None:
@@ -186,7 +206,7 @@ class RunTracker:
     def reopen(cls, uri: str, run_id: str) -> RunTracker:
         """Continue an existing run; remember the last epoch it logged."""
         client = cls.connect(uri)
-        _existing_run(client, uri, run_id)
+        existing_run(client, uri, run_id)
         last = max((step for step, _ in metric_history(client, run_id)), default=-1)
         client.update_run(run_id, status="RUNNING")
         return cls(client, run_id, last_logged_step=last, uri=uri)
@@ -256,13 +276,14 @@ class RunTracker:
         self.client.set_terminated(self.run_id, status)
 
 
-def _existing_run(client: MlflowClient, uri: str, run_id: str) -> Run:
+def existing_run(client: MlflowClient, uri: str, run_id: str) -> Run:
+    """The run `run_id`, or TrackingError naming the id and the store."""
     try:
         return client.get_run(run_id)
     except MlflowException as exc:
         raise TrackingError(
-            f"run {run_id} is not in tracking store {uri}; set tracking.uri to the store the "
-            "run was logged to."
+            f"run {run_id} not found in tracking store {uri}; check the id, or point "
+            "tracking.uri (--tracking-uri) at the store the run was logged to."
         ) from exc
 
 
@@ -282,7 +303,7 @@ def metric_history(
 def fetch_run_checkpoint(uri: str, run_id: str, artifact: str, destination: Path) -> Path:
     """The run's checkpoint: its local file if still there, else the logged artifact."""
     client = RunTracker.connect(uri)
-    local = _existing_run(client, uri, run_id).data.tags.get("ganlab.checkpoint")
+    local = existing_run(client, uri, run_id).data.tags.get("ganlab.checkpoint")
     if local and Path(local).is_file():
         return Path(local)
     try:

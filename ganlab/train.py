@@ -39,6 +39,7 @@ from ganlab.tracking import (
     fetch_run_checkpoint,
     git_commit,
     resolve_tracking_uri,
+    ui_hint,
 )
 from ganlab.trainer import Trainer
 
@@ -286,13 +287,13 @@ def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     finally:
         _finish(tracker, status, reason, ckpt_path, run_cfg.tracking.log_checkpoint)
 
+    experiment_id = tracker.client.get_run(tracker.run_id).info.experiment_id
     log.info(
-        "done: %d epochs in %.1f s; %s\n  look: mlflow ui --backend-store-uri %s"
-        "  (experiment '%s', run %s)",
+        "done: %d epochs in %.1f s; %s\n  look: %s  (experiment '%s', run %s)",
         trainer.epoch,
         time.perf_counter() - started,
         summarize(metrics),
-        uri,
+        ui_hint(uri, experiment_id, tracker.run_id),
         run_cfg.tracking.experiment,
         run_name,
     )
@@ -336,7 +337,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     try:
         result = train(cfg, launch)
     except GanlabError as exc:
-        log.error("%s", exc)
+        # the same one-line form as a config error caught before Hydra started
+        print(f"ganlab-train: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     except TrainingFailed:
         sys.exit(1)

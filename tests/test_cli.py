@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -58,7 +59,10 @@ def test_store_lands_in_root_not_in_the_working_directory(tmp_path) -> None:
         ]
     )
     assert run.info.status == "FINISHED"
-    assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    # the venv's own mlflow (it may not be on PATH), and the run's page in the training view
+    assert f"{Path(sys.executable).parent / 'mlflow'} ui --backend-store-uri sqlite:///" in output
+    assert f"/runs/{run.info.run_id}?workflowType=machine_learning" in output
 
 
 def test_multirun_sweep_writes_under_multirun_and_logs_every_job(tmp_path) -> None:

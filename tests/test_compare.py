@@ -117,3 +117,7 @@ def test_compare_with_nothing_to_compare(sweep, tracking_uri, tmp_path, capsys) 
     assert "no runs match" in capsys.readouterr().err
     assert compare(tracking_uri, tmp_path, "--tag", "oops") == 2
     assert "--tag oops: use KEY=VALUE" in capsys.readouterr().err
+    # an unknown sweep id is a usage error naming the id, as in ganlab-replay and -rerun
+    assert compare(tracking_uri, tmp_path, "--sweep", "0" * 32) == 2
+    err = capsys.readouterr().err
+    assert f"run {'0' * 32} not found in tracking store" in err and err.count("\n") == 1

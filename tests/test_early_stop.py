@@ -211,3 +211,10 @@ def test_every_rule_runs_online(make_cfg, client, rule: str) -> None:
     tags = client.get_run(result.run_id).data.tags
     assert tags["early_stop.rule"] == rule
     assert metric_steps(client, result.run_id, "phase") == [1, 2, 3]
+
+
+def test_replay_names_an_unknown_run_id(make_cfg, tracking_uri, experiment, capsys) -> None:
+    train(make_cfg("trainer.epochs=2"))
+    args = ["--tracking-uri", tracking_uri, "--experiment", experiment, "--run-id", "f" * 32]
+    assert replay_main(args) == 2
+    assert f"no finished run {'f' * 32} in experiment" in capsys.readouterr().err

@@ -309,3 +309,30 @@ def test_cpu_smoke_mnist_run_logs_the_image_metrics(data_root, make_cfg, client)
     assert {"samples/epoch_0002.png", "phases.png", "checkpoints/stop.pt"} <= artifact_paths(
         client, result.run_id
     )
+
+
+def test_a_sweep_prepares_every_dataset_it_trains_on(data_root: Path, tmp_path: Path) -> None:
+    """Before a sweep's jobs start: each dataset of `dataset=mnist,fashion_mnist`, not
+    only the first job's, gets its classifier (and would get its FID statistics)."""
+    from ganlab.cli import prepare_images
+    from ganlab.overrides import check_overrides
+
+    root = tmp_path / "data"
+    root.mkdir()
+    for name in ("MNIST", "FashionMNIST"):
+        (root / name).symlink_to(data_root / name)
+    args = [
+        "dataset=mnist,fashion_mnist",
+        "model=dcgan",
+        "dataset.download=false",
+        f"paths.data_root={root}",
+        "monitor.fid.every_n_epochs=0",
+        "monitor.classifier.train_epochs=1",
+        "dataset.subset=200",
+    ]
+    prepare_images(check_overrides(args, multirun=True))
+    cached = sorted(p.name for p in (root / "classifiers").glob("*.pt"))
+    assert cached == [
+        "fashion_mnist-train-subset200s0-28x28x1-e1.pt",
+        "mnist-train-subset200s0-28x28x1-e1.pt",
+    ]

@@ -42,7 +42,13 @@ from ganlab.phases import (
 )
 from ganlab.report import fmt, markdown_table, write_csv
 from ganlab.study.verdict import Verdict, rule_of, verdict
-from ganlab.tracking import RunTracker, StoredRun, load_runs, resolve_tracking_uri
+from ganlab.tracking import (
+    RunTracker,
+    StoredRun,
+    existing_run,
+    load_runs,
+    resolve_tracking_uri,
+)
 
 RUN_HEADER = [
     "run",
@@ -273,12 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         clauses.append(f"tags.`{key}` = '{value}'")
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     try:
+        tracker = None
+        if args.sweep:
+            tracker = RunTracker(RunTracker.connect(uri), args.sweep, uri=uri)
+            existing_run(tracker.client, uri, args.sweep)  # names the id when it is unknown
         runs = load_runs(uri, args.experiment, " and ".join(clauses))
-        tracker = RunTracker(RunTracker.connect(uri), args.sweep, uri=uri) if args.sweep else None
     except GanlabError as exc:
         print(f"ganlab-compare: error: {exc}", file=sys.stderr)
         return 2
-    runs = [r for r in runs if r.tags.get("ganlab.role") != "sweep"]
+    runs = [r for r in runs if r.tags.get("ganlab.role") is None]  # sweep/benchmark parents
     if not runs:
         print(
             f"ganlab-compare: no runs match in experiment '{args.experiment}' of {uri}.",
