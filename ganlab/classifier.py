@@ -125,11 +125,21 @@ def classify(
     return torch.cat(labels), torch.cat(features), torch.cat(confidence)
 
 
+_REGISTERED: set[str] = set()  # extractor names this process gave torch-fidelity
+
+
 def register_with_torch_fidelity(model: SmallClassifier, name: str) -> str:
-    """Make `model` available to torch-fidelity as feature extractor `name`."""
+    """Make `model` available to torch-fidelity as feature extractor `name`.
+
+    Registered once per process through torch-fidelity's public API. The name must
+    identify the model: ganlab's names carry the dataset's content hash and the training
+    length, and training is seeded, so one name is always the same classifier.
+    """
     import torch_fidelity
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    if name in _REGISTERED:
+        return name
 
     class ClassifierFeatures(FeatureExtractorBase):
         def __init__(self, extractor_name: str, features_list: list[str], **kwargs: object):
@@ -159,6 +169,6 @@ def register_with_torch_fidelity(model: SmallClassifier, name: str) -> str:
                 x = x[:, :1]
             return (self.model.features(x),)
 
-    FEATURE_EXTRACTORS_REGISTRY.pop(name, None)  # a new model under the same name
     torch_fidelity.register_feature_extractor(name, ClassifierFeatures)
+    _REGISTERED.add(name)
     return name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +49,9 @@ def test_mnist_idx_files_load_through_torchvision(data_root: Path) -> None:
     data = load_images(image_cfg("mnist"), data_root)
     assert data.images.shape == (1000, 1, 28, 28) and data.images.dtype == torch.uint8
     assert data.n_classes == 10 and data.labels is not None and len(data.labels) == 1000
-    assert data.identity == "mnist-train-28x28x1"
+    assert re.fullmatch(r"mnist-train-28x28x1-[0-9a-f]{8}", data.identity)
     test = load_images(image_cfg("mnist", split="test"), data_root)
-    assert len(test) == 100 and test.identity == "mnist-test-28x28x1"
+    assert len(test) == 100 and re.fullmatch(r"mnist-test-28x28x1-[0-9a-f]{8}", test.identity)
     fashion = load_images(image_cfg("fashion_mnist"), data_root)
     assert len(fashion) == 300
 
@@ -69,7 +70,27 @@ def test_subset_is_seeded_and_named(data_root: Path) -> None:
     c = load_images(image_cfg("mnist", subset=50, subset_seed=4), data_root)
     assert len(a) == 50 and torch.equal(a.images, b.images)
     assert not torch.equal(a.images, c.images)
-    assert a.identity == "mnist-train-subset50s3-28x28x1"
+    assert re.fullmatch(r"mnist-train-subset50s3-28x28x1-[0-9a-f]{8}", a.identity)
+
+
+def test_caches_are_keyed_by_content_not_by_path(data_root: Path, tmp_path: Path) -> None:
+    """Files replaced under the same names get a new identity, hence new cached
+    classifiers and FID statistics; the same content elsewhere keeps its identity."""
+    from tests.image_fixtures import write_mnist
+
+    original = load_images(image_cfg("mnist"), data_root)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "MNIST").symlink_to(data_root / "MNIST")
+    assert load_images(image_cfg("mnist"), copy).identity == original.identity
+    replaced = tmp_path / "replaced"
+    write_mnist(replaced, "MNIST", n_train=1000)  # same names and size, other pixels
+    (replaced / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(
+        (replaced / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes()[:-1] + b"\x07"
+    )
+    other = load_images(image_cfg("mnist"), replaced)
+    assert other.identity != original.identity
+    assert other.identity.rsplit("-", 1)[0] == original.identity.rsplit("-", 1)[0]
 
 
 def test_missing_files_name_the_files_and_the_folder(tmp_path: Path) -> None:
@@ -184,7 +205,7 @@ def test_classifier_is_trained_once_and_cached(mnist_classifier) -> None:
     assert float((labels == data.labels).float().mean()) > 0.9
     assert features.shape == (len(data), 128)
     cached = list(cache.glob("*.pt"))
-    assert [p.name for p in cached] == ["mnist-train-28x28x1-e2.pt"]
+    assert [p.name for p in cached] == [f"{data.identity}-e2.pt"]
     again = load_or_train(data, cache, epochs=2, device=torch.device("cpu"))  # from the file
     torch.testing.assert_close(again.head.weight, model.head.weight)
 
@@ -332,7 +353,23 @@ def test_a_sweep_prepares_every_dataset_it_trains_on(data_root: Path, tmp_path: 
     ]
     prepare_images(check_overrides(args, multirun=True))
     cached = sorted(p.name for p in (root / "classifiers").glob("*.pt"))
-    assert cached == [
+    assert [re.sub(r"-[0-9a-f]{8}-", "-", name) for name in cached] == [
         "fashion_mnist-train-subset200s0-28x28x1-e1.pt",
         "mnist-train-subset200s0-28x28x1-e1.pt",
     ]
+
+
+def test_fid_statistics_are_keyed_by_the_inception_weights_file(data_root, tmp_path) -> None:
+    from ganlab.config import FIDMonitorConfig
+    from ganlab.monitors.fid import INCEPTION, FIDMonitor
+
+    data = load_images(image_cfg("mnist", subset=20), data_root)
+    names = []
+    for content in (b"weights one", b"weights two", b"weights two"):
+        path = tmp_path / f"w{len(names)}.pth"
+        path.write_bytes(content)
+        cfg = FIDMonitorConfig(weights_path=str(path), n_samples=10)
+        names.append(FIDMonitor(cfg, data, 4, 0, tmp_path, INCEPTION).cache_name)
+    assert names[0] != names[1] and names[1] == names[2]  # content, not the file's name
+    plain = FIDMonitor(FIDMonitorConfig(n_samples=10), data, 4, 0, tmp_path, INCEPTION)
+    assert plain.cache_name == f"ganlab-{data.identity}"

@@ -100,8 +100,10 @@ def test_ui_lists_the_sweep_runs_and_charts_their_metrics(ui, tmp_path: Path) ->
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/#/experiments/1/runs")
         page.get_by_text(parent_name).first.wait_for(timeout=60_000)
-        # children are folded under their parent run: unfold them
-        page.locator('button[data-component-id$="runnamecellrenderer.tsx_46"]').first.click()
+        # children are folded under their parent run: unfold them with the one button of
+        # the parent's run-name cell (not by MLflow's generated ids, which name source lines)
+        parent_row = page.locator('[role="row"]').filter(has_text=parent_name).first
+        parent_row.locator('[role="gridcell"][col-id*="Run Name"] button').first.click()
         for name in child_names:
             page.get_by_text(name).first.wait_for(timeout=30_000)
         page.screenshot(path=str(tmp_path / "runs.png"))

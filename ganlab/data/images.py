@@ -57,7 +57,9 @@ class ImageData:
     images: Tensor
     labels: Tensor | None
     n_classes: int
-    identity: str  # dataset, split and subset: keys caches of FID statistics and classifiers
+    # dataset, split, subset, shape and a hash of the content: keys the caches of FID
+    # statistics and classifiers
+    identity: str
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -161,8 +163,7 @@ def load_images(cfg: DatasetConfig, data_root: str | Path) -> ImageData:
     """The configured image dataset (its `subset` if set), uint8 in memory, CPU."""
     if cfg.name == "image_folder":
         images, labels, n_classes = _image_folder(cfg)
-        folder = Path(str(cfg.path)).expanduser().resolve()
-        identity = f"folder-{folder.name}-{hashlib.sha1(str(folder).encode()).hexdigest()[:8]}"
+        identity = f"folder-{Path(str(cfg.path)).expanduser().resolve().name}"
     else:
         images, labels, n_classes = _torchvision(cfg, Path(data_root))
         identity = f"{cfg.name}-{cfg.split}"
@@ -172,4 +173,15 @@ def load_images(cfg: DatasetConfig, data_root: str | Path) -> ImageData:
         images, labels = images[keep], labels[keep]
         identity += f"-subset{cfg.subset}s{cfg.subset_seed}"
     c, h, w = images.shape[1:]
-    return ImageData(cfg.name, images, labels, n_classes, f"{identity}-{h}x{w}x{c}")
+    identity += f"-{h}x{w}x{c}-{content_hash(images, labels)}"
+    return ImageData(cfg.name, images, labels, n_classes, identity)
+
+
+def content_hash(images: Tensor, labels: Tensor | None) -> str:
+    """8 hex digits of the pixels and labels: caches (classifiers, FID statistics) are
+    keyed by what the data *is*, so replacing files under the same name never reuses
+    statistics of the old ones (~0.3 s for CIFAR-10's 50,000 images)."""
+    digest = hashlib.sha1(images.contiguous().numpy().tobytes())
+    if labels is not None:
+        digest.update(labels.contiguous().numpy().tobytes())
+    return digest.hexdigest()[:8]

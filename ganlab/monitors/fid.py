@@ -11,6 +11,7 @@ The metric key names the sample count: 10000 samples -> `quality/fid10k`.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -95,6 +96,18 @@ def fidelity(
         raise
 
 
+def file_hash(path: Path) -> str:
+    """8 hex digits of a file's content (missing file: of its name, so the error about
+    it comes from torch-fidelity, which says what it expected)."""
+    if not path.is_file():
+        return hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    digest = hashlib.sha1()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:8]
+
+
 class FIDMonitor:
     name = "fid"
 
@@ -116,8 +129,14 @@ class FIDMonitor:
         self.real = UInt8Images(images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images)
         self.extractor = extractor
         self.cache_root = cache_root
-        # torch-fidelity appends the extractor's name and layer to this in its cache file
-        self.cache_name = f"ganlab-{data.identity}"
+        # torch-fidelity appends the extractor's name and layer to this in its cache file;
+        # Inception weights from a file are part of the protocol too
+        weights = (
+            f"-w{file_hash(Path(cfg.weights_path))}"
+            if extractor == INCEPTION and cfg.weights_path
+            else ""
+        )
+        self.cache_name = f"ganlab-{data.identity}{weights}"
         self.tag = count_tag(cfg.n_samples)
 
     def __call__(self, state: EvalState) -> dict[str, float]:
