@@ -38,7 +38,7 @@ from ganlab.config import register, validate
 from ganlab.loop import FitLoop
 from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
-from ganlab.phases import EarlyStopper
+from ganlab.rules import EarlyStopper
 from ganlab.seeding import generator
 from ganlab.tracking import RunTracker
 from ganlab.train import _checkpoint_payload

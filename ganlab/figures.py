@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from matplotlib.figure import Figure
 
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import (
+from ganlab.rules import (
     COLLAPSING,
     D_ACC_KEY,
     DGRAD_KEY,
@@ -27,9 +27,9 @@ from ganlab.phases import (
     apply_rule,
     fid_key,
     n_modes_of,
-    oracle_rule,
     quality_series,
 )
+from ganlab.rules.oracle import oracle_rule
 
 PHASE_COLORS = {REFINING: "#cfe3f7", COLLAPSING: "#f7d4cf", FAILING: "#e3e3e3"}
 

@@ -21,8 +21,8 @@ from ganlab.checkpoint import RecentWeights, weights_payload
 from ganlab.config import GanlabConfig
 from ganlab.figures import has_curves, rule_figure
 from ganlab.monitors import EvalState, MonitorSuite
-from ganlab.phases import EarlyStopper
 from ganlab.progress import Progress
+from ganlab.rules import EarlyStopper
 from ganlab.tracking import RunTracker
 from ganlab.trainer import Trainer
 from ganlab.writer import BackgroundWriter

@@ -22,9 +22,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from ganlab.build import resolve_device
+from ganlab.build import build_parts, resolve_device
 from ganlab.config import GanlabConfig, register, validate
-from ganlab.data.images import load_images, to_float
+from ganlab.data.images import to_float
 from ganlab.errors import GanlabError
 from ganlab.overrides import check_overrides
 from ganlab.paths import CONF_DIR
@@ -40,9 +40,10 @@ def prepare(cfg: GanlabConfig) -> list[str]:
     if cfg.dataset.kind != "image":
         return [f"dataset {cfg.dataset.name}: a 2-D mixture, nothing to prepare"]
     device = resolve_device(cfg.device)
-    data = load_images(cfg.dataset, cfg.paths.data_root)
+    parts = build_parts(cfg, device)
+    data = parts.data
     done = [f"dataset {data.identity}: {len(data)} images in {cfg.paths.data_root}"]
-    for monitor in image_quality_monitors(cfg, data, device):  # trains the classifier if needed
+    for monitor in image_quality_monitors(cfg, parts):  # trains the classifier if needed
         done.append(f"monitor {monitor.name}: ready")
         if isinstance(monitor, FIDMonitor):
             probe = to_uint8_rgb(

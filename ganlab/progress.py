@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from tqdm import tqdm
 
-from ganlab.phases import PHASE_NAMES
+from ganlab.rules import PHASE_NAMES
 
 log = logging.getLogger("ganlab")
 

@@ -29,9 +29,9 @@ from ganlab.launch import from_hydra as launch_from_hydra
 from ganlab.loop import FitLoop
 from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
-from ganlab.phases import EarlyStopper
 from ganlab.progress import label_logs_with_run, summarize
 from ganlab.resume import merge_resume_config
+from ganlab.rules import EarlyStopper
 from ganlab.seeding import generator
 from ganlab.tracking import (
     RunTracker,

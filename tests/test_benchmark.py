@@ -9,7 +9,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY
+from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY
 from ganlab.study.benchmark import main as benchmark_main
 from ganlab.study.catalogue import load_catalogue
 from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED

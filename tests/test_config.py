@@ -8,8 +8,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from ganlab.cli import check_command_line
-from ganlab.config import LOSS_NAMES, register, validate
+from ganlab.config import register, validate
 from ganlab.paths import CONF_DIR
+from ganlab.registry import LOSSES
 from tests.conftest import run_cli
 
 # every option file of conf/dataset/, sorted: the message must list exactly these
@@ -79,7 +80,7 @@ def test_valid_overrides_pass(args: list[str]) -> None:
     assert check_command_line(args) is None
 
 
-@pytest.mark.parametrize("loss", LOSS_NAMES)
+@pytest.mark.parametrize("loss", LOSSES.names())
 def test_every_loss_option_composes(make_cfg, loss: str) -> None:
     cfg = validate(make_cfg(f"loss={loss}"))
     assert cfg.loss.name == loss

@@ -8,8 +8,7 @@ import random
 import pytest
 
 from ganlab.config import EarlyStopConfig
-from ganlab.detectors import dominant, frozen, level_shift, persistent
-from ganlab.phases import (
+from ganlab.rules import (
     COLLAPSING,
     D_ACC_KEY,
     DGRAD_KEY,
@@ -20,6 +19,7 @@ from ganlab.phases import (
     EarlyStopper,
     apply_rule,
 )
+from ganlab.rules.detectors import dominant, frozen, level_shift, persistent
 
 
 def test_cusum_accumulates_a_sustained_shift_but_drains_after_a_spike() -> None:

@@ -7,7 +7,7 @@ import torch
 
 from ganlab.checkpoint import load_checkpoint
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import apply_rule
+from ganlab.rules import apply_rule
 from ganlab.study.replay import main as replay_main
 from ganlab.tracking import metric_history
 from ganlab.train import train

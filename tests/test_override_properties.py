@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ganlab.cli import check_command_line
-from ganlab.config import ACTIVATIONS, LOSS_NAMES
+from ganlab.registry import ACTIVATIONS, LOSSES, RULES
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -17,7 +17,7 @@ def number(x: float) -> str:
 
 
 VALID = {
-    "loss": st.sampled_from(LOSS_NAMES),
+    "loss": st.sampled_from(LOSSES.names()),
     "dataset": st.sampled_from(["ring8", "grid25", "spiral12", "custom"]),
     "seed": st.integers(0, 10**6).map(str),
     "trainer.epochs": st.integers(1, 500).map(str),
@@ -32,10 +32,10 @@ VALID = {
     "loss.instance_noise.sigma0": st.floats(0, 2).map(number),
     "dataset.std": st.floats(1e-4, 1).map(number),
     "model.latent_dim": st.integers(1, 256).map(str),
-    "model.d.activation": st.sampled_from(ACTIVATIONS),
+    "model.d.activation": st.sampled_from(ACTIVATIONS.names()),
     "monitor.steepness.method": st.sampled_from(["auto", "exact", "power"]),
-    "early_stop.tau": st.floats(-10, 10).map(number),
-    "early_stop.rule": st.sampled_from(["gradient", "duality_gap", "oracle", "none"]),
+    "early_stop.tau": st.floats(0, 10).map(number),
+    "early_stop.rule": st.sampled_from(RULES.names()),
 }
 
 # (key, invalid values, what the message must say)
@@ -46,7 +46,7 @@ INVALID = [
     ("dataset.std", st.floats(-1, 0).map(number), "dataset.std must be > 0"),
     (
         "loss",
-        st.from_regex(r"[a-z]{3,9}", fullmatch=True).filter(lambda s: s not in LOSS_NAMES),
+        st.from_regex(r"[a-z]{3,9}", fullmatch=True).filter(lambda s: s not in LOSSES.names()),
         "unknown loss",
     ),
     (
@@ -58,6 +58,7 @@ INVALID = [
     ),
     ("model.g.activation", st.sampled_from(["gelu", "swish", "sigmoid"]), "model.g.activation="),
     ("early_stop.ema", st.floats(1.0001, 5).map(number), "early_stop.ema must be in (0, 1]"),
+    ("early_stop.tau", st.floats(-10, -1e-6).map(number), "early_stop.tau must be >= 0"),
 ]
 
 

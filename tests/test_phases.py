@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import (
+from ganlab.rules import (
     COLLAPSING,
     DGRAD_KEY,
     DUALITY_GAP_KEY,

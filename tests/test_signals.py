@@ -17,7 +17,7 @@ from ganlab.config import (
     TrainerConfig,
 )
 from ganlab.data import build_mixture
-from ganlab.losses import FORMULATIONS, build_formulation
+from ganlab.losses import build_formulation
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.dconf import DiscriminatorConfidenceMonitor, confidence_stats
 from ganlab.monitors.signals import ActivationProbe, logit_magnitudes, relative_change
@@ -38,10 +38,10 @@ def test_confidence_stats_match_numpy() -> None:
 
 def test_lsgan_threshold_and_critics_use_the_midpoint_of_medians() -> None:
     real, fake = torch.tensor([0.6, 0.7, 0.3]), torch.tensor([0.2, 0.55, 0.1])
-    assert FORMULATIONS["lsgan"].decision_threshold == 0.5
+    assert build_formulation(LossConfig(name="lsgan")).decision_threshold == 0.5
     assert confidence_stats(real, fake, 0.5)["monitor/d_acc_real"] == pytest.approx(2 / 3)
     # a WGAN critic shifted by +100 is the same critic: the accuracy must not change
-    assert FORMULATIONS["wgan"].decision_threshold is None
+    assert build_formulation(LossConfig(name="wgan")).decision_threshold is None
     shifted = confidence_stats(real + 100, fake + 100, None)
     assert shifted["monitor/d_acc"] == confidence_stats(real, fake, None)["monitor/d_acc"]
     # medians 0.6 and 0.2: threshold 0.4; reals above it 2/3, fakes at or below 2/3
@@ -60,7 +60,7 @@ def test_confidence_monitor_reads_d_on_both_sets() -> None:
         DiscriminatorConfidenceConfig(),
         torch.zeros(10, 2),
         torch.full((10, 2), 2.0),
-        FORMULATIONS["ns"],
+        build_formulation(LossConfig()),
     )
     stats = monitor(EvalState(generator, discriminator, 1, torch.device("cpu")))
     assert stats["monitor/d_acc"] == 1.0 and stats["monitor/d_sign_real"] == 1.0

@@ -9,8 +9,8 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.checkpoint import load_checkpoint
-from ganlab.config import LOSS_NAMES
 from ganlab.errors import CheckpointError, GanlabError, TrainingFailed
+from ganlab.registry import LOSSES
 from ganlab.train import train
 from ganlab.trainer import Trainer
 from tests.conftest import metric_steps, metric_values
@@ -43,7 +43,7 @@ def test_monitors_off_log_no_empty_phase_figure(make_cfg, client) -> None:
     assert "checkpoints/last.pt" in artifact_paths(client, result.run_id)
 
 
-@pytest.mark.parametrize("loss", LOSS_NAMES)
+@pytest.mark.parametrize("loss", LOSSES.names())
 def test_every_loss_trains_and_logs_everything(make_cfg, client, loss: str) -> None:
     result = train(make_cfg(f"loss={loss}", "seed=1"))
     run = client.get_run(result.run_id)

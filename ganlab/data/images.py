@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ganlab.config import DatasetConfig
 from ganlab.errors import GanlabError
+from ganlab.registry import DATASETS
 from ganlab.seeding import generator
 
 log = logging.getLogger("ganlab")
@@ -101,14 +102,13 @@ def to_uint8_rgb(images: Tensor) -> Tensor:
     return out.repeat(1, 3, 1, 1) if out.shape[1] == 1 else out
 
 
-def _torchvision(cfg: DatasetConfig, data_root: Path) -> tuple[Tensor, Tensor, int]:
+Loaded = tuple[Tensor, Tensor, int, str]  # images, labels, classes, identity prefix
+
+
+def _torchvision(cfg: DatasetConfig, data_root: Path, class_name: str) -> Loaded:
     from torchvision import datasets
 
-    cls = {
-        "mnist": datasets.MNIST,
-        "fashion_mnist": datasets.FashionMNIST,
-        "cifar10": datasets.CIFAR10,
-    }[cfg.name]
+    cls = getattr(datasets, class_name)
     folder, files = EXPECTED_FILES[cfg.name]
     try:
         dataset = cls(root=str(data_root), train=cfg.split == "train", download=cfg.download)
@@ -126,10 +126,20 @@ def _torchvision(cfg: DatasetConfig, data_root: Path) -> tuple[Tensor, Tensor, i
     # MNIST-like: (N, H, W); CIFAR-10: (N, H, W, C)
     images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
     labels = torch.as_tensor(dataset.targets, dtype=torch.long)
-    return images.contiguous(), labels, len(dataset.classes)
+    return images.contiguous(), labels, len(dataset.classes), f"{cfg.name}-{cfg.split}"
 
 
-def _image_folder(cfg: DatasetConfig) -> tuple[Tensor, Tensor, int]:
+for _name, _class, _doc in (
+    ("mnist", "MNIST", "MNIST: 60k 28x28 grayscale digits (torchvision)"),
+    ("fashion_mnist", "FashionMNIST", "Fashion-MNIST: 60k 28x28 grayscale clothes"),
+    ("cifar10", "CIFAR10", "CIFAR-10: 50k 32x32 colour images in 10 classes"),
+):
+    DATASETS.add(_name, lambda cfg, root, _class=_class: _torchvision(cfg, root, _class), _doc)
+
+
+@DATASETS.register("image_folder")
+def _image_folder(cfg: DatasetConfig, data_root: Path) -> Loaded:
+    """Your images: a folder of class sub-folders, resized and centre-cropped."""
     from torchvision import datasets, transforms
 
     path = Path(str(cfg.path)).expanduser()
@@ -156,17 +166,12 @@ def _image_folder(cfg: DatasetConfig) -> tuple[Tensor, Tensor, int]:
     log.info("loading %d images from %s", len(dataset), path)
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
     labels = torch.tensor(dataset.targets, dtype=torch.long)
-    return images, labels, len(dataset.classes)
+    return images, labels, len(dataset.classes), f"folder-{path.resolve().name}"
 
 
 def load_images(cfg: DatasetConfig, data_root: str | Path) -> ImageData:
     """The configured image dataset (its `subset` if set), uint8 in memory, CPU."""
-    if cfg.name == "image_folder":
-        images, labels, n_classes = _image_folder(cfg)
-        identity = f"folder-{Path(str(cfg.path)).expanduser().resolve().name}"
-    else:
-        images, labels, n_classes = _torchvision(cfg, Path(data_root))
-        identity = f"{cfg.name}-{cfg.split}"
+    images, labels, n_classes, identity = DATASETS.get(cfg.name)(cfg, Path(data_root))
     if cfg.subset is not None and cfg.subset < len(images):
         order = torch.randperm(len(images), generator=generator(cfg.subset_seed, "subset"))
         keep = order[: cfg.subset].sort().values

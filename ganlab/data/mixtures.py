@@ -3,7 +3,9 @@
 Conventions (docs/method.md section 4): `ring` puts n modes evenly on a circle (angles
 2*pi*k/n, so 8 modes really are 8; `linspace(0, 2pi, 8)` would give 7), `grid` puts a
 square number of modes at spacing apart centred on the origin, `spiral` places modes along
-an Archimedean spiral, `custom` takes the centres from config.
+an Archimedean spiral, `custom` takes the centres from config. Each layout is a
+function `DatasetConfig -> centres` registered in LAYOUTS (ganlab.registry): a new layout
+is one more function here, and `dataset.layout` accepts it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ganlab.config import DatasetConfig
+from ganlab.registry import LAYOUTS
 
 
 @dataclass
@@ -65,16 +68,33 @@ def spiral_centers(n: int, inner_radius: float, outer_radius: float, turns: floa
     return torch.stack([radius * angle.cos(), radius * angle.sin()], dim=1)
 
 
+@LAYOUTS.register("ring")
+def ring(cfg: DatasetConfig) -> torch.Tensor:
+    """`n_modes` evenly on a circle of `radius`."""
+    return ring_centers(cfg.n_modes, cfg.radius)
+
+
+@LAYOUTS.register("grid")
+def grid(cfg: DatasetConfig) -> torch.Tensor:
+    """A square number of modes, `spacing` apart, centred on the origin."""
+    return grid_centers(cfg.n_modes, cfg.spacing)
+
+
+@LAYOUTS.register("spiral")
+def spiral(cfg: DatasetConfig) -> torch.Tensor:
+    """Along a spiral from `inner_radius` to `radius`, `turns` turns."""
+    return spiral_centers(cfg.n_modes, cfg.inner_radius, cfg.radius, cfg.turns)
+
+
+@LAYOUTS.register("custom")
+def custom(cfg: DatasetConfig) -> torch.Tensor:
+    """The `centers` listed in the config."""
+    return torch.tensor(cfg.centers, dtype=torch.float64)
+
+
 def build_mixture(cfg: DatasetConfig) -> GaussianMixture:
     """Mixture described by a validated dataset config."""
-    if cfg.layout == "ring":
-        centers = ring_centers(cfg.n_modes, cfg.radius)
-    elif cfg.layout == "grid":
-        centers = grid_centers(cfg.n_modes, cfg.spacing)
-    elif cfg.layout == "spiral":
-        centers = spiral_centers(cfg.n_modes, cfg.inner_radius, cfg.radius, cfg.turns)
-    else:
-        centers = torch.tensor(cfg.centers, dtype=torch.float64)
+    centers = LAYOUTS.get(cfg.layout)(cfg)
     if cfg.weights is None:
         weights = torch.full((len(centers),), 1.0 / len(centers), dtype=torch.float64)
     else:

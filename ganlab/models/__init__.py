@@ -1,31 +1,19 @@
-"""Generator and discriminator networks: MLPs for 2-D data, DCGAN for images."""
+"""Generator and discriminator networks: one module per model, each registered in MODELS
+(ganlab.registry) under the name of its `conf/model/<name>.yaml`; which data a model
+suits is checked with the rest of the config (ganlab.config.checks)."""
 
 from __future__ import annotations
 
 from torch import nn
 
 from ganlab.config import ModelConfig
-from ganlab.data import Data, ImageData
-from ganlab.errors import ConfigError
-from ganlab.models.dcgan import build_dcgan_pair
-from ganlab.models.mlp import build_mlp_pair
+from ganlab.data import Data
+from ganlab.registry import MODELS
 
 
 def build_models(cfg: ModelConfig, data: Data) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) for `data`; the model must suit the data."""
-    if isinstance(data, ImageData):
-        if cfg.name != "dcgan":
-            raise ConfigError(
-                f"model={cfg.name} cannot generate images; "
-                f"use model=dcgan with dataset={data.name}."
-            )
-        shape = data.shape
-        if shape[1] not in (28, 32) or shape[1] != shape[2]:
-            raise ConfigError(f"model=dcgan supports 28x28 and 32x32 images, got {shape[1:]}.")
-        return build_dcgan_pair(cfg, shape)
-    if cfg.name != "mlp":
-        raise ConfigError(f"model={cfg.name} is for images; use model=mlp with 2-D mixtures.")
-    return build_mlp_pair(cfg, data.dim)
+    """(generator, discriminator) of the model named by `cfg.name`, sized for `data`."""
+    return MODELS.get(cfg.name)(cfg, data)
 
 
-__all__ = ["build_models", "build_mlp_pair", "build_dcgan_pair"]
+__all__ = ["build_models"]

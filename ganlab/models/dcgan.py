@@ -14,8 +14,9 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.config import ModelConfig, NetConfig
-from ganlab.models.layers import MinibatchStdDev, PixelNorm
-from ganlab.models.mlp import ACTIVATIONS
+from ganlab.errors import ConfigError
+from ganlab.models.layers import MinibatchStdDev, PixelNorm, activation
+from ganlab.registry import MODELS
 
 
 def _levels(resolution: int) -> tuple[int, int]:
@@ -62,7 +63,7 @@ class Generator(nn.Module):
     @staticmethod
     def _post(width: int, cfg: NetConfig) -> list[nn.Module]:
         layers: list[nn.Module] = [nn.BatchNorm2d(width)] if cfg.batch_norm else []
-        layers.append(ACTIVATIONS[cfg.activation]())
+        layers.append(activation(cfg.activation))
         return layers + ([PixelNorm()] if cfg.pixel_norm else [])
 
     def forward(self, z: Tensor) -> Tensor:
@@ -82,7 +83,7 @@ class Discriminator(nn.Module):
             layers.append(wrap(nn.Conv2d(width_in, width, 4, 2, 1)))
             if cfg.batch_norm and step > 0:  # never on the image itself (DCGAN)
                 layers.append(nn.BatchNorm2d(width))
-            layers.append(ACTIVATIONS[cfg.activation]())
+            layers.append(activation(cfg.activation))
             width_in, width = width, width * 2
         if cfg.minibatch_std:
             layers.append(MinibatchStdDev())
@@ -97,3 +98,12 @@ class Discriminator(nn.Module):
 
 def build_dcgan_pair(cfg: ModelConfig, shape: tuple[int, int, int]) -> tuple[nn.Module, nn.Module]:
     return Generator(cfg.latent_dim, shape, cfg.g), Discriminator(shape, cfg.d)
+
+
+@MODELS.register("dcgan")
+def build_dcgan(cfg: ModelConfig, data) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
+    """DCGAN G and D for 28x28 and 32x32 images, with PGGAN's switches."""
+    shape = data.shape
+    if shape[1] not in (28, 32) or shape[1] != shape[2]:
+        raise ConfigError(f"model=dcgan supports 28x28 and 32x32 images, got {shape[1:]}.")
+    return build_dcgan_pair(cfg, shape)

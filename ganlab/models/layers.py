@@ -1,9 +1,24 @@
-"""PGGAN's stabilising layers (seed 001, "Progressive growing of GANs")."""
+"""Building blocks shared by the models: the activations (registered in ACTIVATIONS,
+so `model.g.activation` accepts exactly these) and PGGAN's stabilising layers
+("Progressive growing of GANs")."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from ganlab.registry import ACTIVATIONS
+
+ACTIVATIONS.add("relu", nn.ReLU, "max(0, x)")
+ACTIVATIONS.add("leaky_relu", lambda: nn.LeakyReLU(0.2), "leaky ReLU, slope 0.2 below 0")
+ACTIVATIONS.add("tanh", nn.Tanh, "tanh")
+ACTIVATIONS.add("elu", nn.ELU, "ELU")
+ACTIVATIONS.add("silu", nn.SiLU, "SiLU (swish)")
+
+
+def activation(name: str) -> nn.Module:
+    """A new activation module by its registered name."""
+    return ACTIVATIONS.get(name)()
 
 
 class PixelNorm(nn.Module):

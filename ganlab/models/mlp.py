@@ -10,14 +10,8 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.config import ModelConfig, NetConfig
-
-ACTIVATIONS = {
-    "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.2),
-    "tanh": nn.Tanh,
-    "elu": nn.ELU,
-    "silu": nn.SiLU,
-}
+from ganlab.models.layers import activation
+from ganlab.registry import MODELS
 
 
 def mlp(in_dim: int, out_dim: int, cfg: NetConfig) -> nn.Sequential:
@@ -26,7 +20,7 @@ def mlp(in_dim: int, out_dim: int, cfg: NetConfig) -> nn.Sequential:
     layers: list[nn.Module] = []
     width_in = in_dim
     for _ in range(cfg.depth):
-        layers += [wrap(nn.Linear(width_in, cfg.width)), ACTIVATIONS[cfg.activation]()]
+        layers += [wrap(nn.Linear(width_in, cfg.width)), activation(cfg.activation)]
         width_in = cfg.width
     layers.append(wrap(nn.Linear(width_in, out_dim)))
     return nn.Sequential(*layers)
@@ -35,3 +29,9 @@ def mlp(in_dim: int, out_dim: int, cfg: NetConfig) -> nn.Sequential:
 def build_mlp_pair(cfg: ModelConfig, data_dim: int) -> tuple[nn.Module, nn.Module]:
     """(generator: latent -> data, discriminator: data -> one raw score)."""
     return mlp(cfg.latent_dim, data_dim, cfg.g), mlp(data_dim, 1, cfg.d)
+
+
+@MODELS.register("mlp")
+def build_mlp(cfg: ModelConfig, data) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
+    """Fully connected G and D for 2-D mixtures (`depth` hidden layers of `width`)."""
+    return build_mlp_pair(cfg, data.dim)

@@ -1,5 +1,10 @@
 """Monitors: what is measured at evaluation epochs, on fixed evaluation sets.
 
+One module per monitor, each registering a builder in MONITORS (ganlab.registry): the
+builder reads the run's config and data from a MonitorContext and returns its monitor,
+or None when the config switches it off or the data does not suit it. A new monitor is
+one module here plus its config block (ganlab/config/monitor.py).
+
 All gradient monitors share the run's fixed evaluation latents Z_eval (drawn once from
 the seed), so their curves are comparable across epochs.
 """
@@ -7,25 +12,14 @@ the seed), so their curves are comparable across epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ganlab.classifier import load_or_train, register_with_torch_fidelity
 from ganlab.config import GanlabConfig
-from ganlab.data import GaussianMixture, ImageData
 from ganlab.monitors.base import EvalState, is_due
-from ganlab.monitors.coverage import ClassCoverageMonitor
-from ganlab.monitors.dconf import DiscriminatorConfidenceMonitor
-from ganlab.monitors.dgrad import DiscriminatorGradientMonitor
-from ganlab.monitors.duality_gap import DualityGapMonitor
-from ganlab.monitors.fid import INCEPTION, FIDMonitor
-from ganlab.monitors.grid import GridMonitor
-from ganlab.monitors.jsd import JSDMonitor
-from ganlab.monitors.quality import MixtureQualityMonitor
-from ganlab.monitors.scatter import ScatterMonitor
-from ganlab.monitors.steepness import SteepnessMonitor
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 if TYPE_CHECKING:  # the trainer imports monitors.dgrad: a runtime import would be circular
@@ -52,68 +46,32 @@ class MonitorSuite:
 
 
 def build_monitors(cfg: GanlabConfig, parts: GanParts, title: str) -> MonitorSuite:
-    """The monitors a run's config asks for, suited to its data (mixture or images)."""
+    """Every monitor of the MONITORS registry the run's config switches on, suited to
+    its data (mixture or images); each builder decides from the config."""
     mon = cfg.monitor
     data = parts.data.to("cpu")
-    latent_dim, seed = cfg.model.latent_dim, cfg.seed
-    rng = generator(seed, "monitor/z_eval")
-    z_eval = torch.randn(mon.eval_latents, latent_dim, generator=rng)
+    rng = generator(cfg.seed, "monitor/z_eval")
+    z_eval = torch.randn(mon.eval_latents, cfg.model.latent_dim, generator=rng)
     real = data.sample(mon.dgrad.n_real, rng)
-    metric_monitors: list[Any] = [
-        SteepnessMonitor(mon.steepness, z_eval, data.dim, seed),
-        DiscriminatorGradientMonitor(mon.dgrad, z_eval, real, parts.formulation),
-        DiscriminatorConfidenceMonitor(
-            mon.dconf,
-            z_eval,
-            data.sample(mon.dconf.n_real, generator(seed, "monitor/dconf")),
-            parts.formulation,
-        ),
-        DualityGapMonitor(mon.duality_gap, parts.formulation, data, latent_dim, seed),
-    ]
-    if parts.formulation.logistic:
-        metric_monitors.append(JSDMonitor())
-    if isinstance(data, GaussianMixture):
-        metric_monitors.append(MixtureQualityMonitor(mon.quality, data, latent_dim, seed))
-        figure = ScatterMonitor(mon.scatter, data, latent_dim, seed, mon.quality.hq_std, title)
-        return MonitorSuite(metric_monitors, [figure])
-    metric_monitors += image_quality_monitors(cfg, data, parts.device)
-    return MonitorSuite(metric_monitors, [GridMonitor(mon.grid, latent_dim, seed, title)])
+    ctx = MonitorContext(cfg, parts, data, z_eval, real, title, parts.device)
+    suite = MonitorSuite()
+    for entry in MONITORS.entries():
+        monitor = entry.value(ctx)
+        if monitor is None:
+            continue
+        (
+            suite.figure_monitors
+            if getattr(monitor, "makes_figures", False)
+            else suite.metric_monitors
+        ).append(monitor)
+    return suite
 
 
-def image_quality_monitors(cfg: GanlabConfig, data: ImageData, device: torch.device) -> list:
-    """FID (torch-fidelity) and class coverage; the classifier is trained once if needed."""
-    mon, data_root = cfg.monitor, Path(cfg.paths.data_root)
-    needs_classifier = mon.classifier.every_n_epochs > 0 or (
-        mon.fid.every_n_epochs > 0 and mon.fid.feature_extractor == "classifier"
-    )
-    monitors: list[Any] = []
-    extractor = INCEPTION
-    if needs_classifier:
-        classifier = load_or_train(
-            data, data_root / "classifiers", mon.classifier.train_epochs, device
-        )
-        if mon.classifier.every_n_epochs > 0:
-            monitors.append(
-                ClassCoverageMonitor(
-                    mon.classifier, classifier, data, cfg.model.latent_dim, cfg.seed
-                )
-            )
-        if mon.fid.feature_extractor == "classifier":
-            # the classifier's training length is part of the protocol, hence of the name
-            name = f"ganlab-classifier-{data.identity}-e{mon.classifier.train_epochs}"
-            extractor = register_with_torch_fidelity(classifier, name)
-    if mon.fid.every_n_epochs > 0:
-        monitors.append(
-            FIDMonitor(
-                mon.fid,
-                data,
-                cfg.model.latent_dim,
-                cfg.seed,
-                data_root / "fidelity_cache",
-                extractor,
-            )
-        )
-    return monitors
+def image_quality_monitors(cfg: GanlabConfig, parts: GanParts) -> list:
+    """The image-quality monitors the config switches on (FID, class coverage), built
+    as a run builds them: the classifier is trained once and FID statistics cached."""
+    suite = build_monitors(cfg, parts, "prepare")
+    return [m for m in suite.metric_monitors if m.name in ("fid", "classifier")]
 
 
-__all__ = ["EvalState", "MonitorSuite", "build_monitors", "is_due"]
+__all__ = ["EvalState", "MonitorContext", "MonitorSuite", "build_monitors", "is_due"]

@@ -20,9 +20,11 @@ from ganlab.classifier import SmallClassifier, classify
 from ganlab.config import ClassifierMonitorConfig
 from ganlab.data.images import ImageData, to_float
 from ganlab.monitors.base import EvalState
+from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import count_tag, generate
 from ganlab.monitors.frechet import frechet_distance, gaussian_moments
 from ganlab.monitors.quality import js_distance
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 PRESENT_FRACTION = 0.1  # a class is present with >= 10% of its uniform share of samples
@@ -91,3 +93,14 @@ class ClassCoverageMonitor:
                 mean, cov, *self._real_moments(device)
             )
         return stats
+
+
+@MONITORS.register("classifier")
+def build(ctx: MonitorContext) -> ClassCoverageMonitor | None:
+    """Images: class coverage and the domain FID, from ganlab's classifier."""
+    cfg = ctx.cfg.monitor.classifier
+    if ctx.is_mixture or cfg.every_n_epochs <= 0:
+        return None
+    return ClassCoverageMonitor(
+        cfg, ctx.classifier(), ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed
+    )

@@ -28,6 +28,9 @@ from torch import Tensor
 from ganlab.config import DiscriminatorConfidenceConfig
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
+from ganlab.seeding import generator
 
 
 def confidence_stats(l_real: Tensor, l_fake: Tensor, threshold: float | None) -> dict[str, float]:
@@ -69,3 +72,13 @@ class DiscriminatorConfidenceMonitor:
             l_fake = d(g(self.z_eval.to(state.device)))
             l_real = d(self.real.to(state.device))
         return confidence_stats(l_real, l_fake, self.threshold)
+
+
+@MONITORS.register("dconf")
+def build(ctx: MonitorContext) -> DiscriminatorConfidenceMonitor | None:
+    """D's sign statistics and accuracy on held-out reals vs fakes."""
+    cfg = ctx.cfg.monitor.dconf
+    if cfg.every_n_epochs <= 0:
+        return None
+    real = ctx.data.sample(cfg.n_real, generator(ctx.cfg.seed, "monitor/dconf"))
+    return DiscriminatorConfidenceMonitor(cfg, ctx.z_eval, real, ctx.parts.formulation)

@@ -23,6 +23,8 @@ from torch import Tensor
 from ganlab.config import DiscriminatorGradientConfig
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, distribution_stats, evaluating
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 
 STATS = ("mean", "p90", "max")
 
@@ -80,3 +82,12 @@ def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
     """
     grads = [p.grad for p in params if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+@MONITORS.register("dgrad")
+def build(ctx: MonitorContext) -> DiscriminatorGradientMonitor | None:
+    """D's input gradient at fakes and reals, and the particle velocity."""
+    cfg = ctx.cfg.monitor.dgrad
+    if cfg.every_n_epochs <= 0:
+        return None
+    return DiscriminatorGradientMonitor(cfg, ctx.z_eval, ctx.real, ctx.parts.formulation)

@@ -23,6 +23,8 @@ from ganlab.config import DualityGapConfig
 from ganlab.data import Data
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 
@@ -121,3 +123,14 @@ class DualityGapMonitor:
         if self.cfg.perturb_std > 0:
             stats["monitor/duality_gap_perturbed"] = self.gap(state, self.cfg.perturb_std)[0]
         return stats
+
+
+@MONITORS.register("duality_gap")
+def build(ctx: MonitorContext) -> DualityGapMonitor | None:
+    """The duality gap, each worst case found by a few hundred optimiser steps."""
+    cfg = ctx.cfg.monitor.duality_gap
+    if cfg.every_n_epochs <= 0:
+        return None
+    return DualityGapMonitor(
+        cfg, ctx.parts.formulation, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed
+    )

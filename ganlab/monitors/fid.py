@@ -18,10 +18,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ganlab.classifier import register_with_torch_fidelity
 from ganlab.config import FIDMonitorConfig
 from ganlab.data.images import ImageData, to_uint8_rgb
 from ganlab.errors import GanlabError
 from ganlab.monitors.base import EvalState, evaluating
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 INCEPTION = "inception-v3-compat"
@@ -157,3 +160,18 @@ class FIDMonitor:
         if self.cfg.kid:
             stats[f"{prefix}kid{self.tag}"] = float(result["kernel_inception_distance_mean"])
         return stats
+
+
+@MONITORS.register("fid")
+def build(ctx: MonitorContext) -> FIDMonitor | None:
+    """Images: FID (and KID) through torch-fidelity, Inception or ganlab's classifier."""
+    cfg, mon = ctx.cfg.monitor.fid, ctx.cfg.monitor
+    if ctx.is_mixture or cfg.every_n_epochs <= 0:
+        return None
+    extractor = INCEPTION
+    if cfg.feature_extractor == "classifier":
+        # the classifier's training length is part of the protocol, hence of the name
+        name = f"ganlab-classifier-{ctx.data.identity}-e{mon.classifier.train_epochs}"
+        extractor = register_with_torch_fidelity(ctx.classifier(), name)
+    cache = Path(ctx.cfg.paths.data_root) / "fidelity_cache"
+    return FIDMonitor(cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed, cache, extractor)

@@ -9,11 +9,14 @@ from torchvision.utils import make_grid
 from ganlab.config import GridMonitorConfig
 from ganlab.data.images import to_uint8
 from ganlab.monitors.base import EvalState
+from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import generate
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 
 class GridMonitor:
+    makes_figures = True  # returns {artifact path: Figure}, not metrics
     name = "grid"
 
     def __init__(self, cfg: GridMonitorConfig, latent_dim: int, seed: int, title: str) -> None:
@@ -31,3 +34,12 @@ class GridMonitor:
         ax.set_title(f"{self.title}  epoch {state.epoch}")
         fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.94)  # fixed size
         return {f"samples/epoch_{state.epoch:04d}.png": fig}
+
+
+@MONITORS.register("grid")
+def build(ctx: MonitorContext) -> GridMonitor | None:
+    """Images: a grid of samples from fixed latents (a figure)."""
+    cfg = ctx.cfg.monitor.grid
+    if ctx.is_mixture or cfg.every_n_epochs <= 0:
+        return None
+    return GridMonitor(cfg, ctx.cfg.model.latent_dim, ctx.cfg.seed, ctx.title)

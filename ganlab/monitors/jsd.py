@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 from ganlab.monitors.base import EvalState
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 
 
 def jsd_estimate(loss_d: float) -> float:
@@ -24,3 +26,9 @@ class JSDMonitor:
     def __call__(self, state: EvalState) -> dict[str, float]:
         loss_d = state.train_metrics.get("train/loss_d")
         return {} if loss_d is None else {"monitor/jsd_estimate": jsd_estimate(loss_d)}
+
+
+@MONITORS.register("jsd")
+def build(ctx: MonitorContext) -> JSDMonitor | None:
+    """The JS estimate of the logistic losses, from D's training loss (free)."""
+    return JSDMonitor() if ctx.parts.formulation.logistic else None

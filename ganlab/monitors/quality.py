@@ -15,7 +15,9 @@ from torch import Tensor
 from ganlab.config import QualityMonitorConfig
 from ganlab.data import GaussianMixture
 from ganlab.monitors.base import EvalState, evaluating
+from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.frechet import frechet_distance_samples
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 
@@ -74,3 +76,12 @@ class MixtureQualityMonitor:
         stats = mode_statistics(fake, self.mixture, self.cfg.hq_std, self.cfg.min_count)
         stats["quality/fd2d"] = frechet_distance_samples(fake, self.real)
         return stats
+
+
+@MONITORS.register("quality")
+def build(ctx: MonitorContext) -> MixtureQualityMonitor | None:
+    """Mixtures: high-quality fraction, modes covered, mode JS, Frechet distance."""
+    cfg = ctx.cfg.monitor.quality
+    if not ctx.is_mixture or cfg.every_n_epochs <= 0:
+        return None
+    return MixtureQualityMonitor(cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed)

@@ -13,6 +13,8 @@ from matplotlib.patches import Circle
 from ganlab.config import ScatterMonitorConfig
 from ganlab.data import GaussianMixture
 from ganlab.monitors.base import EvalState, evaluating
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 
@@ -42,6 +44,7 @@ def scatter_figure(
 class ScatterMonitor:
     """Draws samples from a fixed latent set so successive pictures are comparable."""
 
+    makes_figures = True  # returns {artifact path: Figure}, not metrics
     name = "scatter"
 
     def __init__(
@@ -67,3 +70,14 @@ class ScatterMonitor:
         title = f"{self.title}  epoch {state.epoch}"
         fig = scatter_figure(samples, self.mixture, self.hq_std, title)
         return {f"samples/epoch_{state.epoch:04d}.png": fig}
+
+
+@MONITORS.register("scatter")
+def build(ctx: MonitorContext) -> ScatterMonitor | None:
+    """Mixtures: a scatter plot of samples over the true modes (a figure)."""
+    cfg, mon = ctx.cfg.monitor.scatter, ctx.cfg.monitor
+    if not ctx.is_mixture or cfg.every_n_epochs <= 0:
+        return None
+    return ScatterMonitor(
+        cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed, mon.quality.hq_std, ctx.title
+    )

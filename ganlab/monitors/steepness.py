@@ -26,6 +26,8 @@ from torch.func import jacrev, jvp, vjp, vmap
 
 from ganlab.config import SteepnessMonitorConfig
 from ganlab.monitors.base import EvalState, distribution_stats, evaluating
+from ganlab.monitors.context import MonitorContext
+from ganlab.registry import MONITORS
 from ganlab.seeding import generator
 
 
@@ -102,3 +104,12 @@ class SteepnessMonitor:
         return distribution_stats(
             "monitor/steepness", values, ("mean", "median", "p90", "p99", "max")
         )
+
+
+@MONITORS.register("steepness")
+def build(ctx: MonitorContext) -> SteepnessMonitor | None:
+    """Generator steepness: spectral norm of dG/dz over Z_eval."""
+    cfg = ctx.cfg.monitor.steepness
+    if cfg.every_n_epochs <= 0:
+        return None
+    return SteepnessMonitor(cfg, ctx.z_eval, ctx.data.dim, ctx.cfg.seed)

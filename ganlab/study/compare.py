@@ -31,7 +31,8 @@ from matplotlib.figure import Figure
 from ganlab.errors import GanlabError
 from ganlab.figures import rule_figure
 from ganlab.paths import project_root
-from ganlab.phases import (
+from ganlab.report import fmt, markdown_table, write_csv
+from ganlab.rules import (
     COLLAPSING,
     DGRAD_KEY,
     REFINING,
@@ -40,7 +41,6 @@ from ganlab.phases import (
     apply_rule,
     quality_series,
 )
-from ganlab.report import fmt, markdown_table, write_csv
 from ganlab.study.verdict import Verdict, rule_of, verdict
 from ganlab.tracking import (
     RunTracker,

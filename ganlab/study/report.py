@@ -53,7 +53,7 @@ TUNING_GRIDS: dict[str, list[EarlyStopConfig]] = {
         beta=(0.0, 1.0),
         ema=(0.5, 1.0),
     ),
-    # CUSUM channels, escalation, and the failing channels (ganlab.detectors)
+    # CUSUM channels, escalation, and the failing channels (ganlab.rules.detectors)
     "combined": _grid(
         "combined",
         shift_up=(0.0, 2.0, 3.0, 4.0),

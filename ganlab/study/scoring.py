@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import History, quality_series
+from ganlab.rules import History, quality_series
 from ganlab.study.labels import (
     AMBIGUOUS,
     COLLAPSED,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from omegaconf import OmegaConf
 
 from ganlab.config import EarlyStopConfig
-from ganlab.phases import (
+from ganlab.rules import (
     COLLAPSING,
     REFINING,
     History,

@@ -1,7 +1,7 @@
 """Detectors: pure functions from a logged series to a per-evaluation alarm statistic.
 
 Each reads only values logged at or before an evaluation, so a rule built from them
-decides online exactly what a replay on the stored history decides (ganlab.phases), and
+decides online exactly what a replay on the stored history decides (ganlab.rules), and
 new settings can be judged on stored runs without retraining (ganlab-replay,
 ganlab-benchmark). What each one looks for, and why (docs/collapse.md has the evidence):
 

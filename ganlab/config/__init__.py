@@ -1,0 +1,144 @@
+"""The config schema: every option ganlab accepts, its type, default, range and meaning.
+
+One module per group of `conf/` (trainer, optim, model, loss, dataset, monitor,
+early_stop, tracking, paths): each field is declared with `option(default, doc,
+constraints)` (ganlab.config.fields), and checks across groups live in
+ganlab.config.checks. Hydra merges the YAML files of `conf/` onto these dataclasses, so an
+unknown key or a wrong type fails while composing; `validate` turns the composed config
+into these objects, which checks every declared range and choice and says what is wrong
+in one sentence. docs/configuration.md is generated from the same declarations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from ganlab.config.checks import CROSS_GROUP_CHECKS
+from ganlab.config.dataset import DatasetConfig
+from ganlab.config.early_stop import EarlyStopConfig
+from ganlab.config.fields import check_fields, option
+from ganlab.config.loss import InstanceNoiseConfig, LossConfig
+from ganlab.config.model import ModelConfig, NetConfig
+from ganlab.config.monitor import (
+    ClassifierMonitorConfig,
+    DiscriminatorConfidenceConfig,
+    DiscriminatorGradientConfig,
+    DualityGapConfig,
+    FIDMonitorConfig,
+    GridMonitorConfig,
+    MonitorConfig,
+    QualityMonitorConfig,
+    ScatterMonitorConfig,
+    SignalsConfig,
+    SteepnessMonitorConfig,
+)
+from ganlab.config.optim import OptimConfig, OptimizerConfig
+from ganlab.config.paths import PathsConfig
+from ganlab.config.tracking import TrackingConfig
+from ganlab.config.trainer import TrainerConfig
+from ganlab.paths import project_root
+
+DEVICES = ("auto", "cpu", "cuda")
+GROUPS = {
+    "trainer": TrainerConfig,
+    "optim": OptimConfig,
+    "model": ModelConfig,
+    "loss": LossConfig,
+    "dataset": DatasetConfig,
+    "monitor": MonitorConfig,
+    "early_stop": EarlyStopConfig,
+    "tracking": TrackingConfig,
+    "paths": PathsConfig,
+}
+
+
+@dataclass
+class GanlabConfig:
+    seed: int = option(
+        0,
+        "one seed for everything; separate random streams are derived from it for "
+        "initialisation, training batches and each monitor's fixed evaluation set",
+        ge=0,
+    )
+    device: str = option(
+        "auto", "`auto` (CUDA when visible, else CPU), `cpu`, `cuda`", choices=DEVICES
+    )
+    paths: PathsConfig = option(doc="locations", factory=PathsConfig)
+    trainer: TrainerConfig = option(doc="the training loop", factory=TrainerConfig)
+    optim: OptimConfig = option(doc="optimisers", factory=OptimConfig)
+    model: ModelConfig = option(doc="networks", factory=ModelConfig)
+    loss: LossConfig = option(doc="loss and stabilisers", factory=LossConfig)
+    dataset: DatasetConfig = option(doc="data", factory=DatasetConfig)
+    monitor: MonitorConfig = option(doc="monitors", factory=MonitorConfig)
+    early_stop: EarlyStopConfig = option(doc="stopping rule", factory=EarlyStopConfig)
+    tracking: TrackingConfig = option(doc="MLflow", factory=TrackingConfig)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "")
+        for check in CROSS_GROUP_CHECKS:
+            check(self)
+
+
+def register() -> None:
+    """Make the schema and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
+    if not OmegaConf.has_resolver("ganlab_root"):
+        OmegaConf.register_new_resolver("ganlab_root", project_root)
+    ConfigStore.instance().store(name="ganlab_schema", node=GanlabConfig)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def validate(cfg: DictConfig | dict[str, Any]) -> GanlabConfig:
+    """Resolve and range-check a composed config; raise ConfigError with one sentence."""
+    cfg = OmegaConf.create(cfg) if not isinstance(cfg, DictConfig) else cfg
+    user = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node is not ours
+    merged = OmegaConf.merge(OmegaConf.structured(GanlabConfig), user)
+    obj = OmegaConf.to_object(merged)
+    assert isinstance(obj, GanlabConfig)
+    return obj
+
+
+__all__ = [
+    "GROUPS",
+    "ClassifierMonitorConfig",
+    "DatasetConfig",
+    "DiscriminatorConfidenceConfig",
+    "DiscriminatorGradientConfig",
+    "DualityGapConfig",
+    "EarlyStopConfig",
+    "FIDMonitorConfig",
+    "GanlabConfig",
+    "GridMonitorConfig",
+    "InstanceNoiseConfig",
+    "LossConfig",
+    "ModelConfig",
+    "MonitorConfig",
+    "NetConfig",
+    "OptimConfig",
+    "OptimizerConfig",
+    "PathsConfig",
+    "QualityMonitorConfig",
+    "ScatterMonitorConfig",
+    "SignalsConfig",
+    "SteepnessMonitorConfig",
+    "TrackingConfig",
+    "TrainerConfig",
+    "flatten",
+    "register",
+    "validate",
+]

@@ -1,0 +1,26 @@
+"""Loss formulations: one module per formulation, each registered in LOSSES
+(ganlab.registry) under the name of its `conf/loss/<name>.yaml`. A new loss is one
+module here with an `@LOSSES.register("name")` factory `LossConfig -> Formulation`, plus
+its YAML file; validation, docs and the parametrised tests find it by the registry.
+"""
+
+from __future__ import annotations
+
+from ganlab.config import LossConfig
+from ganlab.losses.base import Formulation
+from ganlab.losses.stabilisers import clip_weights, gradient_penalty, instance_noise_sigma
+from ganlab.registry import LOSSES
+
+
+def build_formulation(cfg: LossConfig) -> Formulation:
+    """The formulation named by `cfg.name`, with its options (e.g. MM-nsat's `a`)."""
+    return LOSSES.get(cfg.name)(cfg)
+
+
+__all__ = [
+    "Formulation",
+    "build_formulation",
+    "clip_weights",
+    "gradient_penalty",
+    "instance_noise_sigma",
+]

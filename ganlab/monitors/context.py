@@ -1,0 +1,46 @@
+"""What a monitor's builder is given: the run's config and parts, the data, the fixed
+evaluation sets every gradient monitor shares, and the dataset's classifier (trained or
+loaded once, however many monitors use it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ganlab.config import GanlabConfig
+from ganlab.data import Data, GaussianMixture
+
+if TYPE_CHECKING:  # the trainer imports monitors: a runtime import would be circular
+    from ganlab.trainer import GanParts
+
+
+@dataclass
+class MonitorContext:
+    cfg: GanlabConfig
+    parts: GanParts
+    data: Data  # on the CPU
+    z_eval: torch.Tensor  # the fixed evaluation latents (monitor.eval_latents of them)
+    real: torch.Tensor  # the fixed real batch of the D-gradient monitor
+    title: str  # the run's name, for figures
+    device: torch.device
+    _classifier: Any = field(default=None, repr=False)
+
+    @property
+    def is_mixture(self) -> bool:
+        return isinstance(self.data, GaussianMixture)
+
+    def classifier(self) -> Any:
+        """The dataset's classifier, loaded from its cache or trained on first use."""
+        if self._classifier is None:
+            from ganlab.classifier import load_or_train
+
+            self._classifier = load_or_train(
+                self.data,  # type: ignore[arg-type]
+                Path(self.cfg.paths.data_root) / "classifiers",
+                self.cfg.monitor.classifier.train_epochs,
+                self.device,
+            )
+        return self._classifier

@@ -1,0 +1,115 @@
+"""One registry per extension point: the single place ganlab looks things up by name.
+
+- `LOSSES`: a module in `ganlab/losses/` with an `@LOSSES.register("name")` factory
+  `LossConfig -> Formulation` (+ `conf/loss/<name>.yaml`);
+- `RULES`: a module in `ganlab/rules/` with an `@RULES.register("name")` function
+  `(history, EarlyStopConfig) -> Timeline`;
+- `MONITORS`: a module in `ganlab/monitors/` with an `@MONITORS.register("name")`
+  builder (+ its config block in ganlab/config/monitor.py);
+- `MODELS`: a module in `ganlab/models/` with an `@MODELS.register("name")` builder
+  `(ModelConfig, data) -> (G, D)` (+ `conf/model/<name>.yaml`);
+- `ACTIVATIONS`: one `ACTIVATIONS.add("name", factory)` line in ganlab/models/layers.py;
+- `LAYOUTS`: an `@LAYOUTS.register("name")` centres function in ganlab/data/mixtures.py;
+- `DATASETS`: an `@DATASETS.register("name")` loader in ganlab/data/images.py
+  (+ `conf/dataset/<name>.yaml`).
+
+Config validation (the allowed values of `loss.name`, `early_stop.rule`, ...), error
+messages listing the choices, docs/configuration.md and the parametrised tests all read
+these registries, so adding an entry needs no edit anywhere else. A registry imports its
+package the first time it is asked for names, so reading the config schema stays free
+of torch until a name has to be checked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ganlab.errors import ConfigError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    name: str
+    value: T
+    doc: str
+
+
+class Registry(Generic[T]):
+    """Named implementations of one kind of thing, filled by the modules that define them."""
+
+    def __init__(self, kind: str, package: str) -> None:
+        self.kind = kind  # as users name it: "loss", "stopping rule"
+        self.package = package  # imported (with its submodules) before the first lookup
+        self._entries: dict[str, Entry[T]] = {}
+        self._loaded = False
+
+    def register(self, name: str, doc: str = "") -> Callable[[T], T]:
+        """Decorator: register the decorated object under `name` (doc: its docstring's
+        first line unless given)."""
+
+        def decorate(value: T) -> T:
+            self.add(name, value, doc)
+            return value
+
+        return decorate
+
+    def add(self, name: str, value: T, doc: str = "") -> None:
+        if name in self._entries and self._entries[name].value is not value:
+            raise ValueError(f"{self.kind} '{name}' is registered twice")
+        text = doc or (getattr(value, "__doc__", None) or "").strip().split("\n\n")[0]
+        self._entries[name] = Entry(name, value, " ".join(text.split()))
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        module = importlib.import_module(self.package)
+        for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            importlib.import_module(f"{self.package}.{info.name}")
+
+    def names(self) -> tuple[str, ...]:
+        """Every registered name, sorted."""
+        self._load()
+        return tuple(sorted(self._entries))
+
+    def get(self, name: str) -> T:
+        self._load()
+        if name not in self._entries:
+            raise ConfigError(
+                f"unknown {self.kind} '{name}'; valid choices: {', '.join(self.names())}."
+            )
+        return self._entries[name].value
+
+    def entries(self) -> Iterator[Entry[T]]:
+        self._load()
+        for name in sorted(self._entries):
+            yield self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+
+LOSSES: Registry[Any] = Registry("loss", "ganlab.losses")
+RULES: Registry[Any] = Registry("stopping rule", "ganlab.rules")
+MONITORS: Registry[Any] = Registry("monitor", "ganlab.monitors")
+MODELS: Registry[Any] = Registry("model", "ganlab.models")
+ACTIVATIONS: Registry[Any] = Registry("activation", "ganlab.models.layers")
+LAYOUTS: Registry[Any] = Registry("mixture layout", "ganlab.data.mixtures")
+DATASETS: Registry[Any] = Registry("image dataset", "ganlab.data.images")
+
+ALL = {
+    "losses": LOSSES,
+    "rules": RULES,
+    "monitors": MONITORS,
+    "models": MODELS,
+    "activations": ACTIVATIONS,
+    "layouts": LAYOUTS,
+    "image datasets": DATASETS,
+}

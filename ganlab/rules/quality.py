@@ -1,0 +1,56 @@
+"""The quality a run is judged by: hq x coverage on mixtures, minus FID on images."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ganlab.rules.timeline import History
+
+
+def mixture_quality(metrics: Mapping[str, float], n_modes: int) -> float | None:
+    """hq_fraction * modes_covered / n_modes: high only when samples are both sharp and
+    spread over all modes."""
+    if "quality/hq_fraction" not in metrics or "quality/modes_covered" not in metrics:
+        return None
+    return metrics["quality/hq_fraction"] * metrics["quality/modes_covered"] / n_modes
+
+
+def n_modes_of(history: History) -> int:
+    """Number of modes, read off the per-mode counts the quality monitor logs."""
+    for _, metrics in history:
+        count = sum(1 for k in metrics if k.startswith("quality/mode_hq_count/"))
+        if count:
+            return count
+    return 1
+
+
+# Image runs are judged by FID (lower is better), Inception FID first when logged.
+FID_PREFIXES = ("quality/fid", "quality/classifier_fid", "quality/domain_fid")
+
+
+def fid_key(history: History) -> str | None:
+    """The FID-family metric an image run logged, by preference."""
+    keys = {k for _, metrics in history for k in metrics}
+    for prefix in FID_PREFIXES:
+        found = sorted(k for k in keys if k.startswith(prefix))
+        if found:
+            return found[0]
+    return None
+
+
+def quality_series(history: History) -> tuple[list[int], list[float]]:
+    """Quality per evaluated epoch >= 1, higher is better: hq_fraction x modes_covered /
+    n_modes for mixtures, minus FID for images."""
+    n_modes = n_modes_of(history)
+    key = None if any("quality/hq_fraction" in m for _, m in history) else fid_key(history)
+    epochs, values = [], []
+    for epoch, metrics in history:
+        q = (
+            mixture_quality(metrics, n_modes)
+            if key is None
+            else (-metrics[key] if key in metrics else None)
+        )
+        if epoch >= 1 and q is not None:
+            epochs.append(epoch)
+            values.append(q)
+    return epochs, values
