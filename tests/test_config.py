@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
 from ganlab.cli import check_command_line
 from ganlab.config import register, validate
@@ -73,7 +74,7 @@ def test_bad_override_gives_one_sentence(args: list[str], expected: str) -> None
         ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "loss=ns,mm"],
         ["hydra/launcher=slurm", "hydra.launcher.timeout_min=10", "hydra.launcher.partition=gpu"],
         ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"],
-        ["-m", "experiment=cpu_smoke_mnist,cpu_smoke_cifar10", "seed=0,1"],
+        ["-m", "experiment=phases_mnist,phases_cifar10", "scale=smoke", "seed=0,1"],
     ],
 )
 def test_valid_overrides_pass(args: list[str]) -> None:
@@ -123,3 +124,53 @@ def test_monitor_none_turns_every_monitor_off(tmp_path: Path) -> None:
         blocks, 0
     )
     assert monitors.param_grads is False
+
+
+def claimed(experiment: Path) -> list[str]:
+    """The datasets an overlay says it is for (its '# datasets:' line)."""
+    line = next(x for x in experiment.read_text().splitlines() if x.startswith("# datasets:"))
+    return [name.strip() for name in line.split(":", 1)[1].split(",")]
+
+
+EXPERIMENTS = sorted((CONF_DIR / "experiment").glob("*.yaml"))
+SCALES = sorted(p.stem for p in (CONF_DIR / "scale").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_every_overlay_composes_with_every_dataset_it_claims_at_every_scale(path: Path) -> None:
+    assert claimed(path), f"{path.name} names no datasets"
+    for dataset in claimed(path):
+        for scale in SCALES:
+            args = [f"experiment={path.stem}", f"dataset={dataset}", f"scale={scale}"]
+            if dataset == "image_folder":
+                args.append("dataset.path=/some/images")
+            register()
+            GlobalHydra.instance().clear()
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfg = compose("config", overrides=[*args, "paths.output_dir=."])
+            GlobalHydra.instance().clear()
+            run = validate(cfg)
+            assert run.dataset.name == dataset, args
+            if scale == "smoke":
+                assert run.trainer.epochs == 6 and run.tracking.experiment == "smoke"
+
+
+def test_conf_files_state_only_what_differs_from_the_schema() -> None:
+    """Group files restate no default (the schema is the one place for defaults), so
+    changing a default in ganlab/config/ changes it everywhere."""
+    from omegaconf import OmegaConf
+
+    from ganlab.config import GanlabConfig, flatten
+
+    defaults = flatten(OmegaConf.to_container(OmegaConf.structured(GanlabConfig)))
+    for group in ("model", "loss", "dataset", "monitor", "tracking"):
+        for path in sorted((CONF_DIR / group).glob("*.yaml")):
+            content = OmegaConf.to_container(OmegaConf.load(path)) or {}
+            package_global = path.read_text().startswith("# @package _global_")
+            flat = flatten(content if package_global else {group: content})
+            restated = {
+                key: value
+                for key, value in flat.items()
+                if not key.endswith(".name") and key in defaults and defaults[key] == value
+            }
+            assert not restated, f"{path.relative_to(CONF_DIR)} restates defaults: {restated}"

@@ -284,12 +284,13 @@ def test_inception_without_network_says_how_to_work_offline(tmp_path, monkeypatc
         )
 
 
-def test_cpu_smoke_mnist_run_logs_the_image_metrics(data_root, make_cfg, client) -> None:
+def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, client) -> None:
     from ganlab.train import train
     from tests.conftest import metric_steps
 
     cfg = make_cfg(
-        "experiment=cpu_smoke_mnist",
+        "experiment=phases_mnist",
+        "scale=smoke",
         f"paths.data_root='{data_root}'",
         "dataset.download=false",
         "trainer.epochs=4",
