@@ -20,7 +20,6 @@ steps/s over plain steps/s. Target: >= 0.95.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import statistics
 import sys
@@ -31,18 +30,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from ganlab.build import build_parts
-from ganlab.checkpoint import RecentWeights, save_checkpoint
 from ganlab.config import register, validate
 from ganlab.loop import FitLoop
-from ganlab.monitors import build_monitors
 from ganlab.paths import CONF_DIR
-from ganlab.rules import EarlyStopper
+from ganlab.run import Run
 from ganlab.seeding import generator
-from ganlab.tracking import RunTracker
-from ganlab.train import _checkpoint_payload
-from ganlab.trainer import Trainer
 
 MODELS = {
     "mlp": [],
@@ -111,33 +106,18 @@ def plain_loop(cfg, steps: int) -> tuple[float, torch.nn.Module]:
     return time.perf_counter() - started, g
 
 
-def ganlab_loop(cfg, tracker: RunTracker, out: Path) -> tuple[float, torch.nn.Module]:
-    """ganlab's epoch loop with logging and checkpointing; returns (seconds, generator)."""
-    parts = build_parts(cfg, torch.device("cpu"))
-    trainer = Trainer(parts, cfg.trainer, cfg.loss, generator(cfg.seed, "train"))
-    monitors = build_monitors(cfg, parts, "bench")
-    stopper = EarlyStopper(cfg.early_stop)
-    ckpt = out / "last.pt"
-
-    def snapshot() -> dict:  # as ganlab.train does: a copy, written while training goes on
-        return copy.deepcopy(_checkpoint_payload(trainer, tracker.run_id, "", {}, stopper))
-
-    loop = FitLoop(
-        trainer,
-        monitors,
-        stopper,
-        tracker,
-        cfg,
-        snapshot,
-        lambda payload: save_checkpoint(ckpt, payload),
-        RecentWeights(out / "recent", keep=8),
-        "",
-        "bench",
-    )
-    tracker.last_logged_step = -1
+def ganlab_loop(cfg, uri: str, out: Path) -> tuple[float, torch.nn.Module]:
+    """ganlab's epoch loop of a Run, with logging and checkpointing (only the loop is
+    timed, not building the run); returns (seconds, generator)."""
+    run_cfg = OmegaConf.structured(cfg)
+    run_cfg.tracking.uri = uri
+    run_cfg.paths.output_dir = str(out / f"run-{time.monotonic_ns()}")
+    run = Run.create(run_cfg)
     started = time.perf_counter()
-    loop.run()
-    return time.perf_counter() - started, parts.generator
+    FitLoop(run).run()
+    elapsed = time.perf_counter() - started
+    run.tracker.end()
+    return elapsed, run.trainer.parts.generator
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -164,25 +144,22 @@ def main() -> None:
 
             write_mnist(out / "data", n_train=6000, n_test=1000)
         cfg = compose_config(out, args.epochs, args.steps, args.model)
-        tracker = RunTracker.start(
-            f"sqlite:///{out / 'mlflow.db'}", "benchmark", "throughput", {"benchmark": "1"}
-        )
+        uri = f"sqlite:///{out / 'mlflow.db'}"
         steps = args.epochs * args.steps
         # warm-up (allocator, kernels, lazy imports) and the same-work check
         _, plain_g = plain_loop(cfg, steps)
-        _, ganlab_g = ganlab_loop(cfg, tracker, out)
+        _, ganlab_g = ganlab_loop(cfg, uri, out)
         if not same_weights(plain_g, ganlab_g):
             raise SystemExit("the two loops diverged: they no longer do the same work")
         plain_times, ganlab_times = [], []
         for round_index in range(args.rounds):
             plain_times.append(plain_loop(cfg, steps)[0])
-            ganlab_times.append(ganlab_loop(cfg, tracker, out)[0])
+            ganlab_times.append(ganlab_loop(cfg, uri, out)[0])
             print(
                 f"round {round_index + 1:2d}: plain {steps / plain_times[-1]:7.1f} steps/s   "
                 f"ganlab {steps / ganlab_times[-1]:7.1f} steps/s   "
                 f"ratio {plain_times[-1] / ganlab_times[-1]:.3f}"
             )
-        tracker.end()
     log_ratios = [math.log(p / g) for p, g in zip(plain_times, ganlab_times, strict=True)]
     mean = statistics.fmean(log_ratios)
     half_width = 1.96 * statistics.stdev(log_ratios) / math.sqrt(len(log_ratios))

@@ -13,39 +13,35 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ganlab.checkpoint import RecentWeights, weights_payload
-from ganlab.config import GanlabConfig
+from ganlab.checkpoint import weights_payload
 from ganlab.figures import has_curves, rule_figure
-from ganlab.monitors import EvalState, MonitorSuite
+from ganlab.monitors import EvalState
 from ganlab.progress import Progress
-from ganlab.rules import EarlyStopper
-from ganlab.tracking import RunTracker
-from ganlab.trainer import Trainer
 from ganlab.writer import BackgroundWriter
+
+if TYPE_CHECKING:
+    from ganlab.run import Run
 
 log = logging.getLogger("ganlab")
 
 STOP_WEIGHTS = "stop.pt"
 
 
-@dataclass
 class FitLoop:
-    trainer: Trainer
-    monitors: MonitorSuite
-    stopper: EarlyStopper
-    tracker: RunTracker
-    cfg: GanlabConfig
-    snapshot: Callable[[], dict]  # the checkpoint payload, copied now (main thread)
-    write_checkpoint: Callable[[dict], None]  # writes a snapshot (background thread)
-    recent: RecentWeights
-    config_yaml: str
-    title: str
-    in_sweep: bool = False  # a sweep's job: log lines rather than a bar on a shared terminal
-    writer: BackgroundWriter = field(init=False, repr=False)
+    """The epochs of one Run: train, evaluate, decide, log, checkpoint."""
+
+    def __init__(self, run: Run) -> None:
+        self.run_ = run
+        self.trainer = run.trainer
+        self.monitors = run.monitors
+        self.stopper = run.stopper
+        self.tracker = run.tracker
+        self.cfg = run.cfg
+        self.recent = run.recent
+        self.writer = BackgroundWriter()
 
     @property
     def stop_weights_path(self) -> Path:
@@ -67,11 +63,10 @@ class FitLoop:
         for figure in figures.values():
             figure.clear()
         if checkpoint is not None:
-            self.write_checkpoint(checkpoint)
+            self.run_.write_checkpoint(checkpoint)
 
     def run(self) -> dict[str, float]:
         """Train up to cfg.trainer.epochs (or the stop); return the last epoch's metrics."""
-        self.writer = BackgroundWriter()
         try:
             metrics = self._run()
         except BaseException:
@@ -95,7 +90,7 @@ class FitLoop:
             last_epoch,
             self.cfg.trainer.steps_per_epoch,
             self.trainer.epoch,
-            self.in_sweep,
+            self.run_.in_sweep,
         )
         try:
             while self.trainer.epoch < last_epoch:
@@ -123,7 +118,7 @@ class FitLoop:
             self.recent.save(
                 epoch,
                 weights_payload(
-                    epoch, p.generator, p.discriminator, self.tracker.run_id, self.config_yaml
+                    epoch, p.generator, p.discriminator, self.tracker.run_id, self.run_.config_yaml
                 ),
             )
         stopping = False
@@ -146,7 +141,7 @@ class FitLoop:
             )
         metrics["time/epoch_seconds"] = time.perf_counter() - started
         checkpoint = (
-            self.snapshot()
+            self.run_.snapshot()
             if stopping
             or epoch == last_epoch
             or (epoch % self.cfg.trainer.checkpoint_every_n_epochs == 0)
@@ -185,6 +180,6 @@ class FitLoop:
         history = self.tracker.history()
         if not has_curves(history):
             return  # monitors off: nothing to draw
-        figure = rule_figure(history, cfg, self.title)
+        figure = rule_figure(history, cfg, self.run_.name)
         self.tracker.log_figure(figure, "phases.png")
         figure.clear()

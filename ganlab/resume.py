@@ -1,4 +1,5 @@
-"""Which config a resumed run continues with.
+"""Resuming a run, in one place: where its checkpoint is, which config it continues
+with, and whether there is anything left to train.
 
 The checkpoint's config is authoritative: `ganlab-train trainer.resume=<id>` needs no
 other argument. A few keys may change on resume (more epochs, another device, where
@@ -8,12 +9,21 @@ because the continued run would no longer be the run its MLflow params describe.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.config import flatten
-from ganlab.errors import CheckpointError
+from ganlab.checkpoint import load_checkpoint
+from ganlab.config import GanlabConfig, flatten, validate
+from ganlab.errors import CheckpointError, GanlabError
+from ganlab.launch import LaunchInfo
+from ganlab.tracking import fetch_run_checkpoint, resolve_tracking_uri
+
+log = logging.getLogger("ganlab")
+CHECKPOINT_ARTIFACT = "checkpoints/last.pt"
 
 RESUMABLE = (
     "trainer.epochs",
@@ -95,3 +105,67 @@ def merge_resume_config(
         if is_resumable(key) and taken:
             OmegaConf.update(merged, key, value, force_add=True)
     return merged
+
+
+def locate_checkpoint(spec: str, uri: str, output_dir: Path) -> Path:
+    """`spec` is a checkpoint file, a run's output directory, or an MLflow run id."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        if not (path / CHECKPOINT_ARTIFACT).is_file():
+            raise GanlabError(
+                f"trainer.resume={spec}: no checkpoint found in this folder "
+                f"({CHECKPOINT_ARTIFACT} is missing); pass a run's output folder."
+            )
+        return path / CHECKPOINT_ARTIFACT
+    if len(spec) == 32 and all(c in "0123456789abcdef" for c in spec):
+        return fetch_run_checkpoint(uri, spec, CHECKPOINT_ARTIFACT, output_dir / "resumed_from")
+    raise GanlabError(
+        f"trainer.resume={spec}: not found (no such file or folder, and not an MLflow run "
+        "id); pass a checkpoint file, a run's output folder or its run id."
+    )
+
+
+@dataclass
+class ResumePoint:
+    checkpoint: dict
+    path: Path
+
+
+def resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, ResumePoint | None]:
+    """Validated config, and the checkpoint to continue from (None for a fresh run)."""
+    if not cfg.trainer.resume:
+        return validate(cfg), None
+    fresh = validate(cfg)  # for paths and tracking of *this* command
+    uri = resolve_tracking_uri(fresh.tracking.uri, fresh.paths.root)
+    ckpt_path = locate_checkpoint(cfg.trainer.resume, uri, Path(fresh.paths.output_dir))
+    checkpoint = load_checkpoint(ckpt_path)
+    saved = OmegaConf.to_container(OmegaConf.create(checkpoint["config_yaml"]))
+    merged = merge_resume_config(
+        saved,  # type: ignore[arg-type]
+        cfg,
+        launch.overrides,
+        dict(checkpoint.get("choices", {})),
+        launch.choices,
+        str(ckpt_path),
+    )
+    return validate(merged), ResumePoint(checkpoint, ckpt_path)
+
+
+def check_epochs_left(done: int, wanted: int, checkpoint: Path) -> None:
+    """Resuming to fewer epochs than the checkpoint holds is a mistake; to exactly as
+    many, a no-op that says so (the run is complete; the checkpoint is untouched)."""
+    if wanted < done:
+        raise GanlabError(
+            f"trainer.epochs={wanted} but {checkpoint} has already trained {done} epochs; "
+            f"to train further, pass trainer.epochs greater than {done}."
+        )
+    if wanted == done:
+        log.info(
+            "%s has already trained all %d epochs: nothing to do (pass trainer.epochs=N "
+            "with N > %d to train further)",
+            checkpoint,
+            done,
+            done,
+        )

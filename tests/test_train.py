@@ -191,7 +191,7 @@ def test_crash_between_logging_and_checkpoint_loses_and_doubles_nothing(
     make_cfg, client, monkeypatch
 ) -> None:
     """Epoch 2 is logged, then the process dies before its checkpoint is written."""
-    import ganlab.train as train_module
+    import ganlab.run as train_module  # where a run writes its checkpoint
 
     real_save = train_module.save_checkpoint
 
