@@ -40,7 +40,17 @@ COLLAPSE = run(
 )  # quality falls at epoch 16 and D's gradient rises 6x there, for good
 HEALTHY_RUN = run("healthy", FIT + [0.9] * 20, RISE + [10.0] * 20)
 FROZEN = run("frozen", [0.0] * 25, [10.0] * 25, g_update=[0.2] * 5 + [0.0] * 20)
-SHIFT = EarlyStopConfig(rule="combined", shift_up=3.0, drift=0.3, ema=1.0, warmup_epochs=3)
+SHIFT = EarlyStopConfig(
+    rule="combined",
+    shift_up=3.0,
+    drift=0.3,
+    shift_window=5,
+    escalation=0.0,
+    dominance=0.95,
+    fail_patience=5,
+    ema=1.0,
+    warmup_epochs=3,
+)
 
 
 def test_the_runs_are_labelled_as_built() -> None:
@@ -76,7 +86,9 @@ def test_score_counts_each_label_against_its_own_question() -> None:
 
 
 def test_tuning_prefers_settings_within_the_false_alarm_budget() -> None:
-    noisy = EarlyStopConfig(rule="combined", shift_up=0.01, drift=0.0, ema=1.0, warmup_epochs=3)
+    noisy = EarlyStopConfig(
+        rule="combined", shift_up=0.01, drift=0.0, escalation=0.0, ema=1.0, warmup_epochs=3
+    )
     healthy_with_noise = run("noisy", FIT + [0.9] * 20, RISE + [10.0, 11.0, 9.0, 12.0, 10.0] * 4)
     ranked = tune([COLLAPSE, healthy_with_noise], [noisy, SHIFT])
     assert ranked[0][0] is SHIFT  # the hair trigger flags the healthy run: 100% > 10%

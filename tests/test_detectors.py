@@ -76,14 +76,25 @@ def history(dgrad, g_update=None, d_acc=None, logits=None, steep=None):
     return rows
 
 
-COMBINED = dict(rule="combined", warmup_epochs=3, window=3, ema=1.0, patience=1)
+# explicit channel settings: the tests read their epochs off by hand, whatever the defaults
+COMBINED = dict(
+    rule="combined",
+    warmup_epochs=3,
+    window=3,
+    ema=1.0,
+    patience=1,
+    shift_window=5,
+    escalation=0.0,
+    dominance=0.95,
+    fail_patience=5,
+)
 
 
 def test_combined_rule_catches_a_level_shift_a_spike_rule_absorbs() -> None:
     """The permanent collapses of the benchmark: D's gradient at fakes rises ~5x and
     stays there. A 'recent median' spike detector sees one jump and then a new normal."""
     dgrad = [10.0] * 12 + [50.0] * 10
-    cfg = EarlyStopConfig(**COMBINED, shift_up=3.0, drift=0.3)
+    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 3.0, "drift": 0.3})
     timeline = apply_rule(history(dgrad), cfg)
     # log 5 - 0.3 = 1.31 per evaluation: 1.31, 2.62, 3.93 >= 3 at the 3rd (epoch 15)
     assert timeline.trigger_epoch == 15
@@ -96,17 +107,17 @@ def test_combined_rule_catches_a_level_shift_a_spike_rule_absorbs() -> None:
 
 def test_combined_rule_ignores_a_one_epoch_spike_of_the_same_size() -> None:
     dgrad = [10.0] * 12 + [50.0] + [10.0] * 9
-    cfg = EarlyStopConfig(**COMBINED, shift_up=3.0, drift=0.3)
+    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 3.0, "drift": 0.3})
     assert apply_rule(history(dgrad), cfg).trigger_epoch is None
 
 
 def test_escalation_channel_fires_on_a_logit_blow_up() -> None:
     dgrad = [10.0] * 20
     logits = [1.0] * 10 + [60.0] + [1.0] * 9  # D's logits escalate within an epoch
-    cfg = EarlyStopConfig(**COMBINED, shift_up=0.0, escalation=math.log(30))
+    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "escalation": math.log(30)})
     timeline = apply_rule(history(dgrad, logits=logits), cfg)
     assert timeline.trigger_epoch == 11
-    off = EarlyStopConfig(**COMBINED, shift_up=0.0, escalation=0.0)
+    off = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "escalation": 0.0})
     assert apply_rule(history(dgrad, logits=logits), off).trigger_epoch is None
 
 
@@ -114,7 +125,7 @@ def test_a_frozen_generator_is_marked_failing_after_patience() -> None:
     """A saturated minimax generator: no spike anywhere, its parameters stop moving."""
     n = 20
     update = [0.3, 0.2, 0.1, 0.05] + [0.0] * (n - 4)
-    cfg = EarlyStopConfig(**COMBINED, fail_patience=5, frozen_tol=1e-4)
+    cfg = EarlyStopConfig(**{**COMBINED, "fail_patience": 5, "frozen_tol": 1e-4})
     timeline = apply_rule(history([10.0] * n, g_update=update), cfg)
     assert timeline.failing_epoch == 9  # frozen from epoch 5, the 5th in a row is 9
     assert timeline.trigger_epoch == timeline.stop_epoch == 9
@@ -124,7 +135,7 @@ def test_a_frozen_generator_is_marked_failing_after_patience() -> None:
 
 def test_a_dominant_discriminator_is_failing_only_while_it_lasts() -> None:
     acc = [0.7] * 5 + [0.99] * 6 + [0.6] * 9
-    cfg = EarlyStopConfig(**COMBINED, dominance=0.95, fail_patience=3)
+    cfg = EarlyStopConfig(**{**COMBINED, "dominance": 0.95, "fail_patience": 3})
     timeline = apply_rule(history([10.0] * 20, d_acc=acc), cfg)
     assert timeline.failing_epoch == 8
     assert [e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p == FAILING] == [
@@ -133,7 +144,7 @@ def test_a_dominant_discriminator_is_failing_only_while_it_lasts() -> None:
         10,
         11,
     ]
-    never = EarlyStopConfig(**COMBINED, dominance=1.0, fail_patience=3)
+    never = EarlyStopConfig(**{**COMBINED, "dominance": 1.0, "fail_patience": 3})
     assert apply_rule(history([10.0] * 20, d_acc=acc), never).failing_epoch is None
 
 
@@ -158,6 +169,9 @@ def random_history(rng: random.Random, n: int) -> list[tuple[int, dict[str, floa
                     LOGIT_MAX_KEY: math.exp(rng.gauss(0, 1.5)),
                     G_UPDATE_KEY: rng.choice([0.0, 0.01, 0.1]),
                     D_ACC_KEY: rng.uniform(0.5, 1.0),
+                    "quality/hq_fraction": rng.uniform(0, 1),
+                    "quality/modes_covered": float(rng.randint(0, 8)),
+                    **{f"quality/mode_hq_count/{m}": 1.0 for m in range(8)},
                 },
             )
         )
@@ -174,6 +188,7 @@ def test_online_decisions_equal_replay(seed: int) -> None:
         shift_up=rng.uniform(1, 4),
         shift_down=rng.choice([0.0, 3.0]),
         escalation=rng.choice([0.0, 2.0]),
+        quality_drop=rng.choice([0.0, 0.5]),
         dominance=rng.uniform(0.85, 1.0),
         fail_patience=rng.randint(2, 5),
         patience=rng.randint(1, 2),
@@ -195,3 +210,22 @@ def test_online_decisions_equal_replay(seed: int) -> None:
     )
     assert online_trigger == expected
     assert online_phases == [float(replay.phase_at(e)) for e, _ in rows]
+
+
+def quality_history(quality: list[float]) -> list[tuple[int, dict[str, float]]]:
+    rows = history([10.0] * len(quality))
+    for (_, m), q in zip(rows, quality, strict=True):
+        m |= {"quality/hq_fraction": q, "quality/modes_covered": 8.0}
+        m |= {f"quality/mode_hq_count/{k}": 1.0 for k in range(8)}
+    return rows
+
+
+def test_quality_channel_fires_on_a_sustained_drop_not_on_a_one_epoch_crash() -> None:
+    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.5})
+    crash = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9]
+    assert apply_rule(quality_history(crash), cfg).trigger_epoch is None
+    collapse = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.1, 0.0, 0.1, 0.05, 0.0]
+    # medians of 3: 0.9 until epoch 7, then 0.9, 0.1 (epoch 9): 1 - 0.1 / 0.9 >= 0.5
+    assert apply_rule(quality_history(collapse), cfg).trigger_epoch == 9
+    off = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.0})
+    assert apply_rule(quality_history(collapse), off).trigger_epoch is None

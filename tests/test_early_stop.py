@@ -111,6 +111,7 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
             tracking_uri,
             "--experiment",
             experiment,
+            "rule=gradient",
             "tau=0",
             "warmup_epochs=1",
             "patience=1",
@@ -167,8 +168,8 @@ def test_replay_pools_several_experiments(make_cfg, tracking_uri, experiment, ca
     args = ["--tracking-uri", tracking_uri, "--experiment", experiment, "--by", "dataset"]
     assert replay_main([*args, "--experiment", f"{experiment}-b"]) == 0
     out = capsys.readouterr().out
-    assert "| rule=gradient | grid25 | 1 |" in out and "| rule=gradient | ring8 | 1 |" in out
-    assert "| rule=gradient | **all** | 2 |" in out
+    assert "| rule=combined | grid25 | 1 |" in out and "| rule=combined | ring8 | 1 |" in out
+    assert "| rule=combined | **all** | 2 |" in out
 
 
 def test_replay_grid_breaks_ties_by_mean_regret_then_epochs_saved() -> None:

@@ -24,6 +24,7 @@ from ganlab.study.verdict import verdict
 # No smoothing and short windows, so the expected epochs can be read off by hand; the
 # running reference (minimum D gradient, maximum steepness since warm-up)
 RAW = dict(
+    rule="gradient",
     ema=1.0,
     warmup_epochs=2,
     patience=2,
@@ -227,7 +228,7 @@ def test_plateau_reference_scores_nothing_during_fitting() -> None:
 
 
 def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
-    """What the loss zoos showed (README, "Choosing the rule"): D's gradient at fakes rises
+    """What the loss zoos showed (the gradient rule's defaults): D's gradient at fakes rises
     ~100x while D learns (fitting: not a collapse; the old running-minimum default fired
     there in 3 of 4 runs), and a transient collapse is a one-evaluation jump of it."""
     fitting = [0.1 * 1.3**i for i in range(18)]  # 0.1 -> 8.7 over 18 epochs
@@ -236,7 +237,7 @@ def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
     dgrad = fitting + settled + spike + [10.0, 9.0]
     n = len(dgrad)
     steep = [20.0] * n
-    defaults = EarlyStopConfig()
+    defaults = EarlyStopConfig(rule="gradient")  # the gradient rule's own defaults
     before_spike = apply_rule(history(dgrad[:24], steep[:24], steep[:24]), defaults)
     assert before_spike.trigger_epoch is None
     timeline = apply_rule(history(dgrad, steep, steep), defaults)
@@ -247,5 +248,7 @@ def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
     assert apply_rule(history(mild, steep, steep), defaults).trigger_epoch is None
     # the previous default (running minimum since warm-up, EMA 0.3, tau 1, patience 3)
     # mistook fitting for a collapse: it fired at epoch 12, with D still learning
-    old = EarlyStopConfig(reference="running", ema=0.3, beta=1.0, tau=1.0, patience=3, window=5)
+    old = EarlyStopConfig(
+        rule="gradient", reference="running", ema=0.3, beta=1.0, tau=1.0, patience=3, window=5
+    )
     assert apply_rule(history(dgrad, steep, steep), old).trigger_epoch == 12

@@ -3,8 +3,11 @@ D's logits) and failing channels (a frozen generator, a dominant discriminator).
 
 from __future__ import annotations
 
+import statistics
+
 from ganlab.config import EarlyStopConfig
 from ganlab.rules.detectors import dominant, frozen, level_shift, persistent, safe_log
+from ganlab.rules.quality import bounded_quality
 from ganlab.rules.registry import register_rule
 from ganlab.rules.timeline import (
     D_ACC_KEY,
@@ -23,9 +26,43 @@ from ganlab.rules.timeline import (
     spike,
 )
 
+QUALITY_KEYS = (
+    "quality/hq_fraction",
+    "quality/modes_covered",
+    "quality/mode_hq_count/",  # a prefix: every mode's count (the number of modes)
+    "quality/class_quality",
+)
+
+
+def quality_drop(
+    history: History, epochs: list[int], window: int, start: int, floor: float
+) -> list[float | None]:
+    """1 - (median quality of the last `window` evaluations) / (the best such median
+    before): how far sustained quality has fallen from the best it held so far. None
+    until that best reaches `floor`: falls from a level the run never really held (noise
+    while it is still fitting) are not collapses."""
+    q_epochs, quality = bounded_quality(history)
+    by_epoch = dict(zip(q_epochs, quality, strict=True))
+    seen: list[float] = []
+    best: float | None = None
+    out: list[float | None] = []
+    for index, epoch in enumerate(epochs):
+        if epoch in by_epoch:
+            seen.append(by_epoch[epoch])
+        if len(seen) < window or index < start:
+            out.append(None)
+            if len(seen) >= window:
+                best = max(best or 0.0, statistics.median(seen[-window:]))
+            continue
+        current = statistics.median(seen[-window:])
+        out.append(None if not best or best < floor else max(0.0, 1.0 - current / best))
+        best = max(best or 0.0, current)
+    return out
+
 
 @register_rule(
-    "combined", keys=(DGRAD_KEY, STEEPNESS_P90_KEY, LOGIT_MAX_KEY, G_UPDATE_KEY, D_ACC_KEY)
+    "combined",
+    keys=(DGRAD_KEY, STEEPNESS_P90_KEY, LOGIT_MAX_KEY, G_UPDATE_KEY, D_ACC_KEY, *QUALITY_KEYS),
 )
 def combined_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
     """Collapse channels (sustained shifts of D's gradient, escalation of D's logits) and
@@ -50,6 +87,9 @@ def combined_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
     if cfg.escalation > 0:
         logits = [safe_log(v) for v in optional_series(history, epochs, LOGIT_MAX_KEY)]
         channels.append((spike(logits, cfg.window, start), cfg.escalation))
+    if cfg.quality_drop > 0:
+        drops = quality_drop(history, epochs, cfg.window, start, cfg.quality_floor)
+        channels.append((drops, cfg.quality_drop))
     scores: list[float | None] = []
     for i in range(len(epochs)):
         values = [stat[i] / threshold for stat, threshold in channels if stat[i] is not None]

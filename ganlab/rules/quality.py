@@ -54,3 +54,17 @@ def quality_series(history: History) -> tuple[list[int], list[float]]:
             epochs.append(epoch)
             values.append(q)
     return epochs, values
+
+
+CLASS_QUALITY_KEY = "quality/class_quality"
+
+
+def bounded_quality(history: History) -> tuple[list[int], list[float]]:
+    """Quality in [0, 1] per evaluated epoch >= 1: hq_fraction x modes_covered / n_modes on
+    mixtures; on images the classifier's counterpart, class_confident x classes_present /
+    n_classes (an FID has no scale on which "fitted" or "collapsed" could be fixed once for
+    every dataset). Empty when neither was logged."""
+    if any("quality/hq_fraction" in m for _, m in history):
+        return quality_series(history)
+    points = [(e, m[CLASS_QUALITY_KEY]) for e, m in history if e >= 1 and CLASS_QUALITY_KEY in m]
+    return [e for e, _ in points], [q for _, q in points]

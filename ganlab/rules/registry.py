@@ -1,7 +1,7 @@
 """How a rule joins RULES: `@register_rule("name", keys=...)` on a function
-`(history, EarlyStopConfig) -> Timeline`. `keys` are the metrics it reads: the online
-stopper keeps exactly those in its checkpointed history, so a resumed run decides as
-an uninterrupted one."""
+`(history, EarlyStopConfig) -> Timeline`. `keys` are the metrics it reads (a key ending
+in "/" stands for every key it begins): the online stopper keeps exactly those in its
+checkpointed history, so a resumed run decides as an uninterrupted one."""
 
 from __future__ import annotations
 

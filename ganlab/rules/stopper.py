@@ -32,7 +32,11 @@ class EarlyStopper:
 
     def update(self, epoch: int, metrics: Mapping[str, float]) -> dict[str, float]:
         """Record this epoch; return the metrics to log (`phase`, `early_stop/score`)."""
-        kept = {k: float(metrics[k]) for k in self.keys if k in metrics}
+        kept = {
+            k: float(v)
+            for k, v in metrics.items()
+            if k in self.keys or any(key.endswith("/") and k.startswith(key) for key in self.keys)
+        }
         if kept:
             self.history.append((epoch, kept))
             self.timeline = apply_rule(self.history, self.cfg)

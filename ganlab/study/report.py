@@ -8,7 +8,6 @@ numbers to quote: nothing about those runs influenced any choice.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -53,7 +52,8 @@ TUNING_GRIDS: dict[str, list[EarlyStopConfig]] = {
         beta=(0.0, 1.0),
         ema=(0.5, 1.0),
     ),
-    # CUSUM channels, escalation, and the failing channels (ganlab.rules.detectors)
+    # CUSUM channels, escalation, and the failing channels (ganlab.rules.detectors):
+    # gradients and signals only, no quality metric
     "combined": _grid(
         "combined",
         shift_up=(0.0, 2.0, 3.0, 4.0),
@@ -64,9 +64,27 @@ TUNING_GRIDS: dict[str, list[EarlyStopConfig]] = {
         dominance=(0.75, 0.8, 0.9, 1.0),
         fail_patience=(3, 6, 10),
     ),
+    # the same with the quality channel (the sustained fall of hq x coverage): what a
+    # rule gains from the quality metric, where it is cheap enough to log every epoch
+    "combined+quality": _grid(
+        "combined",
+        quality_drop=(0.3, 0.4, 0.5, 0.6),
+        quality_floor=(0.25, 0.5),
+        shift_up=(0.0, 3.0),
+        escalation=(0.0, math.log(30), math.log(100)),
+        dominance=(0.75, 0.9, 1.0),
+        fail_patience=(3, 6, 10),
+    ),
 }
 NEVER_STOP = EarlyStopConfig(rule="none")
+# the default before the benchmark: a spike of D's gradient against its recent median
+PREVIOUS_DEFAULT = EarlyStopConfig(rule="gradient")
 ORACLE = EarlyStopConfig(rule="oracle")
+
+
+def short(name: str) -> str:
+    """A rule's row name as an MLflow key: 'combined+quality (tuned)' -> combined_quality."""
+    return name.split(" ")[0].replace("+", "_")
 
 
 def label_runs(runs: Sequence[StoredRun], catalogue: Catalogue) -> list[LabelledRun]:
@@ -87,17 +105,36 @@ def label_runs(runs: Sequence[StoredRun], catalogue: Catalogue) -> list[Labelled
     return out
 
 
+RULE_PARAMETERS = {
+    "gradient": ("tau", "reference", "ema", "beta", "patience"),
+    "combined": (
+        "shift_up",
+        "shift_down",
+        "escalation",
+        "quality_drop",
+        "quality_floor",
+        "drift",
+        "shift_window",
+        "dominance",
+        "fail_patience",
+    ),
+}
+
+
 def describe(cfg: EarlyStopConfig) -> str:
-    """The settings that differ from the defaults, e.g. 'combined shift_up=3.0 ...'."""
-    default = EarlyStopConfig(rule=cfg.rule)
-    changed = [
-        f"{f.name}={getattr(cfg, f.name):.3g}"
-        if isinstance(getattr(cfg, f.name), float)
-        else f"{f.name}={getattr(cfg, f.name)}"
-        for f in dataclasses.fields(cfg)
-        if f.name not in ("rule", "action") and getattr(cfg, f.name) != getattr(default, f.name)
-    ]
-    return " ".join([cfg.rule, *changed])
+    """The rule and the settings it reads, e.g. 'combined escalation=3.4 dominance=0.75';
+    channels switched off (0) and their settings are left out."""
+    parts = [cfg.rule]
+    for name in RULE_PARAMETERS.get(cfg.rule, ()):
+        value = getattr(cfg, name)
+        if value == 0 and name in ("shift_up", "shift_down", "escalation", "quality_drop"):
+            continue
+        if name == "quality_floor" and cfg.quality_drop == 0:
+            continue
+        if name in ("drift", "shift_window") and cfg.shift_up == 0 and cfg.shift_down == 0:
+            continue
+        parts.append(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}")
+    return " ".join(parts)
 
 
 SCORE_HEADER = [
@@ -218,7 +255,8 @@ def scores_figure(scores: Mapping[str, Score], split: str) -> Figure:
         ax_rates.bar(xs, values, width, color=color, label=label, yerr=[low, high], capsize=2)
     ax_rates.axhline(0.8, color="tab:green", ls=":", lw=1)
     ax_rates.axhline(FALSE_ALARM_BUDGET, color="tab:red", ls=":", lw=1)
-    ax_rates.set_xticks(range(len(names)), [n.split(" ", 1)[0] for n in names], fontsize=8)
+    labels = [n.split(" ", 1)[0] for n in names]
+    ax_rates.set_xticks(range(len(names)), labels, fontsize=8, rotation=25, ha="right")
     ax_rates.set_ylim(0, 1.05)
     ax_rates.set_ylabel("share of runs (95% CI)")
     ax_rates.legend(fontsize=7, loc="upper left", ncol=3)
@@ -226,14 +264,14 @@ def scores_figure(scores: Mapping[str, Score], split: str) -> Figure:
     medians = [scores[n].median_regret or 0.0 for n in names]
     ax_regret.bar(range(len(names)), medians, color="tab:gray")
     ax_regret.axhline(0.05, color="black", ls=":", lw=1)
-    ax_regret.set_xticks(range(len(names)), [n.split(" ", 1)[0] for n in names], fontsize=8)
-    ax_regret.set_ylabel("median regret (hq x coverage)")
+    ax_regret.set_xticks(range(len(names)), labels, fontsize=8, rotation=25, ha="right")
+    ax_regret.set_ylabel("median regret (quality)")
     fig.suptitle(
         f"collapse benchmark, {split} runs: dotted lines are the targets "
         "(>= 0.8 caught, <= 0.1 false alarms, regret <= 0.05)",
         fontsize=9,
     )
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.88, wspace=0.3)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.2, top=0.88, wspace=0.3)
     return fig
 
 
@@ -285,8 +323,9 @@ def write_report(
         ranked = tune(tune_runs, grid) if tune_runs else [(grid[0], None)]
         chosen[f"{family} (tuned)"] = ranked[0][0]
     rules: dict[str, EarlyStopConfig] = {
-        "shipped default": EarlyStopConfig(),
+        "previous default": PREVIOUS_DEFAULT,
         **chosen,
+        "shipped default": EarlyStopConfig(),
         "never stop": NEVER_STOP,
         "oracle": ORACLE,
     }
@@ -331,7 +370,7 @@ def write_report(
         metrics = {}
         for split, by_rule in all_scores.items():
             for name, s in by_rule.items():
-                key = name.split(" ")[0]
+                key = short(name)
                 for measure, rate in (
                     ("hit_rate", s.hit),
                     ("false_alarm_healthy", s.false_alarm_healthy),
@@ -343,6 +382,6 @@ def write_report(
                     metrics[f"benchmark/{split}/{key}/median_regret"] = s.median_regret
         parent.log_metrics(metrics, step=0)
         parent.set_tags(
-            {f"benchmark.chosen.{n.split(' ')[0]}": describe(c) for n, c in chosen.items()}
+            {f"benchmark.chosen.{short(n)}": describe(c) for n, c in chosen.items()}
         )
     return text

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ganlab.config import EarlyStopConfig
-from ganlab.rules import History, quality_series
+from ganlab.rules import History
+from ganlab.rules.quality import bounded_quality
 from ganlab.study.labels import (
     AMBIGUOUS,
     COLLAPSED,
@@ -55,20 +56,6 @@ class LabelledRun:
     quality: tuple[float, ...]
 
 
-CLASS_QUALITY_KEY = "quality/class_quality"
-
-
-def judged_quality(history: History) -> tuple[list[int], list[float]]:
-    """The quality runs are labelled and judged by, per evaluated epoch >= 1, in [0, 1]:
-    hq_fraction x modes_covered / n_modes on mixtures; on images the classifier's
-    counterpart, class_confident x classes_present / n_classes (an FID has no scale
-    on which "fitted" or "collapsed" could be fixed once for every dataset)."""
-    if any("quality/hq_fraction" in m for _, m in history):
-        return quality_series(history)
-    points = [(e, m[CLASS_QUALITY_KEY]) for e, m in history if e >= 1 and CLASS_QUALITY_KEY in m]
-    return [e for e, _ in points], [q for _, q in points]
-
-
 def labelled(
     name: str,
     family: str,
@@ -78,7 +65,7 @@ def labelled(
     history: History,
     criteria: LabelCriteria | None = None,
 ) -> LabelledRun:
-    epochs, quality = judged_quality(history)
+    epochs, quality = bounded_quality(history)
     criteria = criteria or LabelCriteria()
     return LabelledRun(
         name,
@@ -170,7 +157,7 @@ class Outcome:
 
 def decide(run: LabelledRun, cfg: EarlyStopConfig) -> Outcome:
     """Replay `cfg`'s rule on the run and judge it by the benchmark's quality."""
-    judged = verdict(run.history, cfg, judged_quality)
+    judged = verdict(run.history, cfg, bounded_quality)
     assert judged is not None, f"{run.name} logged no quality"
     return Outcome(run, judged)
 
