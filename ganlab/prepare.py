@@ -66,12 +66,15 @@ def prepare(cfg: GanlabConfig) -> list[str]:
 
 
 def compose_config(overrides: Sequence[str]) -> DictConfig:
+    """conf/config.yaml composed with `overrides`, outside a Hydra app (whose job folder
+    would give paths.output_dir; without one it is "." unless an override sets it)."""
     register()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
     GlobalHydra.instance().clear()
-    cfg.paths.output_dir = "."  # nothing is written there
+    if not any(o.startswith("paths.output_dir=") for o in overrides):
+        cfg.paths.output_dir = "."
     return cfg
 
 

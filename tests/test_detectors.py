@@ -16,10 +16,10 @@ from ganlab.rules import (
     G_UPDATE_KEY,
     LOGIT_MAX_KEY,
     STEEPNESS_P90_KEY,
-    EarlyStopper,
     apply_rule,
 )
 from ganlab.rules.detectors import dominant, frozen, level_shift, persistent
+from tests.test_phases import assert_online_equals_replay
 
 
 def test_cusum_accumulates_a_sustained_shift_but_drains_after_a_spike() -> None:
@@ -194,22 +194,7 @@ def test_online_decisions_equal_replay(seed: int) -> None:
         patience=rng.randint(1, 2),
         ema=rng.uniform(0.3, 1.0),
     )
-    stopper = EarlyStopper(cfg)
-    online_trigger, online_phases = None, []
-    for epoch, metrics in rows:
-        logged = stopper.update(epoch, metrics)
-        online_phases.append(logged["phase"])
-        if stopper.triggered and online_trigger is None:
-            timeline = stopper.timeline
-            online_trigger = (epoch, timeline.stop_epoch, timeline.cause)
-    replay = apply_rule(rows, cfg)
-    expected = (
-        None
-        if replay.trigger_epoch is None
-        else (replay.trigger_epoch, replay.stop_epoch, replay.cause)
-    )
-    assert online_trigger == expected
-    assert online_phases == [float(replay.phase_at(e)) for e, _ in rows]
+    assert_online_equals_replay(rows, cfg)
 
 
 def quality_history(quality: list[float]) -> list[tuple[int, dict[str, float]]]:

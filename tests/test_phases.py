@@ -170,19 +170,31 @@ def test_online_decisions_equal_replay(rule: str, seed: int) -> None:
         patience=rng.randint(1, 3),
         ema=rng.uniform(0.2, 1.0),
     )
+    online_phases = assert_online_equals_replay(rows, cfg)
+    assert online_phases == sorted(online_phases)  # these rules' phases only move forward
+
+
+def assert_online_equals_replay(rows: list, cfg: EarlyStopConfig) -> list[float]:
+    """Feed `rows` to the online stopper epoch by epoch; its first trigger (epoch, stop
+    epoch, cause) and its phase per epoch must be what a replay of the whole history
+    finds. Returns the online phases."""
     stopper = EarlyStopper(cfg)
     online_trigger, online_phases = None, []
     for epoch, metrics in rows:
         logged = stopper.update(epoch, metrics)
         online_phases.append(logged["phase"])
         if stopper.triggered and online_trigger is None:
-            online_trigger = (epoch, stopper.timeline.stop_epoch)
+            timeline = stopper.timeline
+            online_trigger = (epoch, timeline.stop_epoch, timeline.cause)
     replay = apply_rule(rows, cfg)
-    expected = None if replay.trigger_epoch is None else (replay.trigger_epoch, replay.stop_epoch)
+    expected = (
+        None
+        if replay.trigger_epoch is None
+        else (replay.trigger_epoch, replay.stop_epoch, replay.cause)
+    )
     assert online_trigger == expected
-    # online phases are what the replay labels each epoch (phases only move forward)
     assert online_phases == [float(replay.phase_at(e)) for e, _ in rows]
-    assert online_phases == sorted(online_phases)
+    return online_phases
 
 
 def test_stopper_state_round_trip() -> None:

@@ -128,35 +128,27 @@ _setup: WorkerSetup | None = None
 
 def _train_job(job: Job) -> tuple[Job, str, str, float]:
     """Train one job; return (job, run id or '', final status, seconds)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from mlflow.tracking import MlflowClient
 
-    from ganlab.config import register
     from ganlab.errors import GanlabError, TrainingFailed
-    from ganlab.paths import CONF_DIR
+    from ganlab.prepare import compose_config
     from ganlab.train import train
 
     assert _setup is not None
     started = time.perf_counter()
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *job.overrides,
-                f"seed={job.seed}",
-                f"paths.output_dir={Path(_setup.output_root) / job.name}",
-                f"paths.data_root={_setup.data_root}",
-                f"tracking.uri={_setup.tracking_uri}",
-                f"tracking.experiment={_setup.experiment}",
-                f"tracking.run_name={job.name}",
-                f"tracking.parent_run_id={_setup.parent_run_id}",
-                "trainer.progress=none",
-            ],
-        )
-    GlobalHydra.instance().clear()
+    cfg = compose_config(
+        [
+            *job.overrides,
+            f"seed={job.seed}",
+            f"paths.output_dir={Path(_setup.output_root) / job.name}",
+            f"paths.data_root={_setup.data_root}",
+            f"tracking.uri={_setup.tracking_uri}",
+            f"tracking.experiment={_setup.experiment}",
+            f"tracking.run_name={job.name}",
+            f"tracking.parent_run_id={_setup.parent_run_id}",
+            "trainer.progress=none",
+        ]
+    )
     client = MlflowClient(_setup.tracking_uri)
     try:
         result = train(cfg)

@@ -381,7 +381,5 @@ def write_report(
                 if s.median_regret is not None:
                     metrics[f"benchmark/{split}/{key}/median_regret"] = s.median_regret
         parent.log_metrics(metrics, step=0)
-        parent.set_tags(
-            {f"benchmark.chosen.{short(n)}": describe(c) for n, c in chosen.items()}
-        )
+        parent.set_tags({f"benchmark.chosen.{short(n)}": describe(c) for n, c in chosen.items()})
     return text
