@@ -1,11 +1,12 @@
 """Monitor overhead on ring8 at default settings, relative to training time, one process.
 
 Two trainers built from the same seed follow identical trajectories; they alternate one
-epoch at a time, one computing parameter-gradient norms in its steps and one not, so the
-norms' cost is a paired ratio. After each epoch every monitor is timed on the same state.
+epoch at a time, one reading the in-step statistics (parameter-gradient norms, D's logit
+magnitudes, layer activations, parameter movement) and one not, so their cost is a
+paired ratio. After each epoch every monitor is timed on the same state.
 A monitor's overhead = its time per epoch (its time per call / every_n_epochs) divided by
 the training time of an epoch. Targets: gradient monitors (steepness, D gradients,
-parameter-gradient norms, JSD) <= 10%, with the duality gap reported on its own; and
+D confidence, in-step statistics, JSD) <= 10%, with the duality gap reported on its own; and
 all default monitors together <= 10%.
 
     python benchmarks/monitor_overhead.py [--epochs 12]
@@ -26,10 +27,11 @@ from ganlab.build import build_parts
 from ganlab.config import register, validate
 from ganlab.monitors import EvalState, build_monitors
 from ganlab.paths import CONF_DIR
+from ganlab.run import signals_config
 from ganlab.seeding import generator
 from ganlab.trainer import Trainer
 
-GRADIENT_MONITORS = ("steepness", "dgrad", "jsd")
+GRADIENT_MONITORS = ("steepness", "dgrad", "dconf", "jsd")
 
 
 def main() -> None:
@@ -44,10 +46,15 @@ def main() -> None:
         cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}"]))
     device = torch.device("cpu")
     trainers = {}
-    for norms in (False, True):
+    for in_step in (False, True):
         parts = build_parts(cfg, device)
-        trainers[norms] = Trainer(
-            parts, cfg.trainer, cfg.loss, generator(cfg.seed, "train"), track_grad_norms=norms
+        trainers[in_step] = Trainer(
+            parts,
+            cfg.trainer,
+            cfg.loss,
+            generator(cfg.seed, "train"),
+            track_grad_norms=in_step,
+            signals=signals_config(cfg) if in_step else None,
         )
     parts = trainers[True].parts
     suite = build_monitors(cfg, parts, "bench")
@@ -82,16 +89,16 @@ def main() -> None:
     )
     print(f"training epoch (no monitors): {epoch_time:.3f} s (median)\n")
     print(f"{'monitor':<22}{'per call':>10}{'every':>7}{'per epoch':>11}{'overhead':>10}")
-    rows = {"param_grads": (epoch_time * (statistics.geometric_mean(norm_ratios) - 1), 1)}
+    rows = {"in-step": (epoch_time * (statistics.geometric_mean(norm_ratios) - 1), 1)}
     for name, times in per_call.items():
         rows[name] = (statistics.median(times), max(monitors[name].every_n_epochs, 1))
     overhead = {}
     for name, (call, every) in rows.items():
         overhead[name] = call / every / epoch_time
         print(f"{name:<22}{call:>9.3f}s{every:>7d}{call / every:>10.3f}s{overhead[name]:>9.1%}")
-    gradient = overhead["param_grads"] + sum(overhead[n] for n in GRADIENT_MONITORS)
+    gradient = overhead["in-step"] + sum(overhead[n] for n in GRADIENT_MONITORS)
     print(
-        f"\ngradient monitors (param_grads + {', '.join(GRADIENT_MONITORS)}): "
+        f"\ngradient monitors (in-step + {', '.join(GRADIENT_MONITORS)}): "
         f"{gradient:.1%} of training time (target <= 10%)"
     )
     print(f"quality + scatter: {overhead['quality'] + overhead['scatter']:.1%}")
