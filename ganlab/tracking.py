@@ -69,6 +69,26 @@ def ui_hint(uri: str, experiment_id: str, run_id: str) -> str:
     return f"{command} ui --backend-store-uri {uri}   then open {local}"
 
 
+def _create_sqlite_store_once(uri: str, db: Path) -> None:
+    """Create a new SQLite store's schema in one process at a time.
+
+    MLflow creates the tables when a client first touches a new file; several processes
+    doing so at once (jobs started together with `&`, tmux panes, a launcher) race, and
+    all but one fail ("table ... already exists", alembic version errors). An exclusive
+    lock on `<db>.lock` serialises every process's first touch of the store (a file of
+    nonzero size may still be half-created, so size proves nothing); it costs one small
+    query per connection.
+    """
+    import fcntl
+
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _local_sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
@@ -162,6 +182,7 @@ class RunTracker:
                     f"cannot write the tracking store {uri}: folder {db.parent} is not "
                     "writable; set tracking.uri (or paths.root) to a writable location."
                 )
+            _create_sqlite_store_once(uri, db)
         return MlflowClient(tracking_uri=uri)
 
     @classmethod

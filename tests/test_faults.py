@@ -194,3 +194,27 @@ def test_tracking_server_gone_for_good_fails_clearly_and_resumes_later(tmp_path:
     finally:
         trainer.kill()
         stop_server(server)
+
+
+def test_several_runs_starting_together_on_a_new_store_all_finish(tmp_path: Path) -> None:
+    """Four ganlab-train processes started at once on a store that does not exist yet:
+    one creates the schema while the others wait, and all four finish."""
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    procs = [
+        start_cli(
+            [*TINY, "trainer.epochs=1", f"seed={seed}", f"hydra.run.dir={tmp_path / str(seed)}"],
+            tmp_path,
+            env,
+        )
+        for seed in range(4)
+    ]
+    errors = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            errors.append(err[-1500:])
+    assert not errors, errors
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    assert sorted(r.data.tags["seed"] for r in runs) == ["0", "1", "2", "3"]
+    assert all(r.info.status == "FINISHED" for r in runs)
