@@ -43,7 +43,8 @@ system-packages:
 check-docker: $(STAMP)
 	$(BIN)/hadolint docker/Dockerfile
 	@if command -v docker-compose >/dev/null 2>&1; then \
-		docker-compose --env-file docker/.env.example -f docker/compose.yaml config -q \
+		POSTGRES_PASSWORD=checked-by-make docker-compose --env-file docker/.env.example \
+			-f docker/compose.yaml config -q \
 		&& echo "docker/compose.yaml: valid"; \
 	else echo "docker-compose is not installed: docker/compose.yaml not validated"; fi
 

@@ -13,9 +13,16 @@
 set -eu
 : "${MLFLOW_BACKEND_STORE_URI:?set MLFLOW_BACKEND_STORE_URI, e.g. postgresql://user:pass@host:5432/mlflow}"
 : "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION, a folder or bucket for artifacts}"
+case "$MLFLOW_BACKEND_STORE_URI" in
+    *:change-me@* | *:changeme@* | *:password@*)
+        echo "mlflow-server.sh: refusing a placeholder database password in MLFLOW_BACKEND_STORE_URI; set a real one (POSTGRES_PASSWORD in docker/.env)." >&2
+        exit 2 ;;
+esac
+# The store URI (with its password) and the artifact root reach `mlflow server` through
+# the environment (MLFLOW_BACKEND_STORE_URI, MLFLOW_ARTIFACTS_DESTINATION), never on its
+# command line, where `ps` would show them to every user of the machine.
+export MLFLOW_BACKEND_STORE_URI MLFLOW_ARTIFACTS_DESTINATION
 exec mlflow server \
-    --backend-store-uri "$MLFLOW_BACKEND_STORE_URI" \
-    --artifacts-destination "$MLFLOW_ARTIFACTS_DESTINATION" \
     --serve-artifacts \
     --host "${MLFLOW_HOST:-127.0.0.1}" \
     --port "${MLFLOW_PORT:-5000}" \

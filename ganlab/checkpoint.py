@@ -20,20 +20,30 @@ FORMAT = "ganlab-checkpoint/1"
 REQUIRED_KEYS = ("format", "epoch", "trainer", "run_id", "config_yaml")
 
 
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write to a temporary file, then rename: a crash never leaves a half-written file."""
+def atomic_save(payload: Any, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a crash never leaves a half-written
+    file. A failed write (disk full, quota, permissions) removes the temporary file and
+    raises CheckpointError in one sentence; whatever `path` held before is untouched.
+    torch reports a full disk as a RuntimeError ("enforce fail at inline_container"),
+    not an OSError, so both are caught."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        torch.save({"format": FORMAT, "ganlab_version": __version__, **payload}, tmp)
+        torch.save(payload, tmp)
         os.replace(tmp, path)
-    except OSError as exc:  # disk full, quota, permissions: keep the previous checkpoint
+    except (OSError, RuntimeError) as exc:
         tmp.unlink(missing_ok=True)
-        kept = "the previous checkpoint is intact" if path.exists() else "no earlier checkpoint"
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "the write failed"
+        kept = "the previous file is intact" if path.exists() else "there was no earlier file"
         raise CheckpointError(
-            f"cannot write checkpoint {path} ({exc.strerror or exc}); {kept}: free space or "
-            "set paths.output_dir elsewhere, then resume with trainer.resume."
+            f"cannot write checkpoint {path} ({why}: is the disk full?); {kept}: free space "
+            "or set paths.output_dir elsewhere, then resume with trainer.resume."
         ) from exc
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """A run's checkpoint, written atomically (see atomic_save)."""
+    atomic_save({"format": FORMAT, "ganlab_version": __version__, **payload}, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -92,10 +102,7 @@ class RecentWeights:
         return self.directory / f"epoch_{epoch:06d}.pt"
 
     def save(self, epoch: int, payload: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(epoch).with_suffix(".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, self.path(epoch))
+        atomic_save(payload, self.path(epoch))
         for old in sorted(self.directory.glob("epoch_*.pt"))[: -self.keep]:
             old.unlink(missing_ok=True)
 

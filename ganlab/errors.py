@@ -23,3 +23,11 @@ class TrackingError(GanlabError):
 
 class TrainingFailed(Exception):
     """Training stopped on a numerical failure (NaN/inf); the run is marked FAILED."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (docker stop, systemd, a scheduler's preemption or time limit).
+
+    A BaseException, like KeyboardInterrupt for SIGINT, so that no `except Exception`
+    on the way swallows it: the run ends KILLED, its last checkpoint kept.
+    """

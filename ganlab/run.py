@@ -13,9 +13,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -24,7 +27,7 @@ from ganlab import __version__
 from ganlab.build import build_parts, resolve_device
 from ganlab.checkpoint import RecentWeights, save_checkpoint
 from ganlab.config import GanlabConfig, SignalsConfig, flatten
-from ganlab.errors import TrainingFailed
+from ganlab.errors import Terminated, TrainingFailed
 from ganlab.launch import LaunchInfo
 from ganlab.monitors import MonitorSuite, build_monitors
 from ganlab.progress import label_logs_with_run, summarize
@@ -193,6 +196,7 @@ class Run:
         )
         started = time.perf_counter()
         status, reason = "FAILED", None
+        previous = _raise_on_sigterm()
         try:
             metrics = FitLoop(self).run()
             status = "FINISHED"
@@ -200,12 +204,17 @@ class Run:
             reason = str(exc)
             raise
         except KeyboardInterrupt:
-            status, reason = "KILLED", "interrupted by the user"
+            status, reason = "KILLED", "interrupted by SIGINT (Ctrl-C)"
+            raise
+        except Terminated:
+            status, reason = "KILLED", "terminated by SIGTERM (a stop, preemption or time limit)"
             raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             self._finish(status, reason)
 
         experiment_id = self.tracker.client.get_run(self.tracker.run_id).info.experiment_id
@@ -247,6 +256,18 @@ class Run:
                 reason,
                 ckpt_path if ckpt_path.is_file() else "none (failed before the first epoch ended)",
             )
+
+
+def _raise_on_sigterm() -> Any:
+    """While training, SIGTERM raises Terminated (in the main thread only, where Python
+    delivers signals); returns the handler to restore, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def start_tracking(

@@ -218,6 +218,7 @@ def find_sweep(spec: str, tracking_uri: str | None) -> SweepInfo:
             raise GanlabError(f"{spec} has no {SWEEP_FILE}; is it a ganlab sweep folder?")
         return info
     uri = resolve_tracking_uri(tracking_uri, project_root())
+    check_tracking(uri, False, 5.0)  # a dead server: one line, not a hang
     client = RunTracker.connect(uri)
     try:
         tags = client.get_run(spec).data.tags

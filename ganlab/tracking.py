@@ -32,6 +32,7 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 MAX_TAG_VALUE = 5000
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+FAILURE_TAG = "ganlab.failure"  # why a run ended FAILED or KILLED
 MODEL_TRAINING = "custom_model_development"
 
 
@@ -227,9 +228,11 @@ class RunTracker:
     def reopen(cls, uri: str, run_id: str) -> RunTracker:
         """Continue an existing run; remember the last epoch it logged."""
         client = cls.connect(uri)
-        existing_run(client, uri, run_id)
+        run = existing_run(client, uri, run_id)
         last = max((step for step, _ in metric_history(client, run_id)), default=-1)
         client.update_run(run_id, status="RUNNING")
+        if FAILURE_TAG in run.data.tags:  # running again: the old reason no longer holds
+            client.delete_tag(run_id, FAILURE_TAG)
         return cls(client, run_id, last_logged_step=last, uri=uri)
 
     # -- logging ---------------------------------------------------------------------
@@ -293,7 +296,7 @@ class RunTracker:
     def end(self, status: str = "FINISHED", reason: str | None = None) -> None:
         """Mark the run FINISHED, FAILED or KILLED; a reason is kept as tag `ganlab.failure`."""
         if reason:
-            self.client.set_tag(self.run_id, "ganlab.failure", reason[:MAX_TAG_VALUE])
+            self.client.set_tag(self.run_id, FAILURE_TAG, reason[:MAX_TAG_VALUE])
         self.client.set_terminated(self.run_id, status)
 
 

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ganlab.config import register
-from ganlab.errors import GanlabError, TrainingFailed
+from ganlab.errors import GanlabError, Terminated, TrainingFailed
 from ganlab.launch import LaunchInfo
 from ganlab.launch import from_hydra as launch_from_hydra
 from ganlab.paths import CONF_DIR
@@ -52,6 +52,15 @@ def hydra_main(cfg: DictConfig) -> float | None:
         sys.exit(2)
     except TrainingFailed:
         sys.exit(1)
+    except (KeyboardInterrupt, Terminated) as exc:
+        name, code = ("SIGINT", 130) if isinstance(exc, KeyboardInterrupt) else ("SIGTERM", 143)
+        print(
+            f"ganlab-train: stopped by {name}; the MLflow run is marked KILLED and the last "
+            f"checkpoint kept: resume with trainer.resume={hydra_cfg.runtime.output_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(code)
     return result.metrics.get("quality/hq_fraction")
 
 

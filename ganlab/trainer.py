@@ -125,6 +125,11 @@ class Trainer:
         for key in ("loss_d", "loss_g"):
             if not math.isfinite(means[key]):
                 raise TrainingFailed(f"non-finite train/{key} ({means[key]}) in epoch {epoch}")
+            if cfg.max_abs_loss > 0 and abs(means[key]) > cfg.max_abs_loss:
+                raise TrainingFailed(
+                    f"train/{key} = {means[key]:.3g} in epoch {epoch}, beyond "
+                    f"trainer.max_abs_loss={cfg.max_abs_loss:g}: training diverged"
+                )
         self.epoch = epoch
         metrics = {f"train/{k}": means[k] for k in STEP_STATS if k in means}
         for net in ("d", "g"):

@@ -63,7 +63,7 @@ def test_disk_full_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch) ->
     with pytest.raises(CheckpointError) as info:
         save_checkpoint(path, {**payload, "epoch": 2})
     assert "No space left on device" in str(info.value)
-    assert "the previous checkpoint is intact" in str(info.value)
+    assert "the previous file is intact" in str(info.value)
     assert not path.with_name("last.pt.tmp").exists()  # no half-written file left behind
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1

@@ -68,14 +68,41 @@ def test_stack_wiring(compose) -> None:
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_compose_file_is_valid_and_refuses_missing_credentials() -> None:
     base = ["docker-compose", "-f", str(DOCKER / "compose.yaml")]
+    with_example = [*base[:1], "--env-file", str(DOCKER / ".env.example"), *base[1:]]
     ok = subprocess.run(
-        [*base[:1], "--env-file", str(DOCKER / ".env.example"), *base[1:], "config", "-q"],
+        [*with_example, "config", "-q"],
         capture_output=True,
         text=True,
+        env={"PATH": "/usr/bin:/bin", "POSTGRES_PASSWORD": "a-real-one"},
     )
     assert ok.returncode == 0, ok.stderr
+    # the example ships no password: used as it is, the stack refuses to start
+    placeholder = subprocess.run(
+        [*with_example, "config", "-q"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert placeholder.returncode != 0
+    assert "set POSTGRES_PASSWORD in docker/.env" in placeholder.stderr
     missing = subprocess.run(
         [*base, "config", "-q"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}
     )
     assert missing.returncode != 0
     assert "set POSTGRES_USER in docker/.env" in missing.stderr
+
+
+def test_the_server_script_refuses_a_placeholder_password(tmp_path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MLFLOW_BACKEND_STORE_URI": "postgresql://mlflow:change-me@127.0.0.1:5432/mlflow",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path),
+    }
+    result = subprocess.run(
+        ["sh", str(DOCKER / "mlflow-server.sh")], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "mlflow-server.sh: refusing a placeholder database password in "
+        "MLFLOW_BACKEND_STORE_URI; set a real one (POSTGRES_PASSWORD in docker/.env)."
+    ]

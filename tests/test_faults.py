@@ -218,3 +218,127 @@ def test_several_runs_starting_together_on_a_new_store_all_finish(tmp_path: Path
     runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
     assert sorted(r.data.tags["seed"] for r in runs) == ["0", "1", "2", "3"]
     assert all(r.info.status == "FINISHED" for r in runs)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_sigterm_and_sigint_end_the_run_killed_in_one_line_and_resume_cleanly(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """What `docker stop`, systemd and schedulers send (SIGTERM), and Ctrl-C (SIGINT):
+    the run ends KILLED with the reason, one line says how to resume, and a resumed run
+    that finishes no longer carries the old failure."""
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    run_dir = tmp_path / "run"
+    proc = start_cli([*RUN, f"hydra.run.dir={run_dir}"], tmp_path, env)
+    wait_for_epoch(run_dir / "checkpoints" / "last.pt", 1, proc, timeout=300)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr[-2000:]
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"ganlab-train: stopped by {sig.name}; the MLflow run is marked KILLED")
+    assert last.endswith(f"resume with trainer.resume={run_dir}")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    assert run.info.status == "KILLED"
+    assert sig.name in run.data.tags["ganlab.failure"]
+    assert not list(run_dir.rglob("*.tmp"))  # nothing half-written left behind
+
+    resumed = run_cli([f"trainer.resume={run_dir}"], cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    run = client.get_run(run.info.run_id)
+    assert run.info.status == "FINISHED"
+    assert "ganlab.failure" not in run.data.tags
+    assert steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
+
+
+def test_exploding_losses_end_the_run_as_failed_not_finished(tmp_path: Path) -> None:
+    """Learning rates of 1e3 drive the losses to ~1e23 without a NaN: that is divergence."""
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    result = run_cli(
+        [*TINY, "optim.d.lr=1e3", "optim.g.lr=1e3", "trainer.epochs=3"], cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    assert run.info.status == "FAILED"
+    assert "training diverged" in run.data.tags["ganlab.failure"]
+
+
+def test_study_commands_answer_at_once_when_the_server_is_gone(tmp_path: Path) -> None:
+    """replay, compare and rerun against a server nobody listens on: one line, exit 2,
+    within seconds (MLflow's client alone retries for minutes)."""
+    uri = f"http://127.0.0.1:{free_port()}"
+    for command, args in (
+        ("ganlab-replay", ["--tracking-uri", uri]),
+        ("ganlab-compare", ["--tracking-uri", uri, "--out", str(tmp_path / "c")]),
+        ("ganlab-rerun", ["0" * 32, "--tracking-uri", uri]),
+    ):
+        started = time.time()
+        result = run_cli(args, cwd=tmp_path, command=command, timeout=60)
+        assert result.returncode == 2, (command, result.stderr[-1500:])
+        assert time.time() - started < 30, command
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is unreachable" in lines[0], (command, lines)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A real 1 MB file system (tmpfs; needs root, as in CI): a checkpoint of the ring8
+    MLPs with their Adam states does not fit twice."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_sentence_and_leaves_no_temporary_files(
+    tmp_path: Path, tiny_disk: Path
+) -> None:
+    env = {"GANLAB_ROOT": str(tmp_path)}  # the store stays on the big disk
+    out = tiny_disk / "run"
+    result = run_cli([*TINY, "trainer.epochs=3", f"hydra.run.dir={out}"], cwd=tmp_path, env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ganlab-train: error: cannot write checkpoint") and "disk" in last
+    assert not list(tiny_disk.rglob("*.tmp"))
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    assert run.info.status == "FAILED"
+    assert "cannot write checkpoint" in run.data.tags["ganlab.failure"]
+    assert steps(client, run.info.run_id, "train/loss_d")  # what was logged is kept
+
+
+def test_a_corrupt_image_is_named_in_one_line(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "images" / "faces"
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.new("RGB", (40, 40), (i * 40, 10, 10)).save(folder / f"ok{i}.png")
+    broken = folder / "broken.png"
+    broken.write_bytes((folder / "ok0.png").read_bytes()[:60])  # a truncated file
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    result = run_cli(
+        [
+            *TINY,
+            "dataset=image_folder",
+            f"dataset.path={tmp_path / 'images'}",
+            "model=dcgan",
+            "monitor=none",
+            "trainer.epochs=1",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"ganlab-train: error: cannot read image {broken}")
+    assert last.endswith("remove or replace it and run again.")

@@ -88,6 +88,12 @@ def server(backend: str, tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.5)
         else:
             pytest.fail("the tracking server did not answer within 120 s")
+        # the store URI (a database password, on PostgreSQL) is on no command line
+        for pid in subprocess.run(
+            ["pgrep", "-s", str(process.pid)], capture_output=True, text=True
+        ).stdout.split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            assert backend not in cmdline.replace("\0", " "), cmdline
         yield url
     finally:
         os.killpg(process.pid, 15)

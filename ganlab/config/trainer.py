@@ -26,6 +26,12 @@ class TrainerConfig:
         None, "output folder, checkpoint file or MLflow run id of a run to continue"
     )
     num_threads: int | None = option(None, "torch CPU threads; null = torch's default", ge=1)
+    max_abs_loss: float = option(
+        1e8,
+        "a mean D or G loss beyond this (in absolute value) ends the run as diverged, like a "
+        "NaN does: runs with exploding losses are failures, not finished runs; 0 = off",
+        ge=0,
+    )
     progress: str = option(
         "auto",
         "`bar`, `log` (a line per epoch), `none`; `auto` = a bar on a terminal, lines in "

@@ -164,7 +164,15 @@ def _image_folder(cfg: DatasetConfig, data_root: Path) -> Loaded:
             "sub-folder is fine) of .png/.jpg images; check dataset.path."
         ) from exc
     log.info("loading %d images from %s", len(dataset), path)
-    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
+    loaded = []
+    for index, (file, _) in enumerate(dataset.samples):
+        try:
+            loaded.append(dataset[index][0])
+        except (OSError, ValueError) as exc:  # PIL: truncated, not an image, unreadable
+            raise DataError(
+                f"cannot read image {file} ({exc}); remove or replace it and run again."
+            ) from exc
+    images = torch.stack(loaded)
     labels = torch.tensor(dataset.targets, dtype=torch.long)
     return images, labels, len(dataset.classes), f"folder-{path.resolve().name}"
 

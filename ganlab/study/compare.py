@@ -45,6 +45,7 @@ from ganlab.study.verdict import Verdict, rule_of, verdict
 from ganlab.tracking import (
     RunTracker,
     StoredRun,
+    check_tracking,
     existing_run,
     load_runs,
     resolve_tracking_uri,
@@ -279,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clauses.append(f"tags.`{key}` = '{value}'")
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     try:
+        check_tracking(uri, False, 5.0)  # a dead server: one line, not a hang
         tracker = None
         if args.sweep:
             tracker = RunTracker(RunTracker.connect(uri), args.sweep, uri=uri)

@@ -34,7 +34,7 @@ from ganlab.errors import ConfigError, GanlabError
 from ganlab.paths import project_root
 from ganlab.report import fmt, markdown_table
 from ganlab.study.verdict import Verdict, verdict
-from ganlab.tracking import StoredRun, load_runs, resolve_tracking_uri
+from ganlab.tracking import StoredRun, check_tracking, load_runs, resolve_tracking_uri
 
 
 def parse_grid(assignments: Sequence[str]) -> list[EarlyStopConfig]:
@@ -134,6 +134,7 @@ RUN_HEADER = [
     "saved",
 ]
 NEVER_STOP = "never stop (baseline)"
+SERVER_TIMEOUT = 5.0  # seconds a tracking server gets to answer /health
 
 
 def judged(runs: Sequence[StoredRun], cfg: EarlyStopConfig) -> list[tuple[StoredRun, Verdict]]:
@@ -239,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}.")
         configs = parse_grid(args.settings)
         uri = resolve_tracking_uri(args.tracking_uri, project_root())
+        check_tracking(uri, False, SERVER_TIMEOUT)  # a dead server: one line, not a hang
         experiments = args.experiment or ["ganlab"]
         runs = [
             run
