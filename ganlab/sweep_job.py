@@ -8,7 +8,8 @@ and the rest never start. So the Hydra job only starts a child process,
 it. The child learns its sweep, job number and thread budget from the environment (see
 `ganlab.launch`). When it dies from a signal, its MLflow run is marked FAILED with the
 signal named, and the sweep goes on; `ganlab-rerun` continues it from its last good
-checkpoint.
+checkpoint. A job that finds a checkpoint in its folder (it was requeued after a
+preemption) resumes from it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from ganlab.resume import CHECKPOINT_ARTIFACT
 from ganlab.sweep import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo, child_command
 from ganlab.tracking import RunTracker, load_runs
 
@@ -56,7 +58,17 @@ def mark_killed(info: SweepInfo, job: int, reason: str) -> bool:
 def run_job(
     info: SweepInfo, job: int, overrides: list[str], job_dir: Path, threads: int | None
 ) -> int:
-    """Train one sweep job in a child process; return its exit code (< 0: a signal)."""
+    """Train one sweep job in a child process; return its exit code (< 0: a signal).
+
+    A job whose folder already holds a checkpoint ran before and was stopped: a SLURM
+    job preempted or past its time limit and requeued (SIGTERM ended its run KILLED with
+    its checkpoint), or restarted by hand. It continues from that checkpoint into the
+    same MLflow run instead of starting again.
+    """
+    checkpoint = job_dir / CHECKPOINT_ARTIFACT
+    if checkpoint.is_file():
+        log.info("sweep job #%d: %s exists: resuming the job from it", job, checkpoint)
+        overrides = [*overrides, f"trainer.resume={job_dir}"]
     returncode = subprocess.run(
         child_command(overrides, job_dir), env=child_environment(info, job, threads)
     ).returncode

@@ -342,3 +342,40 @@ def test_a_corrupt_image_is_named_in_one_line(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"ganlab-train: error: cannot read image {broken}")
     assert last.endswith("remove or replace it and run again.")
+
+
+def test_kill_9_inside_a_checkpoint_write_leaves_the_previous_checkpoint_whole(
+    tmp_path: Path,
+) -> None:
+    """A process killed while writing a checkpoint (a large one, so the kill lands inside
+    the write): the previous checkpoint stays whole and loadable, and the next write
+    replaces the stale temporary file."""
+    from ganlab.checkpoint import save_checkpoint
+
+    path = tmp_path / "last.pt"
+    small = {"epoch": 1, "trainer": {"w": torch.ones(3)}, "run_id": "r", "config_yaml": ""}
+    save_checkpoint(path, small)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, torch; from pathlib import Path; "
+            "from ganlab.checkpoint import save_checkpoint; "
+            "save_checkpoint(Path(sys.argv[1]), {'epoch': 2, 'run_id': 'r', 'config_yaml': '',"
+            " 'trainer': {'w': torch.zeros(60_000_000)}})",
+            str(path),
+        ]
+    )
+    tmp = path.with_name("last.pt.tmp")
+    deadline = time.time() + 120
+    while not (tmp.is_file() and tmp.stat().st_size > 0) and time.time() < deadline:
+        if writer.poll() is not None:
+            pytest.fail("the writer finished before it could be killed mid-write")
+        time.sleep(0.001)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    assert load_checkpoint(path)["epoch"] == 1  # whole: the half-written file is .tmp
+    save_checkpoint(path, {**small, "epoch": 3})
+    assert load_checkpoint(path)["epoch"] == 3
+    assert not tmp.exists()

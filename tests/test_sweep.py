@@ -205,3 +205,58 @@ def test_mismatched_groups_fail_before_any_job_starts(tmp_path: Path) -> None:
         "ganlab-train: error: model=dcgan is for images; use model=mlp with dataset=ring8."
     ]
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -> None:
+    """A scheduler's preemption: SIGTERM ends the job's run KILLED with its checkpoint;
+    the requeued job (the same job in the same folder) continues that run, every epoch
+    logged once, and it ends FINISHED without the old failure."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from ganlab.checkpoint import load_checkpoint
+    from ganlab.sweep import SweepInfo
+    from ganlab.sweep_job import run_job
+    from ganlab.tracking import RunTracker
+
+    monkeypatch.setenv("GANLAB_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    parent = RunTracker.start(uri, "ganlab", "sweep-requeue", {"ganlab.role": "sweep"})
+    info = SweepInfo(parent.run_id, uri, "ganlab", str(tmp_path / "multirun" / "s"))
+    info.save()
+    job_dir = Path(info.sweep_dir) / "0"
+    overrides = [*TINY, "trainer.epochs=5", "trainer.steps_per_epoch=400", "early_stop.rule=none"]
+    checkpoint = job_dir / "checkpoints" / "last.pt"
+
+    def preempt() -> None:  # SIGTERM to the job's training process after its first epoch
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if checkpoint.is_file() and load_checkpoint(checkpoint)["epoch"] >= 1:
+                for pid in os.listdir("/proc"):
+                    cmdline = Path(f"/proc/{pid}/cmdline") if pid.isdigit() else None
+                    try:
+                        text = cmdline.read_bytes().decode() if cmdline else ""
+                    except OSError:
+                        continue
+                    if f"hydra.run.dir={job_dir}" in text and "trainer.resume" not in text:
+                        os.kill(int(pid), signal.SIGTERM)
+                        return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=preempt)
+    watcher.start()
+    assert run_job(info, 0, overrides, job_dir, None) == 143
+    watcher.join()
+    client = MlflowClient(uri)
+    (child,) = [r for r in runs_of(tmp_path)[1] if r.info.run_id != parent.run_id]
+    assert child.info.status == "KILLED" and "SIGTERM" in child.data.tags["ganlab.failure"]
+
+    assert run_job(info, 0, overrides, job_dir, None) == 0  # the requeue
+    (again,) = [r for r in runs_of(tmp_path)[1] if r.info.run_id != parent.run_id]
+    assert again.info.run_id == child.info.run_id and again.info.status == "FINISHED"
+    assert "ganlab.failure" not in again.data.tags
+    steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, "train/loss_d"))
+    assert steps == [1, 2, 3, 4, 5]
