@@ -37,6 +37,7 @@ DATASETS = ", ".join(sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"
         (["loss.clip=-1"], "loss.clip must be > 0 or null"),
         (["model.g.activation=gelu"], "model.g.activation='gelu' is not valid"),
         (["device=tpu"], "device='tpu' is not valid; choose one of: auto, cpu, cuda."),
+        (["seed=-1"], "seed must be >= 0, got -1."),
         (["trainer.foo=1"], "'trainer.foo' is not a config key"),
         # a sweep is checked value by value, before any job starts
         (["loss=ns,mmx"], "unknown loss 'mmx'"),
