@@ -5,9 +5,8 @@ epoch at a time, one reading the in-step statistics (parameter-gradient norms, D
 magnitudes, layer activations, parameter movement) and one not, so their cost is a
 paired ratio. After each epoch every monitor is timed on the same state.
 A monitor's overhead = its time per epoch (its time per call / every_n_epochs) divided by
-the training time of an epoch. Targets: gradient monitors (steepness, D gradients,
-D confidence, in-step statistics, JSD) <= 10%, with the duality gap reported on its own; and
-all default monitors together <= 10%.
+the training time of an epoch. Target: all default monitors together <= 5%. The duality
+gap is off by default; its cost is reported apart, at the phase studies' interval (5).
 
     python benchmarks/monitor_overhead.py [--epochs 12]
 """
@@ -44,6 +43,12 @@ def main() -> None:
         initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
     ):
         cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}"]))
+        gap_cfg = validate(
+            compose(
+                "config",
+                overrides=[f"paths.output_dir={Path(tmp)}", "monitor.duality_gap.every_n_epochs=5"],
+            )
+        )
     device = torch.device("cpu")
     trainers = {}
     for in_step in (False, True):
@@ -59,6 +64,9 @@ def main() -> None:
     parts = trainers[True].parts
     suite = build_monitors(cfg, parts, "bench")
     monitors = {m.name: m for m in suite.metric_monitors + suite.figure_monitors}
+    assert "duality_gap" not in monitors  # off by default
+    gap_suite = build_monitors(gap_cfg, parts, "bench")
+    monitors["duality_gap"] = next(m for m in gap_suite.metric_monitors if m.name == "duality_gap")
 
     train_plain, norm_ratios = [], []
     per_call: dict[str, list[float]] = {name: [] for name in monitors}
@@ -97,13 +105,14 @@ def main() -> None:
         overhead[name] = call / every / epoch_time
         print(f"{name:<22}{call:>9.3f}s{every:>7d}{call / every:>10.3f}s{overhead[name]:>9.1%}")
     gradient = overhead["in-step"] + sum(overhead[n] for n in GRADIENT_MONITORS)
-    print(
-        f"\ngradient monitors (in-step + {', '.join(GRADIENT_MONITORS)}): "
-        f"{gradient:.1%} of training time (target <= 10%)"
-    )
+    print(f"\ngradient monitors (in-step + {', '.join(GRADIENT_MONITORS)}): {gradient:.1%}")
     print(f"quality + scatter: {overhead['quality'] + overhead['scatter']:.1%}")
-    print(f"duality gap (every {rows['duality_gap'][1]} epochs): {overhead['duality_gap']:.1%}")
-    print(f"all default monitors: {sum(overhead.values()):.1%} of training time (target <= 10%)")
+    default = sum(v for k, v in overhead.items() if k != "duality_gap")
+    print(f"all default monitors: {default:.1%} of training time (target <= 5%)")
+    print(
+        f"duality gap (off by default) if on every {rows['duality_gap'][1]} epochs: "
+        f"+{overhead['duality_gap']:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ def main() -> None:
 
     args = sys.argv[1:]
     multirun = any(a in ("-m", "--multirun") for a in args)
+    if multirun and _runs_jobs_here(args):
+        from ganlab.sweep_job import warm_up
+
+        warm_up()
     try:
         configs = check_overrides(_overrides(args), multirun)
     except ConfigError as exc:
@@ -39,6 +43,13 @@ def main() -> None:
         sweep = finalize_active()
     if sweep is not None and not sweep.ok:
         sys.exit(1)
+
+
+def _runs_jobs_here(args: list[str]) -> bool:
+    """Hydra's basic launcher runs a sweep's jobs in this process, one after another
+    (joblib's workers and SLURM jobs start their own warm process)."""
+    launchers = [a.split("=", 1)[1] for a in args if a.startswith("hydra/launcher=")]
+    return not launchers or launchers[-1] == "basic"
 
 
 def _overrides(args: list[str]) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import os
 import signal
 import threading
 import time
@@ -179,10 +180,12 @@ class Run:
 
         cfg, trainer = self.cfg, self.trainer
         log.info(
-            "ganlab run %s (MLflow run %s)\n  tracking  %s  experiment '%s'\n  outputs   %s\n"
+            "ganlab run %s (MLflow run %s, process %d)\n"
+            "  tracking  %s  experiment '%s'\n  outputs   %s\n"
             "  training  %s on %s, epochs %d-%d x %d steps, batch %d, device %s",
             self.name,
             self.tracker.run_id,
+            os.getpid(),
             self.uri,
             cfg.tracking.experiment,
             self.output_dir,

@@ -74,10 +74,12 @@ def test_activation_probe_records_layer_rms_only_when_active() -> None:
     probe = ActivationProbe({"d": net})
     x1, x2 = torch.randn(8, 3), torch.randn(8, 3) * 4
     net(torch.randn(8, 3) * 100)  # inactive: ignored
+    assert not any(layer._forward_hooks for layer in net)  # unsampled steps keep the fast path
     probe.active = True
     net(x1)
     net(x2)
     probe.active = False
+    assert not any(layer._forward_hooks for layer in net)
     stats = probe.epoch_stats()
     hidden = [net[0](x).detach() for x in (x1, x2)]
     out = [net(x).detach() for x in (x1, x2)]

@@ -118,16 +118,21 @@ def test_submitit_local_launcher_runs_jobs_for_real(tmp_path: Path) -> None:
     assert all(r.info.status == "FINISHED" for r in children)
 
 
+def training_process_id(job_dir: Path) -> int | None:
+    """The process that trained the sweep job in `job_dir` (the last one, after a
+    requeue), as its log names it: "ganlab run NAME (MLflow run ID, process PID)"."""
+    found = [
+        int(pid)
+        for log_file in job_dir.glob("*.log")
+        for pid in re.findall(r"\(MLflow run [0-9a-f]{32}, process (\d+)\)", log_file.read_text())
+    ]
+    return found[-1] if found else None
+
+
 def training_process(job_dir: Path) -> int | None:
-    """PID of the process training the sweep job in `job_dir` (Linux /proc)."""
-    marker = f"hydra.run.dir={job_dir}".encode()
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().split(b"\0"):
-                return int(proc.name)
-        except OSError:
-            continue
-    return None
+    """The process training the sweep job in `job_dir`, while it is alive (Linux /proc)."""
+    pid = training_process_id(job_dir)
+    return pid if pid is not None and Path(f"/proc/{pid}").exists() else None
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
@@ -235,15 +240,10 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
         deadline = time.time() + 300
         while time.time() < deadline:
             if checkpoint.is_file() and load_checkpoint(checkpoint)["epoch"] >= 1:
-                for pid in os.listdir("/proc"):
-                    cmdline = Path(f"/proc/{pid}/cmdline") if pid.isdigit() else None
-                    try:
-                        text = cmdline.read_bytes().decode() if cmdline else ""
-                    except OSError:
-                        continue
-                    if f"hydra.run.dir={job_dir}" in text and "trainer.resume" not in text:
-                        os.kill(int(pid), signal.SIGTERM)
-                        return
+                pid = training_process(job_dir)
+                if pid is not None:
+                    os.kill(pid, signal.SIGTERM)
+                    return
             time.sleep(0.2)
 
     watcher = threading.Thread(target=preempt)
@@ -260,3 +260,32 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
     assert "ganlab.failure" not in again.data.tags
     steps = sorted(m.step for m in client.get_metric_history(child.info.run_id, "train/loss_d"))
     assert steps == [1, 2, 3, 4, 5]
+
+
+def test_forked_jobs_train_exactly_as_a_new_interpreter_does(tmp_path: Path) -> None:
+    """Sweep jobs fork from a warm process (no imports per job); GANLAB_SWEEP_FORK=0 starts
+    a new interpreter per job. Both must train the same numbers, each job in a process of
+    its own, neither of them the launcher's."""
+    histories = {}
+    for fork in ("1", "0"):
+        root = tmp_path / f"fork{fork}"
+        root.mkdir()
+        result = run_cli(
+            ["-m", "seed=0,1", *SMALL],
+            cwd=root,
+            env={"GANLAB_ROOT": str(root), "GANLAB_SWEEP_FORK": fork},
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        client, runs = runs_of(root)
+        children = sorted(
+            (r for r in runs if "ganlab.job" in r.data.tags), key=lambda r: r.data.tags["seed"]
+        )
+        assert len(children) == 2
+        pids = {training_process_id(Path(r.data.tags["ganlab.output_dir"])) for r in children}
+        assert len(pids) == 2 and None not in pids
+        histories[fork] = [
+            [m.value for m in client.get_metric_history(r.info.run_id, key)]
+            for r in children
+            for key in ("train/loss_d", "monitor/steepness_p90", "quality/hq_fraction")
+        ]
+    assert histories["1"] == histories["0"]

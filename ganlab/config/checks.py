@@ -24,4 +24,13 @@ def check_model_fits_data(cfg: GanlabConfig) -> None:
         )
 
 
-CROSS_GROUP_CHECKS = (check_model_fits_data,)
+def check_rule_has_its_monitor(cfg: GanlabConfig) -> None:
+    """A rule that reads the duality gap needs the gap evaluated (it is off by default)."""
+    if cfg.early_stop.rule == "duality_gap" and cfg.monitor.duality_gap.every_n_epochs == 0:
+        raise ConfigError(
+            "early_stop.rule=duality_gap reads the duality gap, which is off; set "
+            "monitor.duality_gap.every_n_epochs (e.g. 5) or choose another rule."
+        )
+
+
+CROSS_GROUP_CHECKS = (check_model_fits_data, check_rule_has_its_monitor)
