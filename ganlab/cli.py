@@ -8,7 +8,7 @@ first, so a bad sweep fails in a second, with one line naming the key and the fi
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ganlab.errors import ConfigError
 
@@ -17,14 +17,50 @@ if TYPE_CHECKING:
 
 
 def main() -> None:
+    try:
+        train_command()
+    except SystemExit as exc:
+        exit_without_teardown(exc.code)
+    exit_without_teardown(0)
+
+
+def exit_without_teardown(code: int | str | None) -> NoReturn:
+    """Exit as Python would, minus tearing down the interpreter's modules.
+
+    With torch, MLflow and matplotlib loaded, that teardown takes 1.5-3 s after the work
+    is done (benchmarks/README.md), on every command and at the end of every sweep. What
+    an exit must do still happens, in the order CPython's own finalisation does it:
+    `threading._shutdown` (hooks such as joblib stopping its workers, then joining the
+    other non-daemon threads), the atexit handlers (logging flushes and closes its
+    files), and flushing standard output and error.
+    """
+    import atexit
+    import os
+    import threading
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is None:  # not CPython: let the interpreter exit normally
+        sys.exit(code)
+    shutdown()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+def train_command() -> None:
+    """`ganlab-train`: check, prepare, run; exits through SystemExit with its code."""
     from ganlab.overrides import check_overrides
 
     args = sys.argv[1:]
     multirun = any(a in ("-m", "--multirun") for a in args)
-    if multirun and _runs_jobs_here(args):
-        from ganlab.sweep_job import warm_up
+    if multirun and _runs_jobs_on_this_host(args):
+        from ganlab.warm import start_job_server
 
-        warm_up()
+        start_job_server()
     try:
         configs = check_overrides(_overrides(args), multirun)
     except ConfigError as exc:
@@ -45,11 +81,11 @@ def main() -> None:
         sys.exit(1)
 
 
-def _runs_jobs_here(args: list[str]) -> bool:
-    """Hydra's basic launcher runs a sweep's jobs in this process, one after another
-    (joblib's workers and SLURM jobs start their own warm process)."""
+def _runs_jobs_on_this_host(args: list[str]) -> bool:
+    """Hydra's basic launcher, joblib and submitit's local executor run a sweep's jobs on
+    this machine (a SLURM launcher's run elsewhere, each node starting its own)."""
     launchers = [a.split("=", 1)[1] for a in args if a.startswith("hydra/launcher=")]
-    return not launchers or launchers[-1] == "basic"
+    return not launchers or "slurm" not in launchers[-1]
 
 
 def _overrides(args: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hydra.types import RunMode
 
-from ganlab.sweep import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo
+from ganlab.sweep_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo
 
 
 @dataclass

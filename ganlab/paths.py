@@ -18,3 +18,7 @@ CONF_DIR = PROJECT_ROOT / "conf"
 def project_root() -> str:
     """Root for default outputs and the embedded store; `GANLAB_ROOT` overrides it."""
     return os.environ.get("GANLAB_ROOT") or str(PROJECT_ROOT)
+
+
+# A run's latest checkpoint, under its output folder (and as an MLflow artifact path)
+CHECKPOINT_ARTIFACT = "checkpoints/last.pt"

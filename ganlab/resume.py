@@ -20,10 +20,10 @@ from ganlab.checkpoint import load_checkpoint
 from ganlab.config import GanlabConfig, flatten, validate
 from ganlab.errors import CheckpointError, GanlabError
 from ganlab.launch import LaunchInfo
+from ganlab.paths import CHECKPOINT_ARTIFACT
 from ganlab.tracking import fetch_run_checkpoint, resolve_tracking_uri
 
 log = logging.getLogger("ganlab")
-CHECKPOINT_ARTIFACT = "checkpoints/last.pt"
 
 RESUMABLE = (
     "trainer.epochs",

@@ -15,16 +15,15 @@ the one command that re-runs just those (`ganlab-rerun <parent run id>`). Hydra 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -32,40 +31,19 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import __version__
 from ganlab.errors import GanlabError
 from ganlab.paths import project_root
-from ganlab.tracking import (
-    RunTracker,
-    StoredRun,
-    check_tracking,
-    load_runs,
-    resolve_tracking_uri,
+from ganlab.sweep_info import (  # noqa: F401 - re-exported: the names sweeps are known by
+    JOB_ENV,
+    SWEEP_DIR_ENV,
+    SWEEP_FILE,
+    THREADS_ENV,
+    SweepInfo,
+    child_command,
 )
 
+if TYPE_CHECKING:
+    from ganlab.tracking import StoredRun
+
 log = logging.getLogger("ganlab")
-
-SWEEP_FILE = "ganlab_sweep.json"
-# How a job run outside Hydra's multirun (in its own process, or re-run) finds its sweep
-JOB_ENV = "GANLAB_SWEEP_JOB"  # the job's number
-SWEEP_DIR_ENV = "GANLAB_SWEEP_DIR"  # the sweep folder, holding ganlab_sweep.json
-THREADS_ENV = "GANLAB_SWEEP_THREADS"  # torch threads the launcher leaves each job
-
-
-@dataclass
-class SweepInfo:
-    parent_run_id: str
-    tracking_uri: str
-    experiment: str
-    sweep_dir: str
-
-    def save(self) -> None:
-        path = Path(self.sweep_dir) / SWEEP_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, sweep_dir: str | Path) -> SweepInfo | None:
-        path = Path(sweep_dir) / SWEEP_FILE
-        return cls(**json.loads(path.read_text())) if path.is_file() else None
-
 
 _active: SweepInfo | None = None  # the sweep this process launched, until finalised
 _report: SweepReport | None = None  # its summary, once finalised
@@ -75,6 +53,8 @@ class SweepCallback(Callback):
     """Registered in conf/config.yaml under hydra.callbacks."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
+
         global _active
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         uri = resolve_tracking_uri(config.tracking.uri, str(config.paths.root))
@@ -140,6 +120,8 @@ class SweepReport:
 
 
 def children(info: SweepInfo) -> list[StoredRun]:
+    from ganlab.tracking import load_runs
+
     query = f"tags.`mlflow.parentRunId` = '{info.parent_run_id}'"
     return load_runs(info.tracking_uri, info.experiment, query, include_running=True)
 
@@ -158,6 +140,7 @@ def report(info: SweepInfo) -> SweepReport:
 def finalize(info: SweepInfo) -> SweepReport:
     """Log the sweep's summary to its parent run, print it, and close the parent."""
     from ganlab.study.compare import write_comparison
+    from ganlab.tracking import RunTracker
 
     result = report(info)
     tracker = RunTracker(
@@ -212,6 +195,8 @@ def finalize(info: SweepInfo) -> SweepReport:
 
 def find_sweep(spec: str, tracking_uri: str | None) -> SweepInfo:
     """A sweep by its folder, or by its parent run id (looked up in the store)."""
+    from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
+
     if Path(spec).is_dir():
         info = SweepInfo.load(spec)
         if info is None:
@@ -231,11 +216,6 @@ def find_sweep(spec: str, tracking_uri: str | None) -> SweepInfo:
     if info is None:
         raise GanlabError(f"run {spec} is not a ganlab sweep parent run.")
     return info
-
-
-def child_command(overrides: Sequence[str], run_dir: Path) -> list[str]:
-    """`ganlab-train` as a child process training one job in `run_dir`."""
-    return [sys.executable, "-m", "ganlab", *overrides, f"hydra.run.dir={run_dir}"]
 
 
 def rerun_commands(

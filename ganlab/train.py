@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -19,16 +20,20 @@ from ganlab.errors import GanlabError, Terminated, TrainingFailed
 from ganlab.launch import LaunchInfo
 from ganlab.launch import from_hydra as launch_from_hydra
 from ganlab.paths import CONF_DIR
-from ganlab.run import Run, RunResult
+
+if TYPE_CHECKING:
+    from ganlab.run import RunResult
 
 log = logging.getLogger("ganlab")
 register()
 
-__all__ = ["LaunchInfo", "RunResult", "hydra_main", "train"]
+__all__ = ["LaunchInfo", "hydra_main", "train"]
 
 
 def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     """Run (or resume) one training run described by a composed config."""
+    from ganlab.run import Run  # torch: not needed by a sweep's launcher processes
+
     return Run.create(cfg, launch).execute()
 
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab.config.checks import CROSS_GROUP_CHECKS
 from ganlab.config.dataset import DatasetConfig
 from ganlab.config.early_stop import EarlyStopConfig
-from ganlab.config.fields import check_fields, option
+from ganlab.config.fields import check_fields, option, schema_defaults
 from ganlab.config.loss import InstanceNoiseConfig, LossConfig
 from ganlab.config.model import ModelConfig, NetConfig
 from ganlab.config.monitor import (
@@ -88,7 +88,8 @@ def register() -> None:
     """Make the schema and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
     if not OmegaConf.has_resolver("ganlab_root"):
         OmegaConf.register_new_resolver("ganlab_root", project_root)
-    ConfigStore.instance().store(name="ganlab_schema", node=GanlabConfig)
+    with schema_defaults():
+        ConfigStore.instance().store(name="ganlab_schema", node=GanlabConfig)
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

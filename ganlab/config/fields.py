@@ -13,7 +13,8 @@ defaults cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from ganlab.errors import ConfigError
@@ -51,6 +52,23 @@ def choices_of(f: dataclasses.Field) -> tuple[str, ...] | None:
     return tuple(choices() if callable(choices) else choices)
 
 
+_registry_checks = True  # off only while the schema's own defaults are stored
+
+
+@contextmanager
+def schema_defaults() -> Iterator[None]:
+    """While the schema's defaults are built (to store them with Hydra), skip the choices
+    that come from a registry: listing a registry imports its package, i.e. torch, which a
+    process that only launches sweep jobs never needs. The defaults are valid by
+    construction, and every composed config is checked in full by `validate`."""
+    global _registry_checks
+    _registry_checks = False
+    try:
+        yield
+    finally:
+        _registry_checks = True
+
+
 def _bound(value: float) -> str:
     return f"{value:g}"
 
@@ -79,7 +97,8 @@ def check_value(key: str, value: Any, f: dataclasses.Field) -> None:
     m = f.metadata
     if value is None and f.default is None:
         return
-    choices = choices_of(f)
+    registry_backed = callable(f.metadata.get("choices"))
+    choices = choices_of(f) if _registry_checks or not registry_backed else None
     if choices is not None and value not in choices:
         raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(choices)}.")
     if not isinstance(value, int | float) or isinstance(value, bool):
