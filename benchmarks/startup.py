@@ -1,7 +1,8 @@
 """Start-up: time from the command to the first training step, against `import torch`.
 
 Two kinds of fresh processes, alternating over `--repeats` rounds:
-- `python -c "import torch"`: the floor any PyTorch program pays;
+- `python -c "import torch"`: the floor any PyTorch program pays (until the import is
+  done, as the process itself reports it: its exit is not counted);
 - `python -m ganlab trainer.epochs=1 ...` (the default ring8 run) with a small shim that
   timestamps the phases of start-up and exits at the first discriminator step.
 The shim is imported first, so torch and ganlab's trainer module are imported before
@@ -51,6 +52,12 @@ runpy.run_module("ganlab", run_name="__main__")
 """
 
 
+BARE_TORCH = (
+    "import torch, time, sys; "
+    "print('GANLAB_STARTUP {\"torch\": %f}' % time.time(), file=sys.stderr)"
+)
+
+
 def timed(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, dict, float]:
     started = time.time()
     result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
@@ -74,7 +81,7 @@ def main() -> None:
         env = {**os.environ, "GANLAB_ROOT": root}
         command = [sys.executable, "-c", SHIM, "trainer.epochs=1", "trainer.progress=none"]
         for _ in range(args.repeats):
-            torch_times.append(timed([sys.executable, "-c", "import torch"], env, root)[2])
+            torch_times.append(timed([sys.executable, "-c", BARE_TORCH], env, root)[1]["torch"])
             phases.append(timed([*command, *args.overrides], env, root)[1])
     bare = statistics.median(torch_times)
     print(f"{args.repeats} rounds, medians; {os.cpu_count()} cores")

@@ -65,7 +65,10 @@ INVALID = [
 @st.composite
 def valid_overrides(draw) -> list[str]:
     keys = draw(st.lists(st.sampled_from(sorted(VALID)), unique=True, max_size=5))
-    return [f"{key}={draw(VALID[key])}" for key in keys]
+    overrides = [f"{key}={draw(VALID[key])}" for key in keys]
+    if "early_stop.rule=duality_gap" in overrides:  # the rule needs its monitor on
+        overrides.append(f"monitor.duality_gap.every_n_epochs={draw(st.integers(1, 50))}")
+    return overrides
 
 
 @SETTINGS
