@@ -35,6 +35,7 @@ def exit_without_teardown(code: int | str | None) -> NoReturn:
     files), and flushing standard output and error.
     """
     import atexit
+    import contextlib
     import os
     import threading
 
@@ -46,8 +47,10 @@ def exit_without_teardown(code: int | str | None) -> NoReturn:
         sys.exit(code)
     shutdown()
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe (`| head`) or stream: nothing left to keep
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
     os._exit(code or 0)
 
 
