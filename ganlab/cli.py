@@ -85,10 +85,11 @@ def train_command() -> None:
 
 
 def _runs_jobs_on_this_host(args: list[str]) -> bool:
-    """Hydra's basic launcher, joblib and submitit's local executor run a sweep's jobs on
-    this machine (a SLURM launcher's run elsewhere, each node starting its own)."""
+    """Hydra's basic launcher and joblib run a sweep's jobs on this machine, with this
+    process's terminal as their output. (Submitit's jobs run elsewhere, or locally with
+    their output in submitit's log files: each job process starts its own warm process.)"""
     launchers = [a.split("=", 1)[1] for a in args if a.startswith("hydra/launcher=")]
-    return not launchers or "slurm" not in launchers[-1]
+    return not launchers or launchers[-1] in ("basic", "joblib")
 
 
 def _overrides(args: list[str]) -> list[str]:

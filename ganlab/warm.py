@@ -9,10 +9,10 @@ that job alone.
 One warm process per sweep: `ganlab-train -m` starts a `JobServer` before anything else
 (so the warm process imports while the launcher checks the overrides and creates the
 store) and passes its address to the launcher's processes in the environment. A job in
-any of them (the launcher itself with Hydra's basic launcher, each joblib worker, a
-submitit-local process) asks the server to fork its child and waits for the exit code.
-Where the server cannot be reached (a SLURM node, Hydra called from Python), the job's
-process starts a warm process of its own; where forkserver does not exist (Windows), or
+any of them (the launcher itself with Hydra's basic launcher, each joblib worker) asks
+the server to fork its child and waits for the exit code. With submitit's launchers (a
+SLURM node, or submitit's local executor, whose jobs write to submitit's log files), or
+when Hydra is called from Python, the job's process starts a warm process of its own; where forkserver does not exist (Windows), or
 with GANLAB_SWEEP_FORK=0, each job starts a new interpreter.
 
 This module imports nothing heavy itself, so the launcher can start the warm process

@@ -7,6 +7,7 @@ each test logs into its own experiment so tests never see each other's runs.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -129,7 +130,11 @@ def run_cli(
 
 
 def start_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    """`ganlab-train` started in the background (to be killed or awaited); stderr piped."""
+    """`ganlab-train` started in the background (to be killed or awaited); stderr piped.
+
+    It gets SIGINT's default action, as a command typed at a terminal has: a shell that
+    runs the tests in the background (`make test &`) hands its children SIGINT ignored,
+    and Python then never turns Ctrl-C into KeyboardInterrupt."""
     full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     full_env.update({"PYTHONPATH": str(PROJECT_ROOT), **env})
     return subprocess.Popen(
@@ -139,4 +144,5 @@ def start_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
