@@ -12,8 +12,9 @@ store) and passes its address to the launcher's processes in the environment. A 
 any of them (the launcher itself with Hydra's basic launcher, each joblib worker) asks
 the server to fork its child and waits for the exit code. With submitit's launchers (a
 SLURM node, or submitit's local executor, whose jobs write to submitit's log files), or
-when Hydra is called from Python, the job's process starts a warm process of its own; where forkserver does not exist (Windows), or
-with GANLAB_SWEEP_FORK=0, each job starts a new interpreter.
+when Hydra is called from Python, the job's process starts a warm process of its own;
+where forkserver does not exist (Windows), or with GANLAB_SWEEP_FORK=0, each job starts a
+new interpreter.
 
 This module imports nothing heavy itself, so the launcher can start the warm process
 before its own imports.
