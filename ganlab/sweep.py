@@ -31,14 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab import __version__
 from ganlab.errors import GanlabError
 from ganlab.paths import project_root
-from ganlab.sweep_info import (  # noqa: F401 - re-exported: the names sweeps are known by
-    JOB_ENV,
-    SWEEP_DIR_ENV,
-    SWEEP_FILE,
-    THREADS_ENV,
-    SweepInfo,
-    child_command,
-)
+from ganlab.sweep_info import JOB_ENV, SWEEP_FILE, SweepInfo, child_command
 
 if TYPE_CHECKING:
     from ganlab.tracking import StoredRun

@@ -38,6 +38,11 @@ class SweepInfo:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
+def job_args(overrides: Sequence[str], run_dir: Path) -> list[str]:
+    """`ganlab-train`'s arguments that train one job in `run_dir`."""
+    return [*overrides, f"hydra.run.dir={run_dir}"]
+
+
 def child_command(overrides: Sequence[str], run_dir: Path) -> list[str]:
-    """`ganlab-train` as a child process training one job in `run_dir`."""
-    return [sys.executable, "-m", "ganlab", *overrides, f"hydra.run.dir={run_dir}"]
+    """`ganlab-train` as a new interpreter training one job in `run_dir`."""
+    return [sys.executable, "-m", "ganlab", *job_args(overrides, run_dir)]

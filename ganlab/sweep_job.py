@@ -23,10 +23,11 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from ganlab.paths import CHECKPOINT_ARTIFACT
-from ganlab.sweep_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo, child_command
+from ganlab.sweep_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo, job_args
 from ganlab.warm import fork_job, run_on_job_server, warm_context
 
 log = logging.getLogger("ganlab")
@@ -62,16 +63,17 @@ def mark_killed(info: SweepInfo, job: int, reason: str) -> bool:
     return True
 
 
-def start_child(command: list[str], env: dict[str, str]) -> int:
-    """Run one job's training to its end; its exit code, or -N when killed by signal N."""
-    # command = [python, -m, ganlab, *args]: the same arguments, without a new interpreter
-    args, cwd = command[3:], os.getcwd()
+def start_child(args: list[str], env: dict[str, str]) -> int:
+    """Run `ganlab-train <args>` to its end in a process of its own: forked by the sweep's
+    job server, else from this process's own warm process, else as a new interpreter.
+    Its exit code, or -N when killed by signal N."""
+    cwd = os.getcwd()
     returncode = run_on_job_server(args, env, cwd)
     if returncode is not None:
         return returncode
     context = warm_context()
     if context is None:
-        return subprocess.run(command, env=env).returncode
+        return subprocess.run([sys.executable, "-m", "ganlab", *args], env=env).returncode
     return fork_job(context, args, env, cwd)
 
 
@@ -89,9 +91,7 @@ def run_job(
     if checkpoint.is_file():
         log.info("sweep job #%d: %s exists: resuming the job from it", job, checkpoint)
         overrides = [*overrides, f"trainer.resume={job_dir}"]
-    returncode = start_child(
-        child_command(overrides, job_dir), child_environment(info, job, threads)
-    )
+    returncode = start_child(job_args(overrides, job_dir), child_environment(info, job, threads))
     if returncode < 0:
         reason = killed_reason(returncode)
         log.error("sweep job #%d: %s", job, reason)
