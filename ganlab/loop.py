@@ -49,8 +49,9 @@ class FitLoop:
 
     def _state(self, train_metrics: dict[str, float] | None = None) -> EvalState:
         p = self.trainer.parts
+        ema = self.trainer.ema.module if self.trainer.ema is not None else None
         return EvalState(
-            p.generator, p.discriminator, self.trainer.epoch, p.device, train_metrics or {}
+            p.generator, p.discriminator, self.trainer.epoch, p.device, train_metrics or {}, ema
         )
 
     def _write(

@@ -20,7 +20,13 @@ from torch import Tensor, nn
 from ganlab.config import LossConfig, OptimConfig, SignalsConfig, TrainerConfig
 from ganlab.data import Data
 from ganlab.errors import CheckpointError, TrainingFailed
-from ganlab.losses import Formulation, clip_weights, gradient_penalty, instance_noise_sigma
+from ganlab.losses import (
+    Formulation,
+    clip_weights,
+    gradient_norm_penalty,
+    gradient_penalty,
+    instance_noise_sigma,
+)
 from ganlab.monitors.dgrad import total_grad_norm
 from ganlab.monitors.signals import (
     ActivationProbe,
@@ -31,7 +37,7 @@ from ganlab.monitors.signals import (
 
 PROGRESS_EVERY = 10  # steps between progress callbacks
 # Per-step statistics, averaged over the epoch (d_real/d_fake: D's mean raw output).
-STEP_STATS = ("loss_d", "gp", "d_real", "d_fake", "loss_g")
+STEP_STATS = ("loss_d", "gp", "r1", "r2", "d_real", "d_fake", "loss_g")
 
 
 @dataclass
@@ -46,6 +52,14 @@ class GanParts:
     data: Data
     latent_dim: int
     device: torch.device
+
+
+def ema_generator(generator: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """torch's AveragedModel as an exponential moving average of G's weights (buffers,
+    e.g. batch-norm statistics, averaged too): ema = decay * ema + (1 - decay) * G."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _reduce(values: list[Tensor]) -> Tensor:
@@ -83,6 +97,8 @@ class Trainer:
         )
         self._params_d = list(parts.discriminator.parameters())
         self._params_g = list(parts.generator.parameters())
+        # the EMA copy of G (trainer.ema_decay), updated after every G step
+        self.ema = ema_generator(parts.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.epoch = 0  # completed epochs
 
     # -- one epoch -------------------------------------------------------------------
@@ -109,11 +125,19 @@ class Trainer:
         for step in range(1, cfg.steps_per_epoch + 1):
             if self.probe is not None:
                 self.probe.active = step % self.signals.every_n_steps == 0  # type: ignore[union-attr]
-            for _ in range(cfg.n_critic):
-                for key, value in self._d_step(sigma).items():
+            if cfg.updates == "simultaneous":
+                first_d_step = ((epoch - 1) * cfg.steps_per_epoch + step - 1) * cfg.n_critic
+                for key, value in self._simultaneous_step(sigma, first_d_step).items():
                     collected[key].append(value)
-            for key, value in self._g_step(sigma).items():
-                collected[key].append(value)
+            else:
+                for critic in range(cfg.n_critic):
+                    d_step = ((epoch - 1) * cfg.steps_per_epoch + step - 1) * cfg.n_critic
+                    for key, value in self._d_step(sigma, d_step + critic).items():
+                        collected[key].append(value)
+                for key, value in self._g_step(sigma).items():
+                    collected[key].append(value)
+            if self.ema is not None:
+                self.ema.update_parameters(parts.generator)
             if on_steps is not None and step % PROGRESS_EVERY == 0:
                 on_steps(PROGRESS_EVERY)
         if on_steps is not None and cfg.steps_per_epoch % PROGRESS_EVERY:
@@ -163,7 +187,31 @@ class Trainer:
         p = self.parts
         return torch.randn(self.cfg.batch_size, p.latent_dim, device=p.device, generator=self.rng)
 
-    def _d_step(self, sigma: float) -> dict[str, Tensor]:
+    def _penalties(
+        self, real: Tensor, fake: Tensor, d_step: int
+    ) -> tuple[Tensor | float, dict[str, Tensor]]:
+        """The D-loss terms of the stabilisers on this D step (`d_step` counts from 0 over
+        the whole run, so lazy intervals resume exactly) and their logged values."""
+        p, loss_cfg = self.parts, self.loss_cfg
+        extra: Tensor | float = 0.0
+        stats: dict[str, Tensor] = {}
+        if loss_cfg.gp_weight > 0.0:
+            penalty = gradient_penalty(p.discriminator, real, fake, self.rng)
+            stats["gp"] = penalty.detach()
+            extra = extra + loss_cfg.gp_weight * penalty
+        lazy = loss_cfg.reg_interval
+        if d_step % lazy == 0:
+            for name, weight, x in (
+                ("r1", loss_cfg.r1_weight, real),
+                ("r2", loss_cfg.r2_weight, fake),
+            ):
+                if weight > 0.0:
+                    penalty = gradient_norm_penalty(p.discriminator, x)
+                    stats[name] = penalty.detach()
+                    extra = extra + (weight / 2) * lazy * penalty
+        return extra, stats
+
+    def _d_step(self, sigma: float, d_step: int = 0) -> dict[str, Tensor]:
         p, loss_cfg = self.parts, self.loss_cfg
         real = p.data.sample(self.cfg.batch_size, self.rng)
         with torch.no_grad():
@@ -176,15 +224,44 @@ class Trainer:
             "d_real": l_real.detach(),
             "d_fake": l_fake.detach(),
         }
-        if loss_cfg.gp_weight > 0.0:
-            penalty = gradient_penalty(p.discriminator, real, fake, self.rng)
-            stats["gp"] = penalty.detach()
-            loss = loss + loss_cfg.gp_weight * penalty
+        extra, penalty_stats = self._penalties(real, fake, d_step)
+        stats |= penalty_stats
+        loss = loss + extra
         p.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if self.track_grad_norms:
             stats["grad_norm_d"] = total_grad_norm(self._params_d).detach()
         p.opt_d.step()
+        if loss_cfg.clip is not None:
+            clip_weights(p.discriminator, loss_cfg.clip)
+        return stats
+
+    def _simultaneous_step(self, sigma: float, d_step: int) -> dict[str, Tensor]:
+        """One D and one G update from the same forward pass at the same parameters: each
+        network's gradient is taken before either moves (MM-nsat's reference code)."""
+        p, loss_cfg = self.parts, self.loss_cfg
+        real = self._noisy(p.data.sample(self.cfg.batch_size, self.rng), sigma)
+        fake = self._noisy(p.generator(self._latents()), sigma)
+        l_real, l_fake = p.discriminator(real), p.discriminator(fake)
+        loss_d = p.formulation.d_loss(l_real, l_fake)
+        loss_g = p.formulation.g_loss(l_fake)
+        extra, stats = self._penalties(real, fake.detach(), d_step)
+        grads_g = torch.autograd.grad(loss_g, self._params_g, retain_graph=True)
+        grads_d = torch.autograd.grad(loss_d + extra, self._params_d)
+        for params, grads in ((self._params_g, grads_g), (self._params_d, grads_d)):
+            for param, grad in zip(params, grads, strict=True):
+                param.grad = grad
+        stats |= {
+            "loss_d": loss_d.detach(),
+            "loss_g": loss_g.detach(),
+            "d_real": l_real.detach(),
+            "d_fake": l_fake.detach(),
+        }
+        if self.track_grad_norms:
+            stats["grad_norm_d"] = total_grad_norm(self._params_d).detach()
+            stats["grad_norm_g"] = total_grad_norm(self._params_g).detach()
+        p.opt_d.step()
+        p.opt_g.step()
         if loss_cfg.clip is not None:
             clip_weights(p.discriminator, loss_cfg.clip)
         return stats
@@ -211,7 +288,7 @@ class Trainer:
             "opt_g": p.opt_g.state_dict(),
             "opt_d": p.opt_d.state_dict(),
             "rng": self.rng.get_state(),
-        }
+        } | ({"ema": self.ema.state_dict()} if self.ema is not None else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         p = self.parts
@@ -221,6 +298,13 @@ class Trainer:
             p.opt_g.load_state_dict(state["opt_g"])
             p.opt_d.load_state_dict(state["opt_d"])
             self.rng.set_state(state["rng"])
+            if self.ema is not None:
+                if "ema" not in state:
+                    raise CheckpointError(
+                        "the checkpoint has no EMA generator (it was written with "
+                        "trainer.ema_decay=0); resume with trainer.ema_decay=0."
+                    )
+                self.ema.load_state_dict(state["ema"])
             self.epoch = int(state["epoch"])
         except (KeyError, RuntimeError, ValueError) as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

@@ -31,6 +31,19 @@ class LossConfig:
     gp_weight: float = option(
         0.0, "gradient penalty lambda on D, for any loss (10 for `wgan_gp`); 0 = off", ge=0
     )
+    r1_weight: float = option(
+        0.0,
+        "R1 penalty gamma: gamma/2 E||grad_x D(x)||^2 on real samples (Mescheder et al. "
+        "2018), any loss; 0 = off",
+        ge=0,
+    )
+    r2_weight: float = option(0.0, "R2 penalty gamma: the same on generated samples; 0 = off", ge=0)
+    reg_interval: int = option(
+        1,
+        "lazy regularisation: R1/R2 on every k-th D step only, weighted by k so the "
+        "average strength is unchanged (StyleGAN2 uses 16); 1 = every step",
+        ge=1,
+    )
     clip: float | None = option(
         None, "clip D's weights to [-clip, clip] after each D step, for any loss", gt=0
     )

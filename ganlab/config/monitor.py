@@ -23,6 +23,13 @@ class QualityMonitorConfig:
         3.0, "a sample is high quality within hq_std x std of its nearest centre", gt=0
     )
     min_count: int = option(20, "a mode is covered with at least this many hq samples", ge=1)
+    paper_rule: bool = option(
+        False,
+        "also MM-nsat's reference measures (quality/paper_*): a sample is assigned to the "
+        "mode with the smallest mean |x - centre| / std over coordinates and is high quality "
+        "when that is below 3; paper_mode_jsd is the JS divergence (base 2) of the hq "
+        "samples' mode histogram to the true weights",
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor.quality")

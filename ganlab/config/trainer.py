@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganlab.config.fields import check_fields, option
+from ganlab.config.fields import check_fields, option, require
 
 PROGRESS = ("auto", "bar", "log", "none")
+UPDATES = ("alternating", "simultaneous")
 
 
 @dataclass
@@ -19,6 +20,27 @@ class TrainerConfig:
     )
     batch_size: int = option(256, "samples per batch, real and fake alike", ge=1)
     n_critic: int = option(1, "discriminator steps per generator step (5 for WGAN files)", ge=1)
+    updates: str = option(
+        "alternating",
+        "`alternating`: D steps, then a G step against the updated D; `simultaneous`: D and "
+        "G gradients from the same forward pass and parameters, both applied together (as "
+        "MM-nsat's reference code trains; needs n_critic = 1)",
+        choices=UPDATES,
+    )
+    ema_decay: float = option(
+        0.0,
+        "an exponential moving average of G's weights, updated after every G step with this "
+        "decay (e.g. 0.999); its samples and quality metrics are logged beside the raw G's "
+        "under `ema/`; 0 = off",
+        ge=0,
+        lt=1,
+    )
+    snapshot_every_n_epochs: int = option(
+        0,
+        "keep G's weights every n epochs (and at the best and stop epochs) as MLflow "
+        "artifacts under snapshots/, for `ganlab-eval`; 0 = off",
+        ge=0,
+    )
     checkpoint_every_n_epochs: int = option(
         1, "checkpoint interval in epochs (the last epoch is always saved)", ge=1
     )
@@ -41,3 +63,8 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "trainer")
+        require(
+            self.updates == "alternating" or self.n_critic == 1,
+            f"trainer.updates=simultaneous updates D and G once each per step; it cannot "
+            f"take trainer.n_critic={self.n_critic}: set trainer.n_critic=1.",
+        )

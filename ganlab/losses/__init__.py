@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from ganlab.config import LossConfig
 from ganlab.losses.base import Formulation
-from ganlab.losses.stabilisers import clip_weights, gradient_penalty, instance_noise_sigma
+from ganlab.losses.stabilisers import (
+    clip_weights,
+    gradient_norm_penalty,
+    gradient_penalty,
+    instance_noise_sigma,
+)
 from ganlab.registry import LOSSES
 
 
@@ -21,6 +26,7 @@ __all__ = [
     "Formulation",
     "build_formulation",
     "clip_weights",
+    "gradient_norm_penalty",
     "gradient_penalty",
     "instance_noise_sigma",
 ]

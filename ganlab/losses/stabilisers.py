@@ -1,6 +1,7 @@
 """Stabilisers that work with any loss formulation, each a config switch:
-the gradient penalty (`loss.gp_weight`), weight clipping (`loss.clip`) and instance noise
-(`loss.instance_noise.*`). The trainer applies them around every D step."""
+the gradient penalty (`loss.gp_weight`), the R1/R2 penalties (`loss.r1_weight`,
+`loss.r2_weight`, lazily with `loss.reg_interval`), weight clipping (`loss.clip`) and
+instance noise (`loss.instance_noise.*`). The trainer applies them around every D step."""
 
 from __future__ import annotations
 
@@ -19,6 +20,18 @@ def gradient_penalty(
     x_hat = (t * real + (1 - t) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(x_hat).sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def gradient_norm_penalty(discriminator: nn.Module, x: Tensor) -> Tensor:
+    """mean over samples of ||grad_x D(x)||_2^2, the core of R1 (x real) and R2 (x fake).
+
+    Mescheder, Geiger & Nowozin 2018, "Which training methods for GANs do actually
+    converge?": R1 = gamma/2 E_real ||grad D||^2 penalises D's gradient on the data, which
+    makes the Dirac-GAN and simultaneous/alternating gradient descent locally convergent.
+    The trainer multiplies by gamma/2 (and by the lazy interval)."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
 @torch.no_grad()

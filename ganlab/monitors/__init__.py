@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # the trainer imports monitors.dgrad: a runtime import would 
     from ganlab.trainer import GanParts
 
 
+EMA_PREFIX = "ema/"  # keys of the EMA generator's samples: ema/quality/hq_fraction, ...
+
+
 @dataclass
 class MonitorSuite:
     """The run's monitors; `evaluate` runs those due and splits metrics from figures."""
@@ -34,14 +37,18 @@ class MonitorSuite:
     figure_monitors: list[Any] = field(default_factory=list)
 
     def evaluate(self, state: EvalState, last_epoch: int) -> tuple[dict[str, float], dict]:
+        """Every monitor due at this epoch; with an EMA generator, the sample monitors
+        again on it, their metric keys and figure paths prefixed `ema/`."""
         metrics: dict[str, float] = {}
         figures: dict = {}
-        for monitor in self.metric_monitors:
-            if is_due(monitor.every_n_epochs, state.epoch, last_epoch):
-                metrics.update(monitor(state))
-        for monitor in self.figure_monitors:
-            if is_due(monitor.every_n_epochs, state.epoch, last_epoch):
-                figures.update(monitor(state))
+        for monitors, out in ((self.metric_monitors, metrics), (self.figure_monitors, figures)):
+            for monitor in monitors:
+                if not is_due(monitor.every_n_epochs, state.epoch, last_epoch):
+                    continue
+                out.update(monitor(state))
+                if state.ema_generator is not None and getattr(monitor, "measures_samples", False):
+                    ema_state = state.with_generator(state.ema_generator)
+                    out.update({f"{EMA_PREFIX}{k}": v for k, v in monitor(ema_state).items()})
         return metrics, figures
 
 

@@ -1,8 +1,10 @@
 """What every monitor sees, and when it runs.
 
 Monitors share one interface: an `every_n_epochs` attribute (0 = off) and
-`__call__(state) -> dict`. Metric monitors return `{metric key: float}`; figure monitors
-return `{artifact path: matplotlib Figure}`. They never touch MLflow themselves.
+`__call__(state) -> dict`. A monitor with `measures_samples = True` measures only what G
+generates, so with an EMA generator it is run on that too, its keys prefixed `ema/`.
+Metric monitors return `{metric key: float}`; figure monitors return
+`{artifact path: matplotlib Figure}`. They never touch MLflow themselves.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ class EvalState:
     epoch: int  # completed epochs; 0 = before training
     device: torch.device
     train_metrics: dict[str, float] = field(default_factory=dict)  # this epoch's train/*
+    ema_generator: nn.Module | None = None  # trainer.ema_decay > 0: the averaged G
+
+    def with_generator(self, generator: nn.Module) -> EvalState:
+        """The same state, measured on another generator (the EMA copy)."""
+        return EvalState(generator, self.discriminator, self.epoch, self.device, self.train_metrics)
 
 
 def is_due(every_n_epochs: int, epoch: int, last_epoch: int) -> bool:

@@ -56,6 +56,7 @@ def class_coverage(
 
 class ClassCoverageMonitor:
     name = "classifier"
+    measures_samples = True  # EMA generator: run again on it (keys under ema/)
 
     def __init__(
         self,

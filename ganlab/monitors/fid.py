@@ -113,6 +113,7 @@ def file_hash(path: Path) -> str:
 
 class FIDMonitor:
     name = "fid"
+    measures_samples = True  # EMA generator: run again on it (keys under ema/)
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from ganlab.seeding import generator
 class GridMonitor:
     makes_figures = True  # returns {artifact path: Figure}, not metrics
     name = "grid"
+    measures_samples = True  # EMA generator: run again on it (paths under ema/)
 
     def __init__(self, cfg: GridMonitorConfig, latent_dim: int, seed: int, title: str) -> None:
         self.every_n_epochs = cfg.every_n_epochs

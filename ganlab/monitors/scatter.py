@@ -46,6 +46,7 @@ class ScatterMonitor:
 
     makes_figures = True  # returns {artifact path: Figure}, not metrics
     name = "scatter"
+    measures_samples = True  # EMA generator: run again on it (paths under ema/)
 
     def __init__(
         self,
