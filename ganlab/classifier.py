@@ -112,17 +112,19 @@ def load_or_train(
 @torch.no_grad()
 def classify(
     model: SmallClassifier, images: Tensor, batch_size: int = 500
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(predicted labels, penultimate features, probability of the predicted label) of
-    float images in [-1, 1], batched."""
-    labels, features, confidence = [], [], []
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(predicted labels, penultimate features, probability of the predicted label,
+    logits) of float images in [-1, 1], batched."""
+    labels, features, confidence, logits = [], [], [], []
     for batch in images.split(batch_size):
         feats = model.features(batch)
         features.append(feats)
-        top = F.softmax(model.head(feats), dim=1).max(1)
+        out = model.head(feats)
+        logits.append(out)
+        top = F.softmax(out, dim=1).max(1)
         labels.append(top.indices)
         confidence.append(top.values)
-    return torch.cat(labels), torch.cat(features), torch.cat(confidence)
+    return torch.cat(labels), torch.cat(features), torch.cat(confidence), torch.cat(logits)
 
 
 _REGISTERED: set[str] = set()  # extractor names this process gave torch-fidelity

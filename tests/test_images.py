@@ -201,7 +201,7 @@ def mnist_classifier(data_root: Path, tmp_path_factory):
 
 def test_classifier_is_trained_once_and_cached(mnist_classifier) -> None:
     data, cache, model = mnist_classifier
-    labels, features, _ = classify(model, to_float(data.images))
+    labels, features, _, _ = classify(model, to_float(data.images))
     assert float((labels == data.labels).float().mean()) > 0.9
     assert features.shape == (len(data), 128)
     cached = list(cache.glob("*.pt"))
@@ -304,6 +304,8 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
         "monitor.fid.every_n_epochs=2",
         "monitor.classifier.every_n_epochs=2",
         "monitor.grid.every_n_epochs=2",
+        "monitor.prdc.every_n_epochs=2",
+        "trainer.ema_decay=0.9",
     )
     result = train(cfg)
     run = client.get_run(result.run_id)
@@ -314,6 +316,11 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
         "quality/domain_fid1k",
         "quality/class_js",
         "quality/classes_present",
+        "quality/classifier_is_1k",
+        "quality/classifier_precision_500_k3",
+        "quality/classifier_coverage_500_k3",
+        "ema/quality/class_js",
+        "ema/quality/classifier_density_500_k3",
     ):
         assert metric_steps(client, result.run_id, key) == [0, 2, 4], key
     for key in (
@@ -328,9 +335,12 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
     assert "early_stop/stop_epoch" in run.data.metrics
     from tests.test_train import artifact_paths
 
-    assert {"samples/epoch_0002.png", "phases.png", "checkpoints/stop.pt"} <= artifact_paths(
-        client, result.run_id
-    )
+    assert {
+        "samples/epoch_0002.png",
+        "ema/samples/epoch_0002.png",
+        "phases.png",
+        "checkpoints/stop.pt",
+    } <= artifact_paths(client, result.run_id)
 
 
 def test_a_sweep_prepares_every_dataset_it_trains_on(data_root: Path, tmp_path: Path) -> None:

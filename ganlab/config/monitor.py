@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ganlab.config.fields import check_fields, option
+from ganlab.config.fields import check_fields, option, require
 
 OFF = "evaluation interval in epochs; 0 = off"
 
@@ -33,6 +33,26 @@ class QualityMonitorConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor.quality")
+
+
+@dataclass
+class PRDCMonitorConfig:
+    """Improved precision/recall and density/coverage (k-NN measures) between samples of
+    fixed latents and a fixed real set: in data space on mixtures, in the classifier's
+    features on images (ganlab.monitors.prdc)."""
+
+    every_n_epochs: int = option(5, OFF, ge=0)
+    n_samples: int = option(
+        2500, "generated and real samples each; the key names it (precision_2500_k3)", ge=2
+    )
+    k: int = option(3, "nearest neighbours defining each sample's ball (the papers use 3)", ge=1)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "monitor.prdc")
+        require(
+            self.k < self.n_samples,
+            f"monitor.prdc.k={self.k} needs more than k samples; raise monitor.prdc.n_samples.",
+        )
 
 
 @dataclass
@@ -137,10 +157,26 @@ class FIDMonitorConfig:
     )
     weights_path: str | None = option(None, "Inception weights file, for machines without network")
     kid: bool = option(False, "also KID")
+    precision_recall: bool = option(
+        False,
+        "Inception only: also improved precision and recall (k = 3) by torch-fidelity, keys "
+        "quality/inception_precision_<n>_k3 (classifier features: monitor.prdc)",
+    )
+    inception_score: bool = option(
+        False,
+        "Inception only: also the Inception Score (10 splits), quality/inception_is_<n> "
+        "(classifier features: monitor.classifier.inception_score)",
+    )
     batch_size: int = option(200, "batch size of feature extraction", ge=1)
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor.fid")
+        extras = [n for n in ("precision_recall", "inception_score") if getattr(self, n)]
+        require(
+            not extras or self.feature_extractor == "inception-v3-compat",
+            f"monitor.fid.{extras[0] if extras else ''} is for Inception features; in the "
+            "classifier's features use monitor.prdc and monitor.classifier.inception_score.",
+        )
 
 
 @dataclass
@@ -151,6 +187,11 @@ class ClassifierMonitorConfig:
     every_n_epochs: int = option(5, OFF + " (images)", ge=0)
     n_samples: int = option(10000, "generated images classified", ge=2)
     domain_fid: bool = option(True, "FID in the classifier's penultimate features")
+    inception_score: bool = option(
+        True,
+        "the Inception Score computed with ganlab's classifier instead of Inception "
+        "(quality/classifier_is_<n>; 10 splits, torch-fidelity's formula)",
+    )
     train_epochs: int = option(3, "training of the (cached) classifier", ge=1)
 
     def __post_init__(self) -> None:
@@ -174,6 +215,9 @@ class MonitorConfig:
         1024, "size of the fixed latent set Z_eval the gradient monitors share", ge=2
     )
     quality: QualityMonitorConfig = option(doc="mixture quality", factory=QualityMonitorConfig)
+    prdc: PRDCMonitorConfig = option(
+        doc="precision, recall, density, coverage", factory=PRDCMonitorConfig
+    )
     scatter: ScatterMonitorConfig = option(doc="sample scatter plots", factory=ScatterMonitorConfig)
     steepness: SteepnessMonitorConfig = option(
         doc="generator steepness", factory=SteepnessMonitorConfig

@@ -10,6 +10,7 @@ hq_fraction x modes_covered / n_modes (the collapse benchmark labels image runs 
 Per-class counts are logged too, so presence can be recomputed with any threshold.
 `quality/domain_fid<n>` is the Frechet distance between generated and real images in the
 classifier's penultimate features: an FID that needs no downloaded weights.
+`quality/classifier_is_<n>` is the Inception Score with the classifier in Inception's place.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def class_coverage(
     return stats
 
 
+def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) averaged over `splits` parts of the samples (Salimans et
+    al. 2016), by torch-fidelity's formula; with ganlab's classifier instead of Inception
+    it ranges from 1 (one class, or unsure) to n_classes (confident and balanced)."""
+    from torch_fidelity.metric_isc import isc_features_to_metric
+
+    return float(isc_features_to_metric(logits, splits=splits)["inception_score_mean"])
+
+
 class ClassCoverageMonitor:
     name = "classifier"
     measures_samples = True  # EMA generator: run again on it (keys under ema/)
@@ -86,8 +96,10 @@ class ClassCoverageMonitor:
     def __call__(self, state: EvalState) -> dict[str, float]:
         device = next(self.classifier.parameters()).device
         images = generate(state.generator, self.latents, state.device, 500).to(device)
-        labels, features, confidence = classify(self.classifier, images)
+        labels, features, confidence, logits = classify(self.classifier, images)
         stats = class_coverage(labels, self.n_classes, confidence)
+        if self.cfg.inception_score:
+            stats[f"quality/classifier_is_{self.tag}"] = inception_score(logits.cpu())
         if self.cfg.domain_fid:
             mean, cov = gaussian_moments(features)
             stats[f"quality/domain_fid{self.tag}"] = frechet_distance(

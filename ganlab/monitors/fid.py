@@ -76,6 +76,8 @@ def fidelity(
         "cache": True,
         "fid": True,
         "kid": cfg.kid,
+        "prc": cfg.precision_recall,
+        "isc": cfg.inception_score,
         "feature_extractor": extractor,
         "batch_size": cfg.batch_size,
         "cuda": device.type == "cuda",
@@ -160,6 +162,11 @@ class FIDMonitor:
         stats = {f"{prefix}fid{self.tag}": float(result["frechet_inception_distance"])}
         if self.cfg.kid:
             stats[f"{prefix}kid{self.tag}"] = float(result["kernel_inception_distance_mean"])
+        if self.cfg.precision_recall:  # Inception only (the config refuses it otherwise)
+            for name in ("precision", "recall"):
+                stats[f"quality/inception_{name}_{self.tag}_k3"] = float(result[name])
+        if self.cfg.inception_score:
+            stats[f"quality/inception_is_{self.tag}"] = float(result["inception_score_mean"])
         return stats
 
 
