@@ -80,9 +80,30 @@ class SteepnessMonitorConfig:
     power_iterations: int = option(20, "J^T J products per latent (power method)", ge=1)
     exact_max_size: int = option(4096, "largest d_x * d_z computed exactly on `auto`", ge=1)
     chunk_size: int = option(1024, "latents per batched call (bounds memory)", ge=1)
+    conditioning: bool = option(
+        True,
+        "also the Jacobian's smallest singular value and condition number "
+        "(monitor/g_sigma_min_*, monitor/g_condition_*)",
+    )
+    conditioning_latents: int = option(
+        64,
+        "latents the conditioning uses when the Jacobian is not computed exactly (images): "
+        "each costs d_z forward-mode products",
+        ge=1,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor.steepness")
+
+
+@dataclass
+class LayerNormsConfig:
+    """Spectral norm of every linear/conv weight of G and D (ganlab.monitors.spectral)."""
+
+    every_n_epochs: int = option(1, OFF, ge=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "monitor.layer_norms")
 
 
 @dataclass
@@ -221,6 +242,9 @@ class MonitorConfig:
     scatter: ScatterMonitorConfig = option(doc="sample scatter plots", factory=ScatterMonitorConfig)
     steepness: SteepnessMonitorConfig = option(
         doc="generator steepness", factory=SteepnessMonitorConfig
+    )
+    layer_norms: LayerNormsConfig = option(
+        doc="per-layer spectral norms of G and D", factory=LayerNormsConfig
     )
     dgrad: DiscriminatorGradientConfig = option(
         doc="D's gradient and particle velocity", factory=DiscriminatorGradientConfig

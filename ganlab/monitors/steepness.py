@@ -14,6 +14,14 @@ Two ways to compute it, batched over latents:
   exact one to ~1e-6 for the same K on the nets tested (tests/test_gradient_monitors.py).
 
 Both need samples to be processed independently, i.e. G in eval mode (batch norm frozen).
+
+Conditioning (`monitor.steepness.conditioning`): the smallest singular value of the same
+Jacobian (of its min(d_x, d_z) singular values) and the condition number sigma_max /
+sigma_min, as in Odena et al. 2018 ("Is generator conditioning causally related to GAN
+performance?"): an ill-conditioned G squeezes some latent directions to nothing, which
+goes with dropped modes. Needs every singular value, so it comes from the full Jacobian:
+at every latent when the exact method is used, else at the first `conditioning_latents`
+(forward-mode, d_z products each).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.func import jacrev, jvp, vjp, vmap
+from torch.func import jacfwd, jacrev, jvp, vjp, vmap
 
 from ganlab.config import SteepnessMonitorConfig
 from ganlab.monitors.base import EvalState, distribution_stats, evaluating
@@ -68,6 +76,22 @@ def steepness_power(
     return torch.linalg.eigvalsh(ritz)[..., -1].clamp_min(0).sqrt()
 
 
+def singular_values_exact(g: nn.Module, z: Tensor) -> Tensor:
+    """All min(d_x, d_z) singular values of each per-sample Jacobian, descending."""
+    jac = vmap(jacfwd(lambda zi: g(zi.unsqueeze(0)).reshape(-1)))(z)  # (B, d_x, d_z)
+    return torch.linalg.svdvals(jac)
+
+
+def conditioning_stats(singular: Tensor) -> dict[str, float]:
+    """sigma_min and sigma_max / sigma_min per latent, summarised (mean, p90, max)."""
+    smallest = singular[:, -1]
+    condition = singular[:, 0] / smallest.clamp_min(1e-30)
+    names = ("mean", "p90", "max")
+    return distribution_stats("monitor/g_sigma_min", smallest, names) | distribution_stats(
+        "monitor/g_condition", condition, names
+    )
+
+
 def use_exact(method: str, data_dim: int, latent_dim: int, exact_max_size: int) -> bool:
     if method == "auto":
         return data_dim * latent_dim <= exact_max_size
@@ -99,11 +123,34 @@ class SteepnessMonitor:
                     chunks.append(steepness_power(g, z, self.cfg.power_iterations, rng).detach())
         return torch.cat(chunks)
 
+    def singular_values(self, g: nn.Module, device: torch.device) -> Tensor:
+        """Every singular value at the latents the conditioning statistics use."""
+        z_all = self.z_eval if self.exact else self.z_eval[: self.cfg.conditioning_latents]
+        with evaluating(g), torch.no_grad():
+            return torch.cat(
+                [
+                    singular_values_exact(g, z).detach()
+                    for z in z_all.to(device).split(self.cfg.chunk_size)
+                ]
+            )
+
     def __call__(self, state: EvalState) -> dict[str, float]:
-        values = self.values(state.generator, state.device)
-        return distribution_stats(
+        if self.exact and self.cfg.conditioning:  # one SVD gives steepness too
+            singular = self.singular_values(state.generator, state.device)
+            values = singular[:, 0]
+        else:
+            values = self.values(state.generator, state.device)
+            singular = (
+                self.singular_values(state.generator, state.device)
+                if self.cfg.conditioning
+                else None
+            )
+        stats = distribution_stats(
             "monitor/steepness", values, ("mean", "median", "p90", "p99", "max")
         )
+        if singular is not None:
+            stats |= conditioning_stats(singular)
+        return stats
 
 
 @MONITORS.register("steepness")
