@@ -11,8 +11,10 @@ loop goes through that thread, and the loop waits for it before it returns or ra
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ from ganlab.checkpoint import weights_payload
 from ganlab.figures import has_curves, rule_figure
 from ganlab.monitors import EvalState
 from ganlab.progress import Progress
+from ganlab.snapshots import SNAPSHOT_DIR, SnapshotKeeper, snapshot_payload
 from ganlab.writer import BackgroundWriter
 
 if TYPE_CHECKING:
@@ -42,6 +45,14 @@ class FitLoop:
         self.cfg = run.cfg
         self.recent = run.recent
         self.writer = BackgroundWriter()
+        every = self.cfg.trainer.snapshot_every_n_epochs
+        self.snapshots = SnapshotKeeper(
+            every,
+            self.recent.directory.parent.parent / SNAPSHOT_DIR,
+            SnapshotKeeper.best_of(self.tracker.history())
+            if every > 0 and self.trainer.epoch > 0  # resumed: the best so far stays best
+            else -math.inf,
+        )
 
     @property
     def stop_weights_path(self) -> Path:
@@ -55,14 +66,22 @@ class FitLoop:
         )
 
     def _write(
-        self, epoch: int, metrics: dict[str, float], figures: dict, checkpoint: dict | None
+        self,
+        epoch: int,
+        metrics: dict[str, float],
+        figures: dict,
+        checkpoint: dict | None,
+        write_snapshots: Callable[[], None] | None = None,
     ) -> None:
-        """An epoch's outputs, in the background: metrics and figures, then the checkpoint."""
+        """An epoch's outputs, in the background: metrics and figures, snapshots, then the
+        checkpoint (a crash before it replays the epoch, which rewrites the same files)."""
         if self.tracker.log_metrics(metrics, step=epoch):
             for artifact_file, figure in figures.items():
                 self.tracker.log_figure(figure, artifact_file)
         for figure in figures.values():
             figure.clear()
+        if write_snapshots is not None:
+            write_snapshots()
         if checkpoint is not None:
             self.run_.write_checkpoint(checkpoint)
 
@@ -148,7 +167,17 @@ class FitLoop:
             or (epoch % self.cfg.trainer.checkpoint_every_n_epochs == 0)
             else None
         )
-        self.writer.submit(self._write, epoch, dict(metrics), figures, checkpoint)
+        p = self.trainer.parts
+        write_snapshots = self.snapshots.after_epoch(
+            epoch,
+            last_epoch,
+            metrics,
+            lambda: snapshot_payload(
+                epoch, p, self.trainer.ema, self.tracker.run_id, self.run_.config_yaml
+            ),
+            self.tracker.log_artifact,
+        )
+        self.writer.submit(self._write, epoch, dict(metrics), figures, checkpoint, write_snapshots)
         return metrics
 
     def _keep_stop_weights(self, stop_epoch: int) -> None:
