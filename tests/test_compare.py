@@ -62,9 +62,14 @@ def test_compare_a_sweep_writes_tables_and_figures(sweep, tracking_uri, tmp_path
     assert set(groups) == {"ns", "hinge"}
     for name, group in groups.items():
         finals = [float(r["q(final)"]) for r in runs if r["group"] == name]
-        assert float(group["median q(final)"]) == pytest.approx(statistics.median(finals), abs=1e-3)
+        mean, half = (float(x) for x in group["q(final) mean ± 95% CI"].split(" ± "))
+        assert mean == pytest.approx(statistics.mean(finals), abs=1e-3)
+        # two seeds: t_{0.975,1} s / sqrt(2), s the sample standard deviation
+        expected = 12.706204736 * statistics.stdev(finals) / 2**0.5
+        assert half == pytest.approx(expected, abs=2e-3)
         assert group["runs"] == "2" and group["failed"] == "0"
     assert (out / "grid.png").stat().st_size > 10_000
+    assert (out / "bands.png").stat().st_size > 10_000
     assert len(list((out / "runs").glob("*.png"))) == 4
     printed = capsys.readouterr().out
     row = next(line for line in printed.splitlines() if line.startswith("| ns-ring8-s0 |"))
@@ -75,6 +80,22 @@ def test_compare_a_sweep_writes_tables_and_figures(sweep, tracking_uri, tmp_path
     assert f"logged to run {sweep}" in printed
     logged = {a.path for a in MlflowClient(tracking_uri).list_artifacts(sweep, "comparison")}
     assert {"comparison/runs.csv", "comparison/groups.md", "comparison/grid.png"} <= logged
+
+
+def test_compare_groups_by_any_config_key(sweep, tracking_uri, tmp_path) -> None:
+    out = tmp_path / "by_key"
+    assert compare(tracking_uri, out, "--sweep", sweep, "--by", "loss.name,trainer.epochs") == 0
+    groups = {g["group"] for g in read_csv(out / "groups.csv")}
+    assert groups == {"ns/4", "hinge/4"}
+
+
+def test_t_quantiles_match_scipy() -> None:
+    from scipy.stats import t
+
+    from ganlab.study.uncertainty import t975
+
+    for df in (1, 2, 5, 29, 30, 31, 45, 100, 1000):
+        assert t975(df) == pytest.approx(t.ppf(0.975, df), rel=1e-6), df
 
 
 def test_compare_selects_by_tag_and_filter(sweep, tracking_uri, tmp_path) -> None:
@@ -121,3 +142,15 @@ def test_compare_with_nothing_to_compare(sweep, tracking_uri, tmp_path, capsys) 
     assert compare(tracking_uri, tmp_path, "--sweep", "0" * 32) == 2
     err = capsys.readouterr().err
     assert f"run {'0' * 32} not found in tracking store" in err and err.count("\n") == 1
+
+
+def test_bulk_metric_reads_equal_one_read_per_run_and_key(sweep, tracking_uri) -> None:
+    from ganlab.tracking import metric_histories, metric_history
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{sweep}'")
+    assert len(runs) == 4
+    bulk = metric_histories(client, runs)
+    for run in runs:
+        assert bulk[run.info.run_id] == metric_history(client, run.info.run_id), run.info.run_name

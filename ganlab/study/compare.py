@@ -4,15 +4,19 @@ Runs are selected by experiment, sweep (its parent run id), tags and an MLflow f
 For each run it reports what its own stopping rule decided (re-applied to the stored
 history with the run's logged `early_stop.*` params, which reproduces the online
 decision), the oracle epoch, regret, quality at the stop and at the end, and when each
-phase began; then medians per group (default: per loss, across seeds).
+phase began; then per group (--by: tags or any config key, default: per loss, across
+seeds) the mean and 95% confidence interval (Student's t over the group's runs) of the
+final, best and stop-epoch quality and of the stop epoch, with the number of runs.
 
 Writes into --out: `runs.csv` / `runs.md`, `groups.csv` / `groups.md`, `grid.png` (one
 column per group: steepness, D gradient and quality over epochs, one line per run, stop
-epochs marked) and, with --per-run, each run's phase figure. With --sweep the files are
+epochs marked), `bands.png` (each group's mean quality over epochs with its 95% CI band)
+and, with --per-run, each run's phase figure. With --sweep the files are
 also logged to the sweep's parent run.
 
     ganlab-compare --experiment loss_zoo_ring8 --out compare/
     ganlab-compare --sweep 3f2a...e1 --by loss,dataset
+    ganlab-compare --experiment mmnsat_paper --by loss,trainer.ema_decay
     ganlab-compare --experiment ganlab --tag dataset=grid25 --filter "params.seed = '0'"
 """
 
@@ -41,6 +45,7 @@ from ganlab.rules import (
     apply_rule,
     quality_series,
 )
+from ganlab.study.uncertainty import fmt_ci, mean_ci
 from ganlab.study.verdict import Verdict, rule_of, verdict
 from ganlab.tracking import (
     RunTracker,
@@ -71,17 +76,26 @@ GROUP_HEADER = [
     "group",
     "runs",
     "failed",
-    "median stop epoch",
-    "median q(stop)",
-    "median q(final)",
+    "q(final) mean ± 95% CI",
+    "q(best) mean ± 95% CI",
+    "q(stop) mean ± 95% CI",
+    "stop epoch mean ± 95% CI",
     "median regret",
     "triggered",
     "marked failing",
 ]
 
 
+def key_value(run: StoredRun, key: str) -> str:
+    """A run's value of `key`: a tag (loss, dataset, seed, ...) or any logged config key
+    (trainer.ema_decay, loss.r1_weight, ...); '?' when the run has neither."""
+    if key in run.tags:
+        return run.tags[key]
+    return run.params.get(key, "?")
+
+
 def group_of(run: StoredRun, by: Sequence[str]) -> str:
-    return "/".join(run.tags.get(key, "?") for key in by)
+    return "/".join(key_value(run, key) for key in by)
 
 
 def own_verdict(run: StoredRun) -> tuple[Timeline, Verdict | None]:
@@ -140,9 +154,10 @@ def group_rows(runs: Sequence[StoredRun], by: Sequence[str]) -> list[list[str]]:
                 name,
                 str(len(members)),
                 str(sum(r.status != "FINISHED" for r, _ in members)),
-                fmt(statistics.median([j.stop_epoch for j in judged]), 1) if judged else "-",
-                median([j.quality_at_stop for j in judged]),
-                median([j.final_quality for j in judged]),
+                fmt_ci([j.final_quality for j in judged]),
+                fmt_ci([j.quality_at_oracle for j in judged]),
+                fmt_ci([j.quality_at_stop for j in judged]),
+                fmt_ci([float(j.stop_epoch) for j in judged], 1),
                 median([j.regret for j in judged]),
                 fmt(sum(j.trigger_epoch is not None for j in judged) / len(judged), 2)
                 if judged
@@ -232,6 +247,41 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     return fig
 
 
+def band_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
+    """Quality over epochs per group: the mean over its runs and the 95% CI band (seeds)."""
+    groups: dict[str, list[StoredRun]] = {}
+    for run in runs:
+        groups.setdefault(group_of(run, by), []).append(run)
+    fig = Figure(figsize=(7, 4.2), dpi=100)
+    ax = fig.subplots()
+    for index, (name, members) in enumerate(sorted(groups.items())):
+        by_epoch: dict[int, list[float]] = {}
+        for run in members:
+            for epoch, value in zip(*quality_series(run.history), strict=True):
+                by_epoch.setdefault(epoch, []).append(value)
+        epochs = sorted(by_epoch)
+        stats = [mean_ci(by_epoch[e]) for e in epochs]
+        means = [m for m, _ in stats]  # type: ignore[misc]
+        halves = [0.0 if h != h else h for _, h in stats]  # type: ignore[misc]
+        color = f"C{index % 10}"
+        ax.plot(epochs, means, color=color, lw=1.5, label=f"{name} (n={len(members)})")
+        ax.fill_between(
+            epochs,
+            [m - h for m, h in zip(means, halves, strict=True)],
+            [m + h for m, h in zip(means, halves, strict=True)],
+            color=color,
+            alpha=0.2,
+            lw=0,
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("quality (hq x coverage; images: -FID)")
+    ax.set_title(f"mean and 95% CI over runs, by {', '.join(by)}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
+    return fig
+
+
 def write_comparison(
     runs: Sequence[StoredRun],
     out: Path,
@@ -251,6 +301,7 @@ def write_comparison(
     (out / "groups.md").write_text(markdown_table(GROUP_HEADER, per_group) + "\n")
     figure = grid_figure(runs, by)
     figure.savefig(out / "grid.png")
+    band_figure(runs, by).savefig(out / "bands.png")
     if per_run_figures:
         (out / "runs").mkdir(exist_ok=True)
         for run in runs:
@@ -275,7 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sweep", help="parent run id of a sweep: compare its jobs")
     parser.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
     parser.add_argument("--filter", default="", help="MLflow filter string")
-    parser.add_argument("--by", default="loss", help="tags to group by, comma-separated")
+    parser.add_argument(
+        "--by", default="loss", help="tags or config keys to group by, comma-separated"
+    )
     parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder")
     parser.add_argument("--per-run", action="store_true", help="also a phase figure per run")
     args = parser.parse_args(argv)
