@@ -384,3 +384,53 @@ def test_fid_statistics_are_keyed_by_the_inception_weights_file(data_root, tmp_p
     assert names[0] != names[1] and names[1] == names[2]  # content, not the file's name
     plain = FIDMonitor(FIDMonitorConfig(n_samples=10), data, 4, 0, tmp_path, INCEPTION)
     assert plain.cache_name == f"ganlab-{data.identity}"
+
+
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory) -> Path:
+    """A weights file in torch-fidelity's Inception format, with random values (the real
+    file cannot be downloaded here): enough to check ganlab's plumbing of its metrics."""
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: {})
+        patch.setattr(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda *a: None)
+        torch.manual_seed(0)
+        model = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_inception_precision_recall_and_is_through_torch_fidelity(
+    data_root, random_inception_weights, tmp_path
+) -> None:
+    from ganlab.monitors.fid import INCEPTION, FIDMonitor, UInt8Images
+
+    data = load_images(image_cfg("mnist", subset=20), data_root)
+    cfg = FIDMonitorConfig(
+        weights_path=str(random_inception_weights),
+        n_samples=20,
+        batch_size=20,
+        precision_recall=True,
+        inception_score=True,
+    )
+    real = data.images.repeat(1, 3, 1, 1)
+    same = fidelity(real, UInt8Images(real), "same", tmp_path, INCEPTION, cfg, torch.device("cpu"))
+    # a set against itself: every sample lies in its own ball, both ways
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    assert same["inception_score_mean"] >= 1.0
+    monitor = FIDMonitor(cfg, data, 4, 0, tmp_path, INCEPTION)
+    g = torch.nn.Sequential(
+        torch.nn.Linear(4, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28))
+    )
+    from ganlab.monitors.base import EvalState
+
+    stats = monitor(EvalState(g, g, 0, torch.device("cpu")))
+    assert set(stats) == {
+        "quality/fid20",
+        "quality/inception_precision_20_k3",
+        "quality/inception_recall_20_k3",
+        "quality/inception_is_20",
+    }
+    assert stats["quality/inception_precision_20_k3"] < 1.0  # noise is not the data
