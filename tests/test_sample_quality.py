@@ -12,7 +12,7 @@ import torch
 
 from ganlab.errors import ConfigError
 from ganlab.monitors.coverage import inception_score
-from ganlab.monitors.prdc import density_coverage, knn_radii, prdc
+from ganlab.monitors.prdc import knn_radii, prdc
 from ganlab.train import train
 from tests.conftest import metric_steps, metric_values
 
@@ -50,13 +50,25 @@ def test_prdc_matches_brute_force_and_the_authors_code(shift: float) -> None:
         reference = compute_prdc(real, fake, nearest_k=3)
     for name, value in reference.items():
         assert ours[name] == pytest.approx(float(value), abs=1e-6), name
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    fidelity = prc_features_to_metric(
+        torch.from_numpy(fake),
+        torch.from_numpy(real),
+        prc_neighborhood=3,
+        prc_batch_size=10000,
+        save_cpu_ram=True,
+        verbose=False,
+    )
+    assert ours["precision"] == pytest.approx(fidelity["precision"], abs=1e-6)
+    assert ours["recall"] == pytest.approx(fidelity["recall"], abs=1e-6)
 
 
-def test_density_and_coverage_are_the_same_in_small_batches() -> None:
+def test_prdc_is_the_same_in_small_batches() -> None:
     torch.manual_seed(0)
     real, fake = torch.randn(500, 3), torch.randn(400, 3) + 0.5
-    whole = density_coverage(real, fake, 3)
-    batched = density_coverage(real, fake, 3, knn_radii(real, 3, batch=37), batch=37)
+    whole = prdc(real, fake, 3)
+    batched = prdc(real, fake, 3, knn_radii(real, 3, batch=37), batch=37)
     assert batched == pytest.approx(whole)
 
 

@@ -86,9 +86,10 @@ class SteepnessMonitorConfig:
         "(monitor/g_sigma_min_*, monitor/g_condition_*)",
     )
     conditioning_latents: int = option(
-        64,
+        16,
         "latents the conditioning uses when the Jacobian is not computed exactly (images): "
-        "each costs d_z forward-mode products",
+        "each costs d_z forward-mode products (16 on a width-32 MNIST DCGAN: ~7% of an "
+        "epoch when evaluated every epoch)",
         ge=1,
     )
 
