@@ -127,6 +127,7 @@ class Run:
             keep=stop_cfg.patience + stop_cfg.window,
         )
         choices = dict(launch.choices)
+        config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))  # rendered once
         if resume_point is not None:
             resumed = resume_point.checkpoint
             trainer.load_state_dict(resumed["trainer"])
@@ -138,9 +139,8 @@ class Run:
             tracker.set_tags({"ganlab.resumed_at_epoch": trainer.epoch})
         else:
             stopper = EarlyStopper(stop_cfg)
-            tracker = start_tracking(run_cfg, uri, name, output_dir, launch)
+            tracker = start_tracking(run_cfg, uri, name, output_dir, launch, config_yaml)
         tracker.set_tags({"ganlab.checkpoint": output_dir / CHECKPOINT_ARTIFACT})
-        config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))
         return cls(
             run_cfg,
             launch,
@@ -274,7 +274,12 @@ def _raise_on_sigterm() -> Any:
 
 
 def start_tracking(
-    cfg: GanlabConfig, uri: str, run_name: str, output_dir: Path, launch: LaunchInfo
+    cfg: GanlabConfig,
+    uri: str,
+    run_name: str,
+    output_dir: Path,
+    launch: LaunchInfo,
+    config_yaml: str,
 ) -> RunTracker:
     """A new MLflow run: tags (sweep, loss, dataset, version, commit), the flattened
     config as params, and the resolved config and Hydra's files as artifacts."""
@@ -298,7 +303,7 @@ def start_tracking(
     tracker = RunTracker.start(uri, cfg.tracking.experiment, run_name, tags)
     tracker.log_params(flatten(dataclasses.asdict(cfg)))
     config_file = output_dir / "config.yaml"
-    config_file.write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    config_file.write_text(config_yaml)
     tracker.log_artifact(config_file, "config")
     hydra_dir = output_dir / ".hydra"
     if hydra_dir.is_dir():  # Hydra's composed config, its own settings and the overrides
