@@ -167,16 +167,12 @@ def reads(tmp: str, rounds: int) -> None:
     experiment = client.create_experiment("reads")
     for _ in range(20):
         run = client.create_run(experiment)
-        metrics = [
-            Metric(f"k{k:02d}", float(k * e), 0, e) for k in range(40) for e in range(40)
-        ]
+        metrics = [Metric(f"k{k:02d}", float(k * e), 0, e) for k in range(40) for e in range(40)]
         for start in range(0, len(metrics), 1000):
             client.log_batch(run.info.run_id, metrics=metrics[start : start + 1000])
     runs = client.search_runs([experiment])
     bulk = timed(lambda: metric_histories(client, runs), rounds)
-    one_by_one = timed(
-        lambda: [metric_history(client, run.info.run_id) for run in runs], rounds
-    )
+    one_by_one = timed(lambda: [metric_history(client, run.info.run_id) for run in runs], rounds)
     print(
         f"reading 20 runs x 40 keys x 40 epochs: bulk {bulk:.2f} s, one request per run and "
         f"key {one_by_one:.2f} s (ratio {one_by_one / bulk:.1f}x)"
