@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganlab.checkpoint import weights_payload
 from ganlab.figures import has_curves, rule_figure
 from ganlab.monitors import EvalState
 from ganlab.progress import Progress
@@ -135,10 +134,10 @@ class FitLoop:
         metrics.update(self.stopper.update(epoch, metrics))
         if len(self.stopper.history) > history_length:  # an evaluation the rule reads
             p = self.trainer.parts
-            self.recent.save(
+            self.recent.save(  # with the EMA G: stop.pt is copied from these
                 epoch,
-                weights_payload(
-                    epoch, p.generator, p.discriminator, self.tracker.run_id, self.run_.config_yaml
+                snapshot_payload(
+                    epoch, p, self.trainer.ema, self.tracker.run_id, self.run_.config_yaml
                 ),
             )
         stopping = False

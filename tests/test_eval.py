@@ -45,7 +45,7 @@ def test_eval_recomputes_live_values_and_logs_missing_epochs(
             "--metrics",
             "dc,pr,steepness",
             "--epochs",
-            "2,4",
+            "2,4,best",
             "--tracking-uri",
             tracking_uri,
             "--overwrite",
@@ -55,11 +55,13 @@ def test_eval_recomputes_live_values_and_logs_missing_epochs(
     )
     assert result.returncode == 0, result.stderr
     assert f"{KEY} = " in result.stdout
+    assert "best (epoch " in result.stdout
     # the same snapshot through the same monitor gives what training logged live
     history = client.get_metric_history(run_id, KEY)
     at_two = [m.value for m in history if m.step == 2]
-    assert len(at_two) == 2 and at_two[1] == pytest.approx(live[2], rel=1e-6)
-    assert metric_steps(client, run_id, "ema/" + KEY).count(4) == 2  # the EMA G too
+    # (best is epoch 2 or 4 or another: it may add one more value at its epoch)
+    assert len(at_two) >= 2 and at_two[1:] == pytest.approx([live[2]] * (len(at_two) - 1))
+    assert metric_steps(client, run_id, "ema/" + KEY).count(4) >= 2  # the EMA G too
 
 
 def test_eval_without_overwrite_keeps_logged_values(snapshotted, client, tracking_uri, tmp_path):
