@@ -89,6 +89,24 @@ def test_compare_groups_by_any_config_key(sweep, tracking_uri, tmp_path) -> None
     assert groups == {"ns/4", "hinge/4"}
 
 
+def test_compare_summarises_any_metrics_final_value(sweep, tracking_uri, tmp_path) -> None:
+    out = tmp_path / "finals"
+    key = "quality/fd2d"
+    assert compare(tracking_uri, out, "--sweep", sweep, "--final", key) == 0
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id],
+        f"tags.`mlflow.parentRunId` = '{sweep}' and tags.loss = 'ns'",
+    )
+    lasts = [
+        max(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step).value for r in runs
+    ]
+    cell = {g["group"]: g for g in read_csv(out / "groups.csv")}["ns"][
+        f"{key} (final) mean ± 95% CI"
+    ]
+    assert float(cell.split(" ± ")[0]) == pytest.approx(statistics.mean(lasts), abs=1e-3)
+
+
 def test_t_quantiles_match_scipy() -> None:
     from scipy.stats import t
 

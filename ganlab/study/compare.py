@@ -138,7 +138,19 @@ def run_row(run: StoredRun, by: Sequence[str]) -> tuple[list[str], Verdict | Non
     ], judged
 
 
-def group_rows(runs: Sequence[StoredRun], by: Sequence[str]) -> list[list[str]]:
+def final_value(run: StoredRun, key: str) -> float | None:
+    """The last logged value of `key` in the run's history (None when never logged)."""
+    return next((m[key] for _, m in reversed(run.history) if key in m), None)
+
+
+def group_header(finals: Sequence[str] = ()) -> list[str]:
+    return GROUP_HEADER + [f"{key} (final) mean ± 95% CI" for key in finals]
+
+
+def group_rows(
+    runs: Sequence[StoredRun], by: Sequence[str], finals: Sequence[str] = ()
+) -> list[list[str]]:
+    """One row per group; `finals`: more metric keys whose last values are summarised."""
     groups: dict[str, list[tuple[StoredRun, Verdict | None]]] = {}
     for run in runs:
         groups.setdefault(group_of(run, by), []).append((run, run_row(run, by)[1]))
@@ -165,6 +177,10 @@ def group_rows(runs: Sequence[StoredRun], by: Sequence[str]) -> list[list[str]]:
                 fmt(sum(j.failing_epoch is not None for j in judged) / len(judged), 2)
                 if judged
                 else "-",
+                *(
+                    fmt_ci([v for r, _ in members if (v := final_value(r, key)) is not None])
+                    for key in finals
+                ),
             ]
         )
     return rows
@@ -288,17 +304,19 @@ def write_comparison(
     by: Sequence[str] = ("loss",),
     tracker: RunTracker | None = None,
     per_run_figures: bool = False,
+    finals: Sequence[str] = (),
 ) -> str:
     """Write tables and figures into `out` (and log them to `tracker`); return the text."""
     out.mkdir(parents=True, exist_ok=True)
     runs = sorted(runs, key=lambda run: (group_of(run, by), *_seed_order(run)))
     per_run = [run_row(run, by)[0] for run in runs]
-    per_group = group_rows(runs, by)
+    per_group = group_rows(runs, by, finals)
+    header = group_header(finals)
     write_csv(out / "runs.csv", RUN_HEADER, per_run)
-    write_csv(out / "groups.csv", GROUP_HEADER, per_group)
-    text = markdown_table(RUN_HEADER, per_run) + "\n\n" + markdown_table(GROUP_HEADER, per_group)
+    write_csv(out / "groups.csv", header, per_group)
+    text = markdown_table(RUN_HEADER, per_run) + "\n\n" + markdown_table(header, per_group)
     (out / "runs.md").write_text(markdown_table(RUN_HEADER, per_run) + "\n")
-    (out / "groups.md").write_text(markdown_table(GROUP_HEADER, per_group) + "\n")
+    (out / "groups.md").write_text(markdown_table(header, per_group) + "\n")
     figure = grid_figure(runs, by)
     figure.savefig(out / "grid.png")
     band_figure(runs, by).savefig(out / "bands.png")
@@ -331,6 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("compare"), help="output folder")
     parser.add_argument("--per-run", action="store_true", help="also a phase figure per run")
+    parser.add_argument(
+        "--final",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="also the mean ± 95%% CI of this metric's last value per group (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     clauses = [args.filter] if args.filter else []
@@ -361,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     by = [key.strip() for key in args.by.split(",") if key.strip()]
-    print(write_comparison(runs, args.out, by, tracker, args.per_run))
+    print(write_comparison(runs, args.out, by, tracker, args.per_run, args.final))
     print(f"\nwritten to {args.out}/" + (f" and logged to run {args.sweep}" if tracker else ""))
     return 0
 
