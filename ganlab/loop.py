@@ -202,11 +202,14 @@ class FitLoop:
             tags["early_stop.cause"] = str(timeline.cause)
         if timeline.failing_epoch is not None:  # the run never fitted, from this epoch
             tags["early_stop.failing_epoch"] = str(timeline.failing_epoch)
+        history = self.tracker.history()
+        from ganlab.study.verdict import describe  # the rules' reading, in words
+
+        tags["mlflow.note.content"] = describe(history, cfg, timeline)  # the run description
         self.tracker.set_tags(tags)
         if cfg.rule != "none" and not self.stopper.triggered:
             log.info("early stop: rule '%s' did not trigger (no collapse detected)", cfg.rule)
 
-        history = self.tracker.history()
         if not has_curves(history):
             return  # monitors off: nothing to draw
         figure = rule_figure(history, cfg, self.run_.name)

@@ -273,3 +273,16 @@ def test_resume_spec_that_is_nothing(make_cfg, tmp_path) -> None:
     empty.mkdir()
     with pytest.raises(GanlabError, match="no checkpoint found in this folder"):
         train(make_cfg(f"trainer.resume='{empty}'"))
+
+
+def test_run_description_states_the_verdict(make_cfg, client) -> None:
+    result = train(make_cfg("early_stop.action=record"))
+    note = client.get_run(result.run_id).data.tags["mlflow.note.content"]
+    lines = note.splitlines()
+    assert lines[0] == "**ganlab verdict** (rule `combined`, action `record`)"
+    assert lines[2].startswith("- phases: fitting from epoch 0")
+    history = comparable_history(client, result.run_id)
+    hq = dict(history["quality/hq_fraction"])
+    covered = dict(history["quality/modes_covered"])
+    final = hq[3] * covered[3] / 8  # ring8
+    assert f"final {final:.3f} at epoch 3" in lines[-1]

@@ -95,11 +95,7 @@ class Verdict:
     def first_in(self, phase: int) -> int | None:
         """First evaluation in `phase`; for REFINING, in refining or collapsing."""
         wanted = {REFINING, COLLAPSING} if phase == REFINING else {phase}
-        timeline = self.timeline
-        return next(
-            (e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p in wanted),
-            None,
-        )
+        return _first(self.timeline, wanted)
 
 
 def verdict(
@@ -123,3 +119,54 @@ def rule_of(params: Mapping[str, str]) -> EarlyStopConfig:
     ]
     merged = OmegaConf.merge(OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist))
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def describe(history: History, cfg: EarlyStopConfig, timeline: Timeline) -> str:
+    """A run's verdict in a few Markdown lines, for its MLflow description: when each
+    phase began, what the rule decided, and quality at the best, stop and last epochs.
+
+    Quality here is the bounded one (hq_fraction x modes_covered / n_modes on mixtures,
+    the classifier's class_quality on images), or minus FID when only FID was logged."""
+    from ganlab.rules import FAILING
+    from ganlab.rules.quality import bounded_quality
+
+    lines = [f"**ganlab verdict** (rule `{cfg.rule}`, action `{cfg.action}`)", ""]
+    epochs, quality = bounded_quality(history)
+    name = "hq_fraction x modes_covered / n_modes (images: class_quality)"
+    if not epochs:
+        epochs, quality = quality_series(history)
+        name = "minus FID"
+    judged = Verdict(timeline, tuple(epochs), tuple(quality)) if epochs else None
+    onsets = [
+        f"{label} from epoch {epoch}"
+        for label, epoch in (
+            ("refining", _first(timeline, {REFINING, COLLAPSING})),
+            ("collapsing", _first(timeline, {COLLAPSING})),
+            ("failing", _first(timeline, {FAILING})),
+        )
+        if epoch is not None
+    ]
+    lines.append("- phases: fitting from epoch 0" + "".join(f", {o}" for o in onsets))
+    if timeline.trigger_epoch is not None:
+        cause = "never fitted" if timeline.cause == "failing" else str(timeline.cause)
+        lines.append(
+            f"- the rule fired at epoch {timeline.trigger_epoch} ({cause}) and chose stop "
+            f"epoch {timeline.stop_epoch}"
+        )
+    else:
+        lines.append("- the rule did not fire")
+    if judged is None:
+        lines.append("- no quality was logged (monitors off)")
+    else:
+        lines.append(
+            f"- quality ({name}): best {judged.quality_at_oracle:.3f} at epoch "
+            f"{judged.oracle_epoch}, {judged.quality_at_stop:.3f} at the stop epoch "
+            f"{judged.stop_epoch}, final {judged.final_quality:.3f} at epoch {judged.last_epoch}"
+        )
+    return "\n".join(lines)
+
+
+def _first(timeline: Timeline, phases: set[int]) -> int | None:
+    return next(
+        (e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p in phases), None
+    )
