@@ -122,6 +122,10 @@ def test_resume_continues_the_same_run_identically(make_cfg, client, tmp_path) -
     common = (
         "loss=mm_nsat",
         "monitor.duality_gap.every_n_epochs=1",
+        "monitor.prdc.every_n_epochs=1",
+        "trainer.ema_decay=0.9",  # the EMA G and lazy R1's step count resume exactly too
+        "loss.r1_weight=1",
+        "loss.reg_interval=3",
         "early_stop.action=record",
         "optim.d.milestones=[2]",
         "optim.d.gamma=10",
