@@ -1,4 +1,5 @@
-"""The MLflow UI, in a real headless Chromium: a sweep's runs are listed and charted.
+"""The MLflow UI, in a real headless Chromium: a sweep's runs are listed and charted, and
+the link ganlab prints opens a run in the model-training view with its verdict.
 
 Needs Debian's `chromium` (`apt-get install chromium`); skipped where it is missing.
 """
@@ -40,12 +41,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[str]]]:
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, list[str], list]]:
     """A store with a sweep of two runs, served by `mlflow ui` on a free loopback port."""
     root = tmp_path_factory.mktemp("ui")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     parent = RunTracker.start(uri, "ui", "sweep-ui", {"ganlab.role": "sweep"})
-    names = []
+    names, results = [], []
     for seed in (0, 1):
         cfg = compose_tiny(
             [f"seed={seed}", f"tracking.parent_run_id={parent.run_id}"],
@@ -54,7 +55,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, lis
             uri,
             "ui",
         )
-        names.append(train(cfg).run_name)
+        results.append(train(cfg))
+        names.append(results[-1].run_name)
     parent.end()
     port = free_port()
     mlflow = Path(sys.executable).parent / "mlflow"
@@ -84,7 +86,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, lis
                 time.sleep(0.5)
         else:
             pytest.fail("mlflow ui did not start within 90 s")
-        yield url, "sweep-ui", names
+        yield url, "sweep-ui", names, results
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -94,7 +96,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, lis
 def test_ui_lists_the_sweep_runs_and_charts_their_metrics(ui, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    url, parent_name, child_names = ui
+    url, parent_name, child_names, _ = ui
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -116,4 +118,30 @@ def test_ui_lists_the_sweep_runs_and_charts_their_metrics(ui, tmp_path: Path) ->
         page.wait_for_timeout(2_000)
         assert page.locator("g.trace").count() > 0  # plotted lines, not empty frames
         page.screenshot(path=str(tmp_path / "metrics.png"))
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_the_printed_link_opens_the_run_in_the_training_view_with_its_verdict(
+    ui, tmp_path: Path
+) -> None:
+    from mlflow.tracking import MlflowClient
+    from playwright.sync_api import sync_playwright
+
+    from ganlab.tracking import run_url
+
+    url, _, _, results = ui
+    run = MlflowClient(results[0].tracking_uri).get_run(results[0].run_id)
+    link = run_url(url, run.info.experiment_id, run.info.run_id)  # as ganlab prints it
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(link)
+        page.get_by_text("ganlab verdict").first.wait_for(timeout=60_000)
+        page.get_by_text("phases: fitting from epoch 0").first.wait_for(timeout=10_000)
+        page.screenshot(path=str(tmp_path / "run.png"))
+        body = page.inner_text("body")
+        # the model-training navigation, not the GenAI one (Judges, Playground, Sessions)
+        assert "Model registry" in body
+        assert "Judges" not in body and "Playground" not in body
         browser.close()
