@@ -103,6 +103,8 @@ class FitLoop:
         metrics: dict[str, float] = {}
         if self.trainer.epoch == 0:
             metrics, figures = self.monitors.evaluate(self._state(), last_epoch)
+            # every run starts fitting: phase_at(0) of any timeline, so replays agree
+            metrics["phase"] = float(self.stopper.timeline.phase_at(0))
             self.writer.submit(self._write, 0, metrics, figures, None)
         progress = Progress(
             self.cfg.trainer.progress,

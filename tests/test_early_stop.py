@@ -34,7 +34,7 @@ def test_stop_action_ends_training_at_the_trigger(make_cfg, client) -> None:
     assert run.data.tags["early_stop.trigger_epoch"] == "2"
     assert run.data.tags["early_stop.stop_epoch"] == "2"
     assert metric_values(client, result.run_id, "early_stop/stop_epoch") == [2.0]
-    assert metric_steps(client, result.run_id, "phase") == [1, 2]
+    assert metric_steps(client, result.run_id, "phase") == [0, 1, 2]  # epoch 0: fitting
     assert metric_values(client, result.run_id, "phase")[-1] == 2.0  # collapsing
     stop = load_checkpoint_weights(result.checkpoint.parent / "stop.pt")
     assert stop["epoch"] == 2
@@ -49,8 +49,8 @@ def load_checkpoint_weights(path):
 def test_record_action_keeps_training_and_keeps_the_stop_weights(make_cfg, client) -> None:
     result = train(make_cfg(*ALWAYS_TRIGGER, "early_stop.action=record"))
     assert result.epochs == 5
-    assert metric_steps(client, result.run_id, "phase") == [1, 2, 3, 4, 5]
-    assert metric_values(client, result.run_id, "phase") == [0.0, 2.0, 2.0, 2.0, 2.0]
+    assert metric_steps(client, result.run_id, "phase") == [0, 1, 2, 3, 4, 5]
+    assert metric_values(client, result.run_id, "phase") == [0.0, 0.0, 2.0, 2.0, 2.0, 2.0]
     stop = load_checkpoint_weights(result.checkpoint.parent / "stop.pt")
     final = load_checkpoint(result.checkpoint)["trainer"]["generator"]
     assert stop["epoch"] == 2
@@ -91,7 +91,7 @@ def test_replay_of_stored_history_reproduces_the_online_decision(make_cfg, clien
         stored, EarlyStopConfig(tau=0.05, warmup_epochs=1, patience=1, window=1, ema=1.0)
     )
     online_phase = metric_values(client, result.run_id, "phase")
-    assert online_phase == [float(timeline.phase_at(e)) for e in range(1, 7)]
+    assert online_phase == [float(timeline.phase_at(e)) for e in range(0, 7)]
     tags = client.get_run(result.run_id).data.tags
     if timeline.trigger_epoch is None:
         assert tags["early_stop.triggered"] == "false"
@@ -211,7 +211,7 @@ def test_every_rule_runs_online(make_cfg, client, rule: str) -> None:
     result = train(make_cfg(f"early_stop.rule={rule}", "monitor.duality_gap.every_n_epochs=1"))
     tags = client.get_run(result.run_id).data.tags
     assert tags["early_stop.rule"] == rule
-    assert metric_steps(client, result.run_id, "phase") == [1, 2, 3]
+    assert metric_steps(client, result.run_id, "phase") == [0, 1, 2, 3]
 
 
 def test_replay_names_an_unknown_run_id(make_cfg, tracking_uri, experiment, capsys) -> None:
