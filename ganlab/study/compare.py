@@ -31,6 +31,7 @@ from pathlib import Path
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ganlab.errors import GanlabError
 from ganlab.figures import rule_figure
@@ -290,6 +291,7 @@ def band_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
             lw=0,
         )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("quality (hq x coverage; images: -FID)")
     ax.set_title(f"mean and 95% CI over runs, by {', '.join(by)}", fontsize=10)
     ax.grid(alpha=0.3)
