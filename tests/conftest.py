@@ -30,6 +30,7 @@ TINY = [
     "trainer.progress=none",
     "monitor.quality.n_samples=200",
     "monitor.quality.min_count=2",
+    "monitor.prdc.n_samples=200",
     "monitor.scatter.every_n_epochs=2",
     "monitor.scatter.n_samples=100",
     "monitor.eval_latents=128",

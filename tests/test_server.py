@@ -115,6 +115,7 @@ def test_parallel_sweep_into_a_tracking_server(server: str, tmp_path: Path) -> N
             "seed=0,1",
             *TINY,
             f"trainer.epochs={epochs}",
+            "monitor.prdc.every_n_epochs=1",  # every quality key at every epoch
         ],
         cwd=tmp_path,
         env={"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": server},
