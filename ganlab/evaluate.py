@@ -10,7 +10,8 @@ MLflow run at the snapshot's epoch, so they line up with the live curves.
 
 --metrics takes monitor names (ganlab.monitors: quality, prdc, fid, classifier, steepness,
 layer_norms, dgrad, dconf, duality_gap, ...) and the aliases pr, dc (= prdc) and is
-(= classifier; with Inception FID also fid's Inception Score). --epochs takes epoch
+(= classifier: the IS in the classifier's features; in Inception features use
+`--metrics fid --set monitor.fid.inception_score=true`). --epochs takes epoch
 numbers, `best` (the best epoch by the run's quality), `stop` (the rule's stop epoch) or
 `all` (every snapshot). A metric already logged at a snapshot's epoch is left as it is and
 reported, unless --overwrite. Snapshots exist only for runs trained with
@@ -36,7 +37,7 @@ from ganlab.snapshots import BEST, SNAPSHOT_DIR, STOP, STOP_ARTIFACT, epoch_of_n
 
 log = logging.getLogger("ganlab")
 
-ALIASES = {"pr": ("prdc",), "dc": ("prdc",), "is": ("classifier", "fid")}
+ALIASES = {"pr": ("prdc",), "dc": ("prdc",), "is": ("classifier",)}
 
 
 class EvalError(GanlabError):
