@@ -132,7 +132,8 @@ def describe(history: History, cfg: EarlyStopConfig, timeline: Timeline) -> str:
 
     lines = [f"**ganlab verdict** (rule `{cfg.rule}`, action `{cfg.action}`)", ""]
     epochs, quality = bounded_quality(history)
-    name = "hq_fraction x modes_covered / n_modes (images: class_quality)"
+    mixture = any("quality/hq_fraction" in m for _, m in history)
+    name = "hq_fraction x modes_covered / n_modes" if mixture else "class_quality"
     if not epochs:
         epochs, quality = quality_series(history)
         name = "minus FID"
