@@ -21,6 +21,7 @@ trainer.snapshot_every_n_epochs > 0 (the stop epoch's weights whenever the rule 
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import sys
 import tempfile
@@ -114,6 +115,20 @@ def load_weights(path: Path, label: str) -> dict:
     return payload
 
 
+def eval_config(config_yaml: str, overrides: Sequence[str], names: Sequence[str]):  # noqa: ANN201
+    """A snapshot's stored config with `overrides`, only the monitors `names` switched on
+    (at every epoch) and every other monitor off."""
+    from ganlab.registry import MONITORS
+
+    tree = OmegaConf.create(config_yaml)
+    tree.merge_with_dotlist(list(overrides))
+    for monitor in MONITORS.names():
+        node = tree.monitor.get(monitor)
+        if OmegaConf.is_dict(node):
+            node.every_n_epochs = 1 if monitor in names else 0
+    return tree
+
+
 def evaluate_run(
     uri: str,
     run_id: str,
@@ -137,38 +152,31 @@ def evaluate_run(
     names = monitor_names(metrics, MONITORS.names())
     chosen = choose(epochs, available_snapshots(client, run_id), run_id)
     results = []
+    suite = parts = device = None
+    logged_steps: dict[str, set[int]] = {}  # key -> epochs it has values at, read once per key
     with tempfile.TemporaryDirectory(prefix="ganlab-eval-") as tmp:
         for snapshot in chosen:
             path = Path(client.download_artifacts(run_id, snapshot.artifact, tmp))
             payload = load_weights(path, snapshot.label)
-            cfg_tree = OmegaConf.create(payload["config_yaml"])
-            cfg_tree.merge_with_dotlist(list(overrides))
-            for monitor in MONITORS.names():  # only the requested monitors, at every epoch
-                node = cfg_tree.monitor.get(monitor)
-                if isinstance(node, dict) or OmegaConf.is_dict(node):
-                    node.every_n_epochs = 1 if monitor in names else 0
-            cfg = validate(cfg_tree)
-            device = resolve_device(cfg.device)
-            parts = build_parts(cfg, device)
+            if suite is None:  # one run, one config: data, nets and monitors built once
+                cfg = validate(eval_config(payload["config_yaml"], overrides, names))
+                device = resolve_device(cfg.device)
+                parts = build_parts(cfg, device)
+                suite = build_monitors(cfg, parts, run.info.run_name)
             parts.generator.load_state_dict(payload["generator"])
             parts.discriminator.load_state_dict(payload["discriminator"])
             ema = None
             if "ema_generator" in payload:
-                import copy
-
                 ema = copy.deepcopy(parts.generator)
                 ema.load_state_dict(payload["ema_generator"])
-            suite = build_monitors(cfg, parts, run.info.run_name)
             epoch = int(payload["epoch"])
             state = EvalState(parts.generator, parts.discriminator, epoch, device, {}, ema)
             values, figures = suite.evaluate(state, last_epoch=epoch)
             for figure in figures.values():
                 figure.clear()
-            done = {
-                key
-                for key in values
-                if any(m.step == epoch for m in client.get_metric_history(run_id, key))
-            }
+            for key in values.keys() - logged_steps.keys():
+                logged_steps[key] = {m.step for m in client.get_metric_history(run_id, key)}
+            done = {key for key in values if epoch in logged_steps[key]}
             to_log = values if overwrite else {k: v for k, v in values.items() if k not in done}
             if done and not overwrite:
                 log.info(
@@ -183,6 +191,8 @@ def evaluate_run(
                 run_id,
                 metrics=[Metric(k, float(v), timestamp, epoch) for k, v in to_log.items()],
             )
+            for key in to_log:
+                logged_steps[key].add(epoch)
             results.append((snapshot.label, epoch, values))
             log.info("%s (epoch %d): %d value(s) logged", snapshot.label, epoch, len(to_log))
     return results

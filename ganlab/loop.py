@@ -10,6 +10,7 @@ loop goes through that thread, and the loop waits for it before it returns or ra
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import shutil
@@ -134,14 +135,14 @@ class FitLoop:
         was_triggered = self.stopper.triggered
         history_length = len(self.stopper.history)
         metrics.update(self.stopper.update(epoch, metrics))
-        if len(self.stopper.history) > history_length:  # an evaluation the rule reads
-            p = self.trainer.parts
-            self.recent.save(  # with the EMA G: stop.pt is copied from these
-                epoch,
-                snapshot_payload(
-                    epoch, p, self.trainer.ema, self.tracker.run_id, self.run_.config_yaml
-                ),
+        p = self.trainer.parts
+        weights = functools.cache(  # copied at most once per epoch, for both uses below
+            lambda: snapshot_payload(
+                epoch, p, self.trainer.ema, self.tracker.run_id, self.run_.config_yaml
             )
+        )
+        if len(self.stopper.history) > history_length:  # an evaluation the rule reads
+            self.recent.save(epoch, weights())  # with the EMA G: stop.pt is copied from these
         stopping = False
         if self.stopper.triggered and not was_triggered:
             timeline = self.stopper.timeline
@@ -168,15 +169,8 @@ class FitLoop:
             or (epoch % self.cfg.trainer.checkpoint_every_n_epochs == 0)
             else None
         )
-        p = self.trainer.parts
         write_snapshots = self.snapshots.after_epoch(
-            epoch,
-            last_epoch,
-            metrics,
-            lambda: snapshot_payload(
-                epoch, p, self.trainer.ema, self.tracker.run_id, self.run_.config_yaml
-            ),
-            self.tracker.log_artifact,
+            epoch, last_epoch, metrics, weights, self.tracker.log_artifact
         )
         self.writer.submit(self._write, epoch, dict(metrics), figures, checkpoint, write_snapshots)
         return metrics

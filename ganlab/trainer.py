@@ -125,14 +125,14 @@ class Trainer:
         for step in range(1, cfg.steps_per_epoch + 1):
             if self.probe is not None:
                 self.probe.active = step % self.signals.every_n_steps == 0  # type: ignore[union-attr]
+            # D steps counted over the whole run: lazy regularisation resumes exactly
+            first_d_step = ((epoch - 1) * cfg.steps_per_epoch + step - 1) * cfg.n_critic
             if cfg.updates == "simultaneous":
-                first_d_step = ((epoch - 1) * cfg.steps_per_epoch + step - 1) * cfg.n_critic
                 for key, value in self._simultaneous_step(sigma, first_d_step).items():
                     collected[key].append(value)
             else:
                 for critic in range(cfg.n_critic):
-                    d_step = ((epoch - 1) * cfg.steps_per_epoch + step - 1) * cfg.n_critic
-                    for key, value in self._d_step(sigma, d_step + critic).items():
+                    for key, value in self._d_step(sigma, first_d_step + critic).items():
                         collected[key].append(value)
                 for key, value in self._g_step(sigma).items():
                     collected[key].append(value)

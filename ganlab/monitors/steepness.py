@@ -21,7 +21,7 @@ sigma_min, as in Odena et al. 2018 ("Is generator conditioning causally related 
 performance?"): an ill-conditioned G squeezes some latent directions to nothing, which
 goes with dropped modes. Needs every singular value, so it comes from the full Jacobian:
 at every latent when the exact method is used, else at the first `conditioning_latents`
-(forward-mode, d_z products each).
+(forward mode there: d_z products each).
 """
 
 from __future__ import annotations
@@ -43,10 +43,19 @@ def _flat(g: nn.Module) -> Callable[[Tensor], Tensor]:
     return lambda z: g(z).reshape(z.shape[0], -1)
 
 
+def jacobians(g: nn.Module, z: Tensor) -> Tensor:
+    """The full per-sample Jacobians dG/dz, (B, d_x, d_z): reverse mode (d_x passes) when
+    the output is the smaller side, forward mode (d_z passes) when the latent is."""
+    d_z = z.shape[1]
+    with torch.no_grad():
+        d_x = g(z[:1]).numel()
+    mode = jacrev if d_x <= d_z else jacfwd
+    return vmap(mode(lambda zi: g(zi.unsqueeze(0)).reshape(-1)))(z)
+
+
 def steepness_exact(g: nn.Module, z: Tensor) -> Tensor:
     """Spectral norm of each per-sample Jacobian, from the full Jacobian."""
-    jac = vmap(jacrev(lambda zi: g(zi.unsqueeze(0)).reshape(-1)))(z)  # (B, d_x, d_z)
-    return torch.linalg.matrix_norm(jac, ord=2)
+    return torch.linalg.matrix_norm(jacobians(g, z), ord=2)
 
 
 def steepness_power(
@@ -78,8 +87,7 @@ def steepness_power(
 
 def singular_values_exact(g: nn.Module, z: Tensor) -> Tensor:
     """All min(d_x, d_z) singular values of each per-sample Jacobian, descending."""
-    jac = vmap(jacfwd(lambda zi: g(zi.unsqueeze(0)).reshape(-1)))(z)  # (B, d_x, d_z)
-    return torch.linalg.svdvals(jac)
+    return torch.linalg.svdvals(jacobians(g, z))
 
 
 def conditioning_stats(singular: Tensor) -> dict[str, float]:
