@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,17 +344,52 @@ BULK_RUNS = 100  # run ids per bulk request (MLflow's server accepts at most 100
 BULK_ROWS = 25_000  # values per bulk request (its cap too)
 
 
+Rows = list[tuple[str, int, float]]  # (run id, step, value)
+
+
+def _bulk_reader(client: MlflowClient) -> Callable[[list[str], str], Rows] | None:
+    """(run ids, key) -> [(run id, step, value)] in one round trip, oldest first, for the
+    stores that can: SQL stores (`get_metric_history_bulk`) and tracking servers (the
+    `get-history-bulk` endpoint MLflow's UI charts use); None for the others."""
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    if hasattr(store, "get_metric_history_bulk"):
+
+        def sql(run_ids: list[str], key: str) -> Rows:
+            rows = store.get_metric_history_bulk(
+                run_ids=run_ids, metric_key=key, max_results=BULK_ROWS
+            )
+            return [(row.run_id, row.step, row.value) for row in rows]
+
+        return sql
+    if hasattr(store, "get_host_creds"):
+        from mlflow.utils.rest_utils import http_request
+
+        def rest(run_ids: list[str], key: str) -> Rows:
+            response = http_request(
+                store.get_host_creds(),
+                "/ajax-api/2.0/mlflow/metrics/get-history-bulk",
+                "GET",
+                params={"run_id": run_ids, "metric_key": key, "max_results": BULK_ROWS},
+            )
+            response.raise_for_status()
+            rows = response.json().get("metrics", [])
+            return [(r["run_id"], int(r.get("step", 0)), float(r["value"])) for r in rows]
+
+        return rest
+    return None
+
+
 def metric_histories(
     client: MlflowClient, runs: Sequence[Any]
 ) -> dict[str, list[tuple[int, dict[str, float]]]]:
     """Every metric history of `runs` (search_runs results) with few store round trips.
 
-    SQL stores (SQLite, PostgreSQL) answer one query per metric key for up to 100 runs
-    (their `get_metric_history_bulk`, the call behind MLflow's own UI charts); other
-    stores fall back to one request per run and key. 100 runs x 60 keys: 60 queries
-    instead of 6,000 (benchmarks/README.md)."""
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    if not hasattr(store, "get_metric_history_bulk"):
+    SQL stores (SQLite, PostgreSQL) and tracking servers answer one request per metric key
+    for up to 100 runs (the bulk call behind MLflow's own UI charts); other stores fall
+    back to one request per run and key. 100 runs x 60 keys: 60 requests instead of 6,000
+    (benchmarks/README.md)."""
+    bulk = _bulk_reader(client)
+    if bulk is None:
         return {
             run.info.run_id: metric_history(client, run.info.run_id, run.data.metrics.keys())
             for run in runs
@@ -364,17 +399,17 @@ def metric_histories(
     for key in keys:
         holding = [run for run in runs if key in run.data.metrics]
         for chunk in _chunks(holding, BULK_RUNS):
-            expected = sum(_latest_step(run, key) + 1 for run in chunk)
-            if expected >= BULK_ROWS:  # too long to be sure one answer holds it all
-                for run in chunk:
-                    for m in client.get_metric_history(run.info.run_id, key):
-                        by_run[run.info.run_id].setdefault(m.step, {})[key] = m.value
-                continue
-            rows = store.get_metric_history_bulk(
-                run_ids=[run.info.run_id for run in chunk], metric_key=key, max_results=BULK_ROWS
-            )
-            for row in rows:  # ordered by timestamp: a value logged again later wins
-                by_run[row.run_id].setdefault(row.step, {})[key] = row.value
+            rows = None
+            if sum(_latest_step(run, key) + 1 for run in chunk) < BULK_ROWS:
+                rows = bulk([run.info.run_id for run in chunk], key)
+            if rows is None or len(rows) >= BULK_ROWS:  # (maybe) cut at the cap: per run
+                rows = [
+                    (run.info.run_id, m.step, m.value)
+                    for run in chunk
+                    for m in client.get_metric_history(run.info.run_id, key)
+                ]
+            for run_id, step, value in rows:  # oldest first: a value logged again wins
+                by_run[run_id].setdefault(step, {})[key] = value
     return {run_id: sorted(steps.items()) for run_id, steps in by_run.items()}
 
 

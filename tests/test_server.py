@@ -127,6 +127,13 @@ def test_parallel_sweep_into_a_tracking_server(server: str, tmp_path: Path) -> N
     (parent,) = [r for r in runs if r.data.tags.get("ganlab.role") == "sweep"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 4
+    # ganlab-compare's bulk reads through the server equal one read per run and key
+    from ganlab.tracking import _bulk_reader, metric_histories, metric_history
+
+    assert _bulk_reader(client) is not None
+    bulk = metric_histories(client, children)
+    for child in children:
+        assert bulk[child.info.run_id] == metric_history(client, child.info.run_id)
     for child in children:
         assert child.info.status == "FINISHED"
         for key in child.data.metrics:
