@@ -23,13 +23,16 @@ test: $(STAMP) system-packages check-docker
 	$(BIN)/ruff check ganlab tests benchmarks
 	$(BIN)/pytest -m "slow or not slow"
 
-# Two checks need Debian packages: chromium (the MLflow UI browser test) and docker-compose
-# (static validation of docker/compose.yaml). Installed here when missing and apt-get can
-# run (root: CI, containers); otherwise those checks are skipped, and this says so.
-SYSTEM_PACKAGES := chromium docker-compose
+# Some checks need Debian packages: chromium (the MLflow UI browser test), docker-compose
+# (static validation of docker/compose.yaml), slurm-wlm and munge (a real single-node SLURM
+# for the launcher's tests). Installed here when missing and apt-get can run (root: CI,
+# containers); otherwise those checks are skipped, and this says so.
+# Each entry is package:command (daemons live in /usr/sbin, searched too).
+SYSTEM_PACKAGES := chromium:chromium docker-compose:docker-compose slurm-wlm:slurmctld munge:munged
 system-packages:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
-		command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $${entry#*:} >/dev/null 2>&1 \
+		|| missing="$$missing $${entry%%:*}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian packages:$$missing"; \

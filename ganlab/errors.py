@@ -26,8 +26,13 @@ class TrainingFailed(Exception):
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived (docker stop, systemd, a scheduler's preemption or time limit).
+    """SIGTERM arrived (docker stop, systemd, a scheduler's preemption or requeue), or
+    SIGUSR2 (SLURM's warning before a time limit, as submitit asks for it).
 
     A BaseException, like KeyboardInterrupt for SIGINT, so that no `except Exception`
     on the way swallows it: the run ends KILLED, its last checkpoint kept.
     """
+
+    def __init__(self, signal_name: str = "SIGTERM") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name

@@ -102,11 +102,13 @@ class FitLoop:
     def _run(self) -> dict[str, float]:
         last_epoch = self.cfg.trainer.epochs
         metrics: dict[str, float] = {}
-        if self.trainer.epoch == 0:
+        if self.trainer.epoch == 0 and not self.run_.resumed:
             metrics, figures = self.monitors.evaluate(self._state(), last_epoch)
             # every run starts fitting: phase_at(0) of any timeline, so replays agree
             metrics["phase"] = float(self.stopper.timeline.phase_at(0))
-            self.writer.submit(self._write, 0, metrics, figures, None)
+            # a checkpoint before any training: a run stopped during its first epoch (a
+            # scheduler's early signal) resumes into the same MLflow run like any other
+            self.writer.submit(self._write, 0, metrics, figures, self.run_.snapshot())
         progress = Progress(
             self.cfg.trainer.progress,
             last_epoch,

@@ -80,6 +80,7 @@ class Run:
     recent: RecentWeights  # weights of the last evaluations: the stop epoch's is kept
     choices: dict[str, str]  # the config groups chosen, kept in the checkpoint
     config_yaml: str
+    resumed: bool = False  # continues a checkpoint (its epoch's metrics are logged)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -154,6 +155,7 @@ class Run:
             recent,
             choices,
             config_yaml,
+            resumed=resume_point is not None,
         )
 
     # -- checkpoints -------------------------------------------------------------------
@@ -199,7 +201,7 @@ class Run:
         )
         started = time.perf_counter()
         status, reason = "FAILED", None
-        previous = _raise_on_sigterm()
+        previous = _raise_on_termination()
         try:
             metrics = FitLoop(self).run()
             status = "FINISHED"
@@ -209,16 +211,17 @@ class Run:
         except KeyboardInterrupt:
             status, reason = "KILLED", "interrupted by SIGINT (Ctrl-C)"
             raise
-        except Terminated:
-            status, reason = "KILLED", "terminated by SIGTERM (a stop, preemption or time limit)"
+        except Terminated as exc:
+            status = "KILLED"
+            reason = f"terminated by {exc.signal_name} (a stop, preemption or time limit)"
             raise
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
             self._finish(status, reason)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
         experiment_id = self.tracker.client.get_run(self.tracker.run_id).info.experiment_id
         log.info(
@@ -261,16 +264,29 @@ class Run:
             )
 
 
-def _raise_on_sigterm() -> Any:
-    """While training, SIGTERM raises Terminated (in the main thread only, where Python
-    delivers signals); returns the handler to restore, or None."""
+# SIGUSR2: what submitit asks SLURM to send before a time limit (sbatch --signal)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGUSR2") if hasattr(signal, name)
+)
+
+
+def _raise_on_termination() -> dict[int, Any]:
+    """While training, SIGTERM or SIGUSR2 raises Terminated (in the main thread only,
+    where Python delivers signals); returns the handlers to restore afterwards.
+
+    The first signal decides: later ones are ignored while the run closes (a scheduler
+    often sends both, or the same one twice), so that closing the MLflow run and
+    uploading the checkpoint are not cut short. A scheduler's SIGKILL still bounds it.
+    """
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def handler(signum: int, frame: Any) -> None:
-        raise Terminated()
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        raise Terminated(signal.Signals(signum).name)
 
-    return signal.signal(signal.SIGTERM, handler)
+    return {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
 
 
 def start_tracking(

@@ -68,6 +68,10 @@ class SweepCallback(Callback):
         )
         _active = SweepInfo(tracker.run_id, uri, str(config.tracking.experiment), str(sweep_dir))
         _active.save()
+        if "SlurmLauncher" in str(config.hydra.launcher.get("_target_", "")):
+            from ganlab.slurm import install_queue_watcher
+
+            install_queue_watcher()  # job states without sacct where accounting is off
         log.info(
             "sweep parent run %s in %s (experiment '%s')",
             tracker.run_id,
@@ -211,6 +215,20 @@ def find_sweep(spec: str, tracking_uri: str | None) -> SweepInfo:
     return info
 
 
+def trained(checkpoint: Path) -> bool:
+    """Whether a checkpoint holds any finished epoch. One written before the first epoch
+    has nothing to continue: such a job starts again, so that the fix given on the
+    command line (any key) applies."""
+    from ganlab.checkpoint import load_checkpoint  # torch: only when there is one
+
+    if not checkpoint.is_file():
+        return False
+    try:
+        return int(load_checkpoint(checkpoint)["epoch"]) > 0
+    except GanlabError:
+        return False  # unreadable: start again rather than fail the re-run
+
+
 def rerun_commands(
     info: SweepInfo, fresh: bool, extra: Sequence[str]
 ) -> list[tuple[int, list[str]]]:
@@ -224,7 +242,7 @@ def rerun_commands(
     for number, run in sorted(jobs, key=lambda job: job[0]):
         job_dir = dirs.get(number, Path(info.sweep_dir) / str(number))
         checkpoint = Path(run.tags.get("ganlab.checkpoint", "")) if run else None
-        if run is not None and not fresh and checkpoint is not None and checkpoint.is_file():
+        if run is not None and not fresh and checkpoint is not None and trained(checkpoint):
             # continue the same child run from its last good checkpoint
             args = [f"trainer.resume={run.run_id}"]
         else:

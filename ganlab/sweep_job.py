@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from ganlab.paths import CHECKPOINT_ARTIFACT
+from ganlab.slurm import EndedBySlurm, slurm_job_id, wait_to_be_requeued
 from ganlab.sweep_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo, job_args
 from ganlab.warm import fork_job, run_on_job_server, warm_context
 
@@ -91,7 +92,15 @@ def run_job(
     if checkpoint.is_file():
         log.info("sweep job #%d: %s exists: resuming the job from it", job, checkpoint)
         overrides = [*overrides, f"trainer.resume={job_dir}"]
-    returncode = start_child(job_args(overrides, job_dir), child_environment(info, job, threads))
+    args, env = job_args(overrides, job_dir), child_environment(info, job, threads)
+    if slurm_job_id() is None:
+        returncode = start_child(args, env)
+    else:
+        with EndedBySlurm() as ended:
+            returncode = start_child(args, env)
+        if ended.signal_name is not None:
+            # no result for submitit to record: the job runs again once SLURM requeues it
+            wait_to_be_requeued(job, ended.signal_name)
     if returncode < 0:
         reason = killed_reason(returncode)
         log.error("sweep job #%d: %s", job, reason)

@@ -58,7 +58,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     except TrainingFailed:
         sys.exit(1)
     except (KeyboardInterrupt, Terminated) as exc:
-        name, code = ("SIGINT", 130) if isinstance(exc, KeyboardInterrupt) else ("SIGTERM", 143)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        name, code = ("SIGINT", 130) if interrupted else (exc.signal_name, 143)
         print(
             f"ganlab-train: stopped by {name}; the MLflow run is marked KILLED and the last "
             f"checkpoint kept: resume with trainer.resume={hydra_cfg.runtime.output_dir}",

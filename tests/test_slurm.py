@@ -1,7 +1,8 @@
-"""hydra/launcher=slurm: the sbatch script it would submit (no SLURM on this machine).
+"""hydra/launcher=slurm: the sbatch script it submits, and reading squeue's answers.
 
 The real hydra-submitit-launcher and submitit executor build the job array; only the
 final `sbatch` call is intercepted, and the script it would have submitted is checked.
+Sweeps on a real cluster: tests/test_slurm_cluster.py.
 """
 
 from __future__ import annotations
@@ -110,3 +111,36 @@ def test_slurm_job_threads_follow_cpus_per_task() -> None:
     assert launcher_threads(joblib, cpu_count=12) == 4
     assert launcher_threads(OmegaConf.create({**joblib, "n_jobs": -1}), cpu_count=12) == 1
     assert launcher_threads(OmegaConf.create({"_target_": "BasicLauncher"}), 12) is None
+
+
+def test_squeue_answers_read_as_submitit_reads_sacct() -> None:
+    """Where sacct is off, job states come from squeue: array tasks, pending ranges,
+    transitional states (still running) and jobs squeue no longer lists (ended)."""
+    from submitit.slurm.slurm import SlurmInfoWatcher
+
+    from ganlab.slurm import GONE, _parse_squeue
+
+    output = "7_0|RUNNING|node1\n7_[1-3]|PENDING|\n8|CONFIGURING|node2\n9|CANCELLED|node1\n"
+    info = _parse_squeue(output, {"7_0", "7_2", "8", "9", "5", "6_1"})
+    states = {job: info[job]["State"] for job in ("7_0", "7_1", "7_3", "8", "9", "5", "6_1")}
+    assert states == {
+        "7_0": "RUNNING",
+        "7_1": "PENDING",
+        "7_3": "PENDING",
+        "8": "RUNNING",  # configuring: not over
+        "9": "CANCELLED",
+        "5": GONE,  # no longer listed: it ended
+        "6_1": GONE,
+    }
+    watcher = SlurmInfoWatcher()
+    watcher._info_dict = info
+    done = {job: watcher.is_done(job, mode="cache") for job in states}
+    assert done == {
+        "7_0": False,
+        "7_1": False,
+        "7_3": False,
+        "8": False,
+        "9": True,
+        "5": True,
+        "6_1": True,
+    }
