@@ -5,9 +5,16 @@ right proportions?) and its penultimate features give a *domain FID* that needs 
 downloaded weights. Registered as a torch-fidelity feature extractor, so
 `monitor.fid.feature_extractor=classifier` computes FID with it (offline machines).
 
-Cached under `<paths.data_root>/classifiers/<dataset identity>-e<epochs>.pt`; train it
-ahead with `ganlab-prepare dataset=mnist`, or it is trained on first use (a minute or
-two on a CPU for MNIST).
+It trains on all but a seeded `holdout_fraction` of the images; its accuracy on those
+held-out images is kept with it and logged with every run that uses it
+(`classifier/heldout_accuracy`). Class coverage and the classifier's FID and IS mean
+little when it is weak: measured here, 91.5% after 2 epochs on 4,000 real MNIST digits,
+83% on 2,000; "about 99%" holds only for the full 60,000.
+
+Cached under `<paths.data_root>/classifiers/<dataset identity>-e<epochs>-h<holdout>.pt`
+(the identity carries a hash of the images' content); train it ahead with
+`ganlab-prepare dataset=mnist`, or it is trained on first use (a minute or two on a CPU
+for MNIST).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class SmallClassifier(nn.Module):
         super().__init__()
         channels, height, width = shape
         self.shape, self.n_classes = shape, n_classes
+        self.heldout_accuracy: float | None = None  # on images it never trained on
         self.trunk = nn.Sequential(
             nn.Conv2d(channels, 32, 3, padding=1),
             nn.ReLU(),
@@ -55,22 +63,36 @@ class SmallClassifier(nn.Module):
         return self.head(self.trunk(x))
 
 
-def cache_path(cache_dir: Path, data: ImageData, epochs: int) -> Path:
-    return cache_dir / f"{data.identity}-e{epochs}.pt"
+def cache_path(cache_dir: Path, data: ImageData, epochs: int, holdout: float) -> Path:
+    return cache_dir / f"{data.identity}-e{epochs}-h{round(holdout * 1000):03d}.pt"
+
+
+def holdout_split(n: int, fraction: float, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """(training indices, held-out indices): a seeded draw of round(n * fraction) images
+    held out (at least one, at most n - 1)."""
+    n_held = min(max(1, round(n * fraction)), n - 1)
+    order = torch.randperm(n, generator=generator(seed, "classifier/holdout"))
+    return order[n_held:], order[:n_held]
 
 
 def train_classifier(
-    data: ImageData, epochs: int, device: torch.device, seed: int = 0
+    data: ImageData,
+    epochs: int,
+    device: torch.device,
+    seed: int = 0,
+    holdout: float = 0.15,
 ) -> SmallClassifier:
+    """Train on all but the held-out images; set `heldout_accuracy` on the rest."""
     if data.labels is None:
         raise ValueError(f"{data.name} has no labels to train a classifier on")
     torch.manual_seed(seed)
     model = SmallClassifier(data.shape, data.n_classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     rng = generator(seed, "classifier", "cpu")
-    images, labels = data.images, data.labels
+    train_idx, held_idx = holdout_split(len(data), holdout, seed)
+    images, labels = data.images[train_idx], data.labels[train_idx]
     for epoch in range(epochs):
-        order = torch.randperm(len(data), generator=rng)
+        order = torch.randperm(len(images), generator=rng)
         correct = 0
         for batch in order.split(128):
             x = to_float(images[batch].to(device))
@@ -86,27 +108,59 @@ def train_classifier(
             data.identity,
             epoch + 1,
             epochs,
-            correct / len(data),
+            correct / len(images),
         )
-    return model.eval()
+    model.eval()
+    predicted = classify(model, to_float(data.images[held_idx].to(device)))[0]
+    model.heldout_accuracy = float((predicted.cpu() == data.labels[held_idx]).float().mean())
+    log.info(
+        "classifier for %s: held-out accuracy %.3f on %d images",
+        data.identity,
+        model.heldout_accuracy,
+        len(held_idx),
+    )
+    return model
 
 
 def load_or_train(
-    data: ImageData, cache_dir: Path, epochs: int, device: torch.device
+    data: ImageData,
+    cache_dir: Path,
+    epochs: int,
+    device: torch.device,
+    holdout: float = 0.15,
 ) -> SmallClassifier:
     """The cached classifier for this exact dataset, trained and saved on first use."""
-    path = cache_path(cache_dir, data, epochs)
+    path = cache_path(cache_dir, data, epochs, holdout)
     model = SmallClassifier(data.shape, data.n_classes)
     if path.is_file():
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        model.heldout_accuracy = float(saved["heldout_accuracy"])
         return model.to(device).eval()
     log.info("training a classifier for %s (cached at %s)", data.identity, path)
-    model = train_classifier(data, epochs, device)
+    model = train_classifier(data, epochs, device, holdout=holdout)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "heldout_accuracy": model.heldout_accuracy}, tmp)
     os.replace(tmp, path)
     return model
+
+
+def warn_if_weak(model: SmallClassifier, min_accuracy: float) -> bool:
+    """Say so when the classifier is too weak to judge class coverage; True if it is."""
+    accuracy = model.heldout_accuracy
+    if accuracy is None or accuracy >= min_accuracy:
+        return False
+    log.warning(
+        "the classifier labels only %.1f%% of held-out images correctly (below "
+        "monitor.classifier.min_accuracy=%.2f): class coverage, class_quality and the "
+        "classifier's FID and IS are unreliable; train it longer "
+        "(monitor.classifier.train_epochs) or on more images",
+        100 * accuracy,
+        min_accuracy,
+    )
+    return True
 
 
 @torch.no_grad()

@@ -205,9 +205,29 @@ def test_classifier_is_trained_once_and_cached(mnist_classifier) -> None:
     assert float((labels == data.labels).float().mean()) > 0.9
     assert features.shape == (len(data), 128)
     cached = list(cache.glob("*.pt"))
-    assert [p.name for p in cached] == [f"{data.identity}-e2.pt"]
+    assert [p.name for p in cached] == [f"{data.identity}-e2-h150.pt"]
     again = load_or_train(data, cache, epochs=2, device=torch.device("cpu"))  # from the file
     torch.testing.assert_close(again.head.weight, model.head.weight)
+    assert again.heldout_accuracy == model.heldout_accuracy
+
+
+def test_classifier_accuracy_is_measured_on_images_it_never_trained_on(
+    mnist_classifier, caplog
+) -> None:
+    from ganlab.classifier import holdout_split, warn_if_weak
+
+    data, _, model = mnist_classifier
+    train_idx, held_idx = holdout_split(len(data), 0.15)
+    assert len(held_idx) == round(0.15 * len(data))
+    assert not set(train_idx.tolist()) & set(held_idx.tolist())
+    assert len(train_idx) + len(held_idx) == len(data)
+    predicted = classify(model, to_float(data.images[held_idx]))[0]
+    expected = float((predicted == data.labels[held_idx]).float().mean())
+    assert model.heldout_accuracy == pytest.approx(expected)
+    with caplog.at_level("WARNING", logger="ganlab"):
+        assert not warn_if_weak(model, min_accuracy=expected)  # at the threshold: fine
+        assert warn_if_weak(model, min_accuracy=expected + 0.01)
+    assert "held-out images correctly" in caplog.text
 
 
 def test_class_coverage_statistics() -> None:
@@ -365,8 +385,8 @@ def test_a_sweep_prepares_every_dataset_it_trains_on(data_root: Path, tmp_path: 
     prepare_images(check_overrides(args, multirun=True))
     cached = sorted(p.name for p in (root / "classifiers").glob("*.pt"))
     assert [re.sub(r"-[0-9a-f]{8}-", "-", name) for name in cached] == [
-        "fashion_mnist-train-subset200s0-28x28x1-e1.pt",
-        "mnist-train-subset200s0-28x28x1-e1.pt",
+        "fashion_mnist-train-subset200s0-28x28x1-e1-h150.pt",
+        "mnist-train-subset200s0-28x28x1-e1-h150.pt",
     ]
 
 

@@ -215,6 +215,20 @@ class ClassifierMonitorConfig:
         "(quality/classifier_is_<n>; 10 splits, torch-fidelity's formula)",
     )
     train_epochs: int = option(3, "training of the (cached) classifier", ge=1)
+    holdout_fraction: float = option(
+        0.15,
+        "share of the images kept from the classifier's training to measure its accuracy "
+        "(classifier/heldout_accuracy)",
+        gt=0,
+        lt=1,
+    )
+    min_accuracy: float = option(
+        0.9,
+        "warn when the classifier's held-out accuracy is below this: class coverage and "
+        "the classifier's FID/IS are then unreliable",
+        ge=0,
+        le=1,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor.classifier")

@@ -35,12 +35,14 @@ class MonitorContext:
     def classifier(self) -> Any:
         """The dataset's classifier, loaded from its cache or trained on first use."""
         if self._classifier is None:
-            from ganlab.classifier import load_or_train
+            from ganlab.classifier import load_or_train, warn_if_weak
 
             self._classifier = load_or_train(
                 self.data,  # type: ignore[arg-type]
                 Path(self.cfg.paths.data_root) / "classifiers",
                 self.cfg.monitor.classifier.train_epochs,
                 self.device,
+                holdout=self.cfg.monitor.classifier.holdout_fraction,
             )
+            warn_if_weak(self._classifier, self.cfg.monitor.classifier.min_accuracy)
         return self._classifier

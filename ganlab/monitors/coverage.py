@@ -11,6 +11,8 @@ Per-class counts are logged too, so presence can be recomputed with any threshol
 `quality/domain_fid<n>` is the Frechet distance between generated and real images in the
 classifier's penultimate features: an FID that needs no downloaded weights.
 `quality/classifier_is_<n>` is the Inception Score with the classifier in Inception's place.
+`classifier/heldout_accuracy` (epoch 0) is the classifier's accuracy on images it never
+trained on: the measures above are only as good as it is.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ class ClassCoverageMonitor:
         images = generate(state.generator, self.latents, state.device, 500).to(device)
         labels, features, confidence, logits = classify(self.classifier, images)
         stats = class_coverage(labels, self.n_classes, confidence)
+        if state.epoch == 0 and self.classifier.heldout_accuracy is not None:
+            # how far its labels can be trusted, once per run, beside what it measures
+            stats["classifier/heldout_accuracy"] = self.classifier.heldout_accuracy
         if self.cfg.inception_score:
             stats[f"quality/classifier_is_{self.tag}"] = inception_score(logits.cpu())
         if self.cfg.domain_fid:
