@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast system-packages check-docker lint bench clean-runs
+.PHONY: demo test test-fast system-packages check-docker compose-check lint bench clean-runs
 
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV): PyTorch, MLflow, Hydra and the test tools (a few minutes, once)"
@@ -18,17 +18,27 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ganlab-train
 
-# Lint, check the Docker files, then every test including the slow ones (what CI runs).
+# Lint, check the Docker files, every test including the slow ones, then the compose
+# stack brought up for real (what CI runs).
 test: $(STAMP) system-packages check-docker
-	$(BIN)/ruff check ganlab tests benchmarks
+	$(BIN)/ruff check ganlab tests benchmarks docker
 	$(BIN)/pytest -m "slow or not slow"
+	$(MAKE) compose-check
 
-# Some checks need Debian packages: chromium (the MLflow UI browser test), docker-compose
-# (static validation of docker/compose.yaml), slurm-wlm and munge (a real single-node SLURM
-# for the launcher's tests). Installed here when missing and apt-get can run (root: CI,
+# docker/ci/compose-check.sh: the stack built on a locally made Debian base (no registry
+# needed), a sweep in the trainer service, every run, metric and artifact checked in
+# PostgreSQL and the artifact volume, a restart, teardown. Needs root; about 1 minute
+# once its images are cached, 4 the first time.
+compose-check: $(STAMP) system-packages
+	PYTHON=$(BIN)/python docker/ci/compose-check.sh
+
+# Some checks need Debian packages: chromium (the MLflow UI browser test), docker-compose,
+# docker.io and debootstrap (the compose stack, validated and brought up), slurm-wlm and
+# munge (a real single-node SLURM for the launcher's tests). Installed here when missing and apt-get can run (root: CI,
 # containers); otherwise those checks are skipped, and this says so.
 # Each entry is package:command (daemons live in /usr/sbin, searched too).
-SYSTEM_PACKAGES := chromium:chromium docker-compose:docker-compose slurm-wlm:slurmctld munge:munged
+SYSTEM_PACKAGES := chromium:chromium docker-compose:docker-compose slurm-wlm:slurmctld \
+	munge:munged docker.io:dockerd debootstrap:debootstrap
 system-packages:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 		PATH="$$PATH:/usr/sbin:/sbin" command -v $${entry#*:} >/dev/null 2>&1 \
@@ -44,7 +54,7 @@ system-packages:
 
 # hadolint comes with the dev extras; docker-compose from Debian (see system-packages)
 check-docker: $(STAMP)
-	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/hadolint docker/Dockerfile docker/ci/postgres.Dockerfile
 	@if command -v docker-compose >/dev/null 2>&1; then \
 		POSTGRES_PASSWORD=checked-by-make docker-compose --env-file docker/.env.example \
 			-f docker/compose.yaml config -q \
@@ -56,8 +66,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check ganlab tests benchmarks
-	$(BIN)/ruff format --check ganlab tests benchmarks
+	$(BIN)/ruff check ganlab tests benchmarks docker
+	$(BIN)/ruff format --check ganlab tests benchmarks docker
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

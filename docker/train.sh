@@ -10,4 +10,10 @@ if [ "$#" -eq 0 ]; then
     # shellcheck disable=SC2086  # GANLAB_ARGS holds several arguments on purpose
     set -- ${GANLAB_ARGS:-}
 fi
-exec ganlab-train tracking=server "$@"
+# tracking=server goes after -m (Hydra takes its flags before the overrides) and before
+# the user's overrides (the last value of a key wins)
+case "${1:-}" in
+    -m | --multirun) shift; set -- -m tracking=server "$@" ;;
+    *) set -- tracking=server "$@" ;;
+esac
+exec ganlab-train "$@"
