@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from ganlab.paths import CHECKPOINT_ARTIFACT
@@ -93,8 +94,8 @@ def run_job(
         log.info("sweep job #%d: %s exists: resuming the job from it", job, checkpoint)
         overrides = [*overrides, f"trainer.resume={job_dir}"]
     args, env = job_args(overrides, job_dir), child_environment(info, job, threads)
-    if slurm_job_id() is None:
-        returncode = start_child(args, env)
+    if slurm_job_id() is None or threading.current_thread() is not threading.main_thread():
+        returncode = start_child(args, env)  # (signals reach only the main thread)
     else:
         with EndedBySlurm() as ended:
             returncode = start_child(args, env)
