@@ -101,6 +101,11 @@ def references(data_root: Path, draws: int = 5) -> dict[str, float]:
     }
 
 
+def sd(values: list[float]) -> float:
+    """The sample standard deviation (0 for a single seed)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def history(client: MlflowClient, run_id: str, key: str) -> dict[int, float]:
     return {m.step: m.value for m in client.get_metric_history(run_id, key)}
 
@@ -185,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "| | classifier FID (1k vs the 4,000 training digits) |",
             "|---|---|",
-            f"| epoch 0 (untrained G), mean ± sd | {np.mean(first):.1f} ± {np.std(first):.1f} |",
+            f"| epoch 0 (untrained G), mean ± sd | {np.mean(first):.1f} ± {sd(first):.1f} |",
             f"| epoch {last_epoch}, mean ± sd (min-max) | {np.mean(last):.1f} ± "
-            f"{np.std(last):.1f} ({min(last):.1f}-{max(last):.1f}) |",
+            f"{sd(last):.1f} ({min(last):.1f}-{max(last):.1f}) |",
             f"| floor: the 1,000 real test digits | {refs['floor']:.2f} |",
             f"| uniform noise | {refs['noise']:.0f} |",
             "",
-            f"Spearman correlation of FID with class quality over all {len(rows)} "
+            f"Rank (Spearman) correlation of FID with class quality over all {len(rows)} "
             f"evaluations: {rank:.2f}. Classifier held-out accuracy: "
             f"{refs['heldout_accuracy']:.3f}.",
         ]
