@@ -220,11 +220,14 @@ def test_several_runs_starting_together_on_a_new_store_all_finish(tmp_path: Path
     assert all(r.info.status == "FINISHED" for r in runs)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGUSR2, 143)]
+)
 def test_sigterm_and_sigint_end_the_run_killed_in_one_line_and_resume_cleanly(
     tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
-    """What `docker stop`, systemd and schedulers send (SIGTERM), and Ctrl-C (SIGINT):
+    """What `docker stop`, systemd and schedulers send (SIGTERM; SLURM warns of a time
+    limit with SIGUSR2 when submitit asks it to), and Ctrl-C (SIGINT):
     the run ends KILLED with the reason, one line says how to resume, and a resumed run
     that finishes no longer carries the old failure."""
     env = {"GANLAB_ROOT": str(tmp_path)}
