@@ -5,14 +5,14 @@ right proportions?) and its penultimate features give a *domain FID* that needs 
 downloaded weights. Registered as a torch-fidelity feature extractor, so
 `monitor.fid.feature_extractor=classifier` computes FID with it (offline machines).
 
-It trains on all but a seeded `holdout_fraction` of the images; its accuracy on those
-held-out images is kept with it and logged with every run that uses it
-(`classifier/heldout_accuracy`). Class coverage and the classifier's FID and IS mean
-little when it is weak: measured here, 91.5% after 2 epochs on 4,000 real MNIST digits,
-83% on 2,000; "about 99%" holds only for the full 60,000.
+It trains on the dataset's other split (test for a run on train: never on the images
+every FID is measured against) and its accuracy on the run's own images is logged with
+every run that uses it (`classifier/heldout_accuracy`); a folder of images has no other
+split, so there it trains on all but a seeded `holdout_fraction` and is judged on that.
+Class coverage and the classifier's FID and IS mean little when it is weak.
 
-Cached under `<paths.data_root>/classifiers/<dataset identity>-e<epochs>-h<holdout>.pt`
-(the identity carries a hash of the images' content); train it ahead with
+Cached under `<paths.data_root>/classifiers/<identity of its training images>-e<epochs>
+[-h<holdout>].pt` (the identity carries a hash of the images' content); train it ahead with
 `ganlab-prepare dataset=mnist`, or it is trained on first use (a minute or two on a CPU
 for MNIST).
 """
@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganlab.config import GanlabConfig
 from ganlab.data.images import ImageData, to_float
 from ganlab.seeding import generator
 
@@ -42,6 +43,7 @@ class SmallClassifier(nn.Module):
         channels, height, width = shape
         self.shape, self.n_classes = shape, n_classes
         self.heldout_accuracy: float | None = None  # on images it never trained on
+        self.identity = "untrained"  # its cache file's name, once trained or loaded
         self.trunk = nn.Sequential(
             nn.Conv2d(channels, 32, 3, padding=1),
             nn.ReLU(),
@@ -63,10 +65,6 @@ class SmallClassifier(nn.Module):
         return self.head(self.trunk(x))
 
 
-def cache_path(cache_dir: Path, data: ImageData, epochs: int, holdout: float) -> Path:
-    return cache_dir / f"{data.identity}-e{epochs}-h{round(holdout * 1000):03d}.pt"
-
-
 def holdout_split(n: int, fraction: float, seed: int = 0) -> tuple[Tensor, Tensor]:
     """(training indices, held-out indices): a seeded draw of round(n * fraction) images
     held out (at least one, at most n - 1)."""
@@ -75,21 +73,34 @@ def holdout_split(n: int, fraction: float, seed: int = 0) -> tuple[Tensor, Tenso
     return order[n_held:], order[:n_held]
 
 
+def accuracy_on(model: SmallClassifier, data: ImageData, limit: int = 10_000) -> float:
+    """Share of `data` (a seeded draw of at most `limit` images) labelled correctly."""
+    assert data.labels is not None
+    device = next(model.parameters()).device
+    pick = torch.randperm(len(data), generator=generator(0, "classifier/judge"))[:limit]
+    predicted = classify(model, to_float(data.images[pick].to(device)))[0]
+    return float((predicted.cpu() == data.labels[pick]).float().mean())
+
+
 def train_classifier(
     data: ImageData,
     epochs: int,
     device: torch.device,
     seed: int = 0,
-    holdout: float = 0.15,
+    holdout: float | None = 0.15,
 ) -> SmallClassifier:
-    """Train on all but the held-out images; set `heldout_accuracy` on the rest."""
+    """Train on `data` but a seeded `holdout` share, and set `heldout_accuracy` on that
+    share; with holdout=None train on all of it (another split judges it)."""
     if data.labels is None:
         raise ValueError(f"{data.name} has no labels to train a classifier on")
     torch.manual_seed(seed)
     model = SmallClassifier(data.shape, data.n_classes).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     rng = generator(seed, "classifier", "cpu")
-    train_idx, held_idx = holdout_split(len(data), holdout, seed)
+    if holdout is None:
+        train_idx, held_idx = torch.arange(len(data)), None
+    else:
+        train_idx, held_idx = holdout_split(len(data), holdout, seed)
     images, labels = data.images[train_idx], data.labels[train_idx]
     for epoch in range(epochs):
         order = torch.randperm(len(images), generator=rng)
@@ -111,14 +122,9 @@ def train_classifier(
             correct / len(images),
         )
     model.eval()
-    predicted = classify(model, to_float(data.images[held_idx].to(device)))[0]
-    model.heldout_accuracy = float((predicted.cpu() == data.labels[held_idx]).float().mean())
-    log.info(
-        "classifier for %s: held-out accuracy %.3f on %d images",
-        data.identity,
-        model.heldout_accuracy,
-        len(held_idx),
-    )
+    if held_idx is not None:
+        predicted = classify(model, to_float(data.images[held_idx].to(device)))[0]
+        model.heldout_accuracy = float((predicted.cpu() == data.labels[held_idx]).float().mean())
     return model
 
 
@@ -128,23 +134,70 @@ def load_or_train(
     epochs: int,
     device: torch.device,
     holdout: float = 0.15,
+    judged_on: ImageData | None = None,
 ) -> SmallClassifier:
-    """The cached classifier for this exact dataset, trained and saved on first use."""
-    path = cache_path(cache_dir, data, epochs, holdout)
+    """The cached classifier trained on `data`, trained and saved on first use.
+
+    Without `judged_on` it trains on all but a seeded `holdout` share of `data` and is
+    judged on that share; with `judged_on` (the run's images, when `data` is the
+    dataset's other split) it trains on all of `data` and is judged on those images.
+    `model.identity` names it (its cache file): the FID statistics cached with its
+    features are keyed by it.
+    """
+    tag = f"-e{epochs}" + ("" if judged_on is not None else f"-h{round(holdout * 1000):03d}")
+    path = cache_dir / f"{data.identity}{tag}.pt"
     model = SmallClassifier(data.shape, data.n_classes)
     if path.is_file():
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
-        model.heldout_accuracy = float(saved["heldout_accuracy"])
-        return model.to(device).eval()
-    log.info("training a classifier for %s (cached at %s)", data.identity, path)
-    model = train_classifier(data, epochs, device, holdout=holdout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    state = {k: v.cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "heldout_accuracy": model.heldout_accuracy}, tmp)
-    os.replace(tmp, path)
+        accuracy = saved.get("heldout_accuracy")
+        model.heldout_accuracy = None if accuracy is None else float(accuracy)
+        model = model.to(device).eval()
+    else:
+        log.info("training a classifier on %s (cached at %s)", data.identity, path)
+        model = train_classifier(
+            data, epochs, device, holdout=None if judged_on is not None else holdout
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        state = {k: v.cpu() for k, v in model.state_dict().items()}
+        torch.save({"state_dict": state, "heldout_accuracy": model.heldout_accuracy}, tmp)
+        os.replace(tmp, path)
+    if judged_on is not None:
+        model.heldout_accuracy = accuracy_on(model, judged_on)
+    model.identity = path.stem
+    judged = judged_on.identity if judged_on is not None else f"{holdout:.0%} held out of it"
+    log.info(
+        "classifier %s: accuracy %.3f on images it never trained on (%s)",
+        model.identity,
+        model.heldout_accuracy,
+        judged,
+    )
     return model
+
+
+def run_classifier(cfg: GanlabConfig, data: ImageData, device: torch.device) -> SmallClassifier:
+    """The classifier a run's monitors use, as `monitor.classifier.train_split` says.
+
+    `other`: trained on the dataset's other split (test for a run on train), so it never
+    saw the run's images, which are the reference of every FID; judged on those images.
+    Datasets without a second split (a folder of images) and `holdout` train on the run's
+    images but a seeded held-out share, and are judged on that share.
+    """
+    from dataclasses import replace
+
+    from ganlab.data.images import EXPECTED_FILES, load_images
+
+    mon = cfg.monitor.classifier
+    cache_dir = Path(cfg.paths.data_root) / "classifiers"
+    if mon.train_split == "other" and cfg.dataset.name in EXPECTED_FILES:
+        other = "test" if cfg.dataset.split == "train" else "train"
+        split = replace(cfg.dataset, split=other, subset=None)
+        train_on = load_images(split, cfg.paths.data_root)
+        return load_or_train(
+            train_on, cache_dir, mon.train_epochs, device, mon.holdout_fraction, judged_on=data
+        )
+    return load_or_train(data, cache_dir, mon.train_epochs, device, mon.holdout_fraction)
 
 
 def warn_if_weak(model: SmallClassifier, min_accuracy: float) -> bool:

