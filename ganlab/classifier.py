@@ -123,8 +123,10 @@ def train_classifier(
         )
     model.eval()
     if held_idx is not None:
-        predicted = classify(model, to_float(data.images[held_idx].to(device)))[0]
-        model.heldout_accuracy = float((predicted.cpu() == data.labels[held_idx]).float().mean())
+        held = ImageData(
+            data.name, data.images[held_idx], data.labels[held_idx], data.n_classes, data.identity
+        )
+        model.heldout_accuracy = accuracy_on(model, held, limit=len(held))
     return model
 
 
