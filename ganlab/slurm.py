@@ -95,25 +95,19 @@ def wait_to_be_requeued(job: int, signal_name: str, limit_s: float = 600.0) -> N
 
 
 def _parse_squeue(output: str, asked: set[str]) -> dict[str, dict[str, str]]:
-    """`squeue --format=%i|%T|%N` lines (no header) -> submitit's sacct-shaped info, plus
-    GONE for every asked job squeue no longer lists."""
-    from submitit.slurm.slurm import read_job_id
+    """`squeue --format=%i|%T|%N` lines (no header) -> submitit's sacct-shaped info (read
+    by submitit's own sacct reader, array ranges included), plus GONE for every asked job
+    squeue no longer lists."""
+    from submitit.slurm.slurm import SlurmInfoWatcher
 
-    info: dict[str, dict[str, str]] = {}
-    seen: set[str] = set()
+    lines = ["JobID|State|NodeList"]
     for line in output.splitlines():
         parts = line.strip().split("|")
-        if len(parts) != 3:
-            continue
-        job_id, state, nodes = parts
-        state = "RUNNING" if state in NOT_OVER else state
-        stats = {"JobID": job_id, "State": state, "NodeList": nodes}
-        for split in read_job_id(job_id):
-            seen.add(split[0])
-            info["_".join(split[:2])] = stats
-            if len(split) >= 3:
-                for index in range(int(split[1]), int(split[2]) + 1):
-                    info[f"{split[0]}_{index}"] = stats
+        if len(parts) == 3:
+            job_id, state, nodes = parts
+            lines.append(f"{job_id}|{'RUNNING' if state in NOT_OVER else state}|{nodes}")
+    info = SlurmInfoWatcher(delay_s=0).read_info("\n".join(lines))
+    seen = {job_id.split("_")[0] for job_id in info}
     for job_id in asked:
         if job_id.split("_")[0] not in seen:
             info[job_id] = {"JobID": job_id, "State": GONE, "NodeList": ""}

@@ -86,6 +86,25 @@ def wait_until(condition, timeout_s: float, what: str) -> None:
     raise AssertionError(f"{what} did not happen in {timeout_s:.0f} s")
 
 
+def start_sweep(
+    cluster: slurm_cluster.Cluster, tmp_path: Path, epochs: int, *overrides: str
+) -> subprocess.Popen:
+    """One ring8 job of `epochs` epochs, swept through the cluster in the background;
+    `overrides` come last (they may replace TINY's)."""
+    args = [*LAUNCHER, "seed=0", *TINY, f"trainer.epochs={epochs}", "early_stop.rule=none"]
+    args += overrides
+    env = {"GANLAB_ROOT": str(tmp_path), "SLURM_CONF": cluster.env["SLURM_CONF"]}
+    return start_cli(args, cwd=tmp_path, env=env)
+
+
+def assert_resumed_to_the_end(tmp_path: Path, epochs: int, resumed_at_least: int) -> None:
+    """One run, FINISHED after a resume, every epoch logged exactly once."""
+    (run,) = children(tmp_path)
+    assert run.info.status == "FINISHED", run.data.tags.get("ganlab.failure")
+    assert int(run.data.tags["ganlab.resumed_at_epoch"]) >= resumed_at_least
+    assert epochs_logged(tmp_path, run.info.run_id) == list(range(1, epochs + 1))
+
+
 def test_a_sweep_runs_on_the_cluster(cluster: slurm_cluster.Cluster, tmp_path: Path) -> None:
     result = run_cli(
         [*LAUNCHER, "hydra.launcher.timeout_min=5", "seed=0,1", *TINY],
@@ -113,18 +132,12 @@ def test_a_requeued_job_resumes_into_the_same_run(
     KILLED with its checkpoint, SLURM starts the job again, and it continues the same
     MLflow run to the end: every epoch logged once, the sweep counts it done once."""
     epochs = 12
-    process = start_cli(
-        [
-            *LAUNCHER,
-            "hydra.launcher.timeout_min=10",
-            "seed=0",
-            *TINY,
-            f"trainer.epochs={epochs}",
-            "trainer.steps_per_epoch=150",
-            "early_stop.rule=none",
-        ],
-        cwd=tmp_path,
-        env={"GANLAB_ROOT": str(tmp_path), "SLURM_CONF": cluster.env["SLURM_CONF"]},
+    process = start_sweep(
+        cluster,
+        tmp_path,
+        epochs,
+        "hydra.launcher.timeout_min=10",
+        "trainer.steps_per_epoch=150",
     )
     try:
 
@@ -140,10 +153,7 @@ def test_a_requeued_job_resumes_into_the_same_run(
         if process.poll() is None:
             process.kill()
     assert returncode == 0, err[-3000:]
-    (run,) = children(tmp_path)
-    assert run.info.status == "FINISHED", run.data.tags.get("ganlab.failure")
-    assert int(run.data.tags["ganlab.resumed_at_epoch"]) >= 2
-    assert epochs_logged(tmp_path, run.info.run_id) == list(range(1, epochs + 1))
+    assert_resumed_to_the_end(tmp_path, epochs, resumed_at_least=2)
     assert "1 of 1 jobs finished" in err
 
 
@@ -154,20 +164,14 @@ def test_a_job_past_its_time_limit_is_requeued_and_resumes(
     --signal=USR2): submitit requeues the job (max_num_timeout), the training stops at
     the signal, and the requeued job resumes into the same run until it is done."""
     epochs = 12
-    process = start_cli(
-        [
-            *LAUNCHER,
-            "hydra.launcher.timeout_min=1",
-            "hydra.launcher.signal_delay_s=40",
-            "hydra.launcher.max_num_timeout=6",
-            "seed=0",
-            *TINY,
-            f"trainer.epochs={epochs}",
-            "trainer.steps_per_epoch=4000",
-            "early_stop.rule=none",
-        ],
-        cwd=tmp_path,
-        env={"GANLAB_ROOT": str(tmp_path), "SLURM_CONF": cluster.env["SLURM_CONF"]},
+    process = start_sweep(
+        cluster,
+        tmp_path,
+        epochs,
+        "hydra.launcher.timeout_min=1",
+        "hydra.launcher.signal_delay_s=40",
+        "hydra.launcher.max_num_timeout=6",
+        "trainer.steps_per_epoch=4000",
     )
     try:
         returncode, err = await_sweep(process, cluster, 600)
@@ -175,7 +179,4 @@ def test_a_job_past_its_time_limit_is_requeued_and_resumes(
         if process.poll() is None:
             process.kill()
     assert returncode == 0, err[-3000:]
-    (run,) = children(tmp_path)
-    assert run.info.status == "FINISHED", run.data.tags.get("ganlab.failure")
-    assert int(run.data.tags["ganlab.resumed_at_epoch"]) >= 1
-    assert epochs_logged(tmp_path, run.info.run_id) == list(range(1, epochs + 1))
+    assert_resumed_to_the_end(tmp_path, epochs, resumed_at_least=1)

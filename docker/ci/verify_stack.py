@@ -59,9 +59,10 @@ def inventory(args: argparse.Namespace) -> dict[str, Any]:
         for run in children:
             run_id = run.info.run_id
             assert run.info.status == "FINISHED", f"run {run_id} is {run.info.status}"
-            steps = sorted(m.step for m in client.get_metric_history(run_id, EPOCH_KEY))
+            histories = {k: client.get_metric_history(run_id, k) for k in run.data.metrics}
+            steps = sorted(m.step for m in histories[EPOCH_KEY])
             assert steps == list(range(1, args.epochs + 1)), f"{run_id}: epochs {steps}"
-            points = sum(len(client.get_metric_history(run_id, k)) for k in run.data.metrics)
+            points = sum(map(len, histories.values()))
             status, rows = db.execute(
                 "select status, (select count(*) from metrics m where m.run_uuid = r.run_uuid)"
                 " from runs r where r.run_uuid = %s",

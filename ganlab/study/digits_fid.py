@@ -33,6 +33,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.study.digits import write_mnist_idx
+from ganlab.tracking import metric_history
 
 FID_KEY = "quality/domain_fid1k"
 QUALITY_KEY = "quality/class_quality"
@@ -74,19 +75,21 @@ def overrides(epochs: int, steps: int, seed: int, data_root: Path, uri: str) -> 
     ]
 
 
-def references(data_root: Path, draws: int = 5) -> dict[str, float]:
-    """Real-vs-real floors and the noise level, in the runs' own classifier (trained on
-    the 1,000 test digits, as the runs' classifier is with train_split=other)."""
-    from ganlab.classifier import classify, load_or_train
-    from ganlab.config import DatasetConfig
+def references(run_overrides: list[str], draws: int = 5) -> dict[str, float]:
+    """Real-vs-real floors and the noise level, in the classifier the runs used (the one
+    `run_classifier` gives for the runs' own config)."""
+    from dataclasses import replace
+
+    from ganlab.classifier import classify, run_classifier
+    from ganlab.config import validate
     from ganlab.data.images import load_images, to_float
     from ganlab.monitors.frechet import frechet_distance, gaussian_moments
+    from ganlab.prepare import compose_config
 
-    train = load_images(DatasetConfig(name="mnist", download=False), data_root)
-    test = load_images(DatasetConfig(name="mnist", download=False, split="test"), data_root)
-    model = load_or_train(
-        test, data_root / "classifiers", CLASSIFIER_EPOCHS, torch.device("cpu"), judged_on=train
-    )
+    cfg = validate(compose_config(run_overrides))
+    train = load_images(cfg.dataset, cfg.paths.data_root)
+    test = load_images(replace(cfg.dataset, split="test"), cfg.paths.data_root)
+    model = run_classifier(cfg, train, torch.device("cpu"))
     reference = gaussian_moments(classify(model, to_float(train.images))[1])
 
     def fid(images: torch.Tensor) -> float:
@@ -106,10 +109,6 @@ def references(data_root: Path, draws: int = 5) -> dict[str, float]:
 def sd(values: list[float]) -> float:
     """The sample standard deviation (0 for a single seed)."""
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-
-
-def history(client: MlflowClient, run_id: str, key: str) -> dict[int, float]:
-    return {m.step: m.value for m in client.get_metric_history(run_id, key)}
 
 
 def plot(rows: list[dict], refs: dict[str, float], path: Path) -> None:
@@ -169,13 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )
-        fid = history(client, run.info.run_id, FID_KEY)
-        quality = history(client, run.info.run_id, QUALITY_KEY)
         rows += [
-            {"seed": seed, "epoch": e, "fid": fid[e], "class_quality": quality.get(e)}
-            for e in sorted(fid)
+            {"seed": seed, "epoch": e, "fid": at[FID_KEY], "class_quality": at.get(QUALITY_KEY)}
+            for e, at in metric_history(client, run.info.run_id, [FID_KEY, QUALITY_KEY])
+            if FID_KEY in at
         ]
-    refs = references(data_root)
+    refs = references(overrides(args.epochs, args.steps, args.seeds[0], data_root, uri))
     with open(out / "digits_fid.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["seed", "epoch", "fid", "class_quality"])
         writer.writeheader()
