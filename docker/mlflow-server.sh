@@ -22,6 +22,9 @@ esac
 # the environment (MLFLOW_BACKEND_STORE_URI, MLFLOW_ARTIFACTS_DESTINATION), never on its
 # command line, where `ps` would show them to every user of the machine.
 export MLFLOW_BACKEND_STORE_URI MLFLOW_ARTIFACTS_DESTINATION
+# MLflow 3 sends usage telemetry unless told not to; off unless the lab opts in with
+# MLFLOW_DISABLE_TELEMETRY=false (docs/guide.md, "Telemetry").
+export MLFLOW_DISABLE_TELEMETRY="${MLFLOW_DISABLE_TELEMETRY:-true}"
 exec mlflow server \
     --serve-artifacts \
     --host "${MLFLOW_HOST:-127.0.0.1}" \

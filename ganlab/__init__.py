@@ -17,9 +17,14 @@ From Python, compose a config as `ganlab-train` would and run it:
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# MLflow 3 sends usage telemetry from every client unless told not to. ganlab's processes
+# do not, unless the user opts in: MLFLOW_DISABLE_TELEMETRY=false (docs/guide.md).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if TYPE_CHECKING:
     from ganlab.run import RunResult

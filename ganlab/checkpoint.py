@@ -15,6 +15,7 @@ import torch
 
 from ganlab import __version__
 from ganlab.errors import CheckpointError
+from ganlab.safe_files import UnsafeFileError, load_tensors
 
 FORMAT = "ganlab-checkpoint/1"
 REQUIRED_KEYS = ("format", "epoch", "trainer", "run_id", "config_yaml")
@@ -51,12 +52,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; check the path given to resume.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(exc).__name__}); it is corrupt or not a "
-            "ganlab checkpoint: resume from another checkpoint or start a new run."
-        ) from exc
+        payload = load_tensors(
+            path, "checkpoint", "resume from another checkpoint or start a new run"
+        )
+    except UnsafeFileError as exc:
+        raise CheckpointError(str(exc)) from exc
     missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
     if missing or payload.get("format") != FORMAT:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__

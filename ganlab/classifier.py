@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from ganlab.config import GanlabConfig
 from ganlab.data.images import ImageData, to_float
+from ganlab.safe_files import REMAKE, load_tensors
 from ganlab.seeding import generator
 
 log = logging.getLogger("ganlab")
@@ -150,7 +151,7 @@ def load_or_train(
     path = cache_dir / f"{data.identity}{tag}.pt"
     model = SmallClassifier(data.shape, data.n_classes)
     if path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = load_tensors(path, "cached classifier", REMAKE)
         model.load_state_dict(saved["state_dict"])
         accuracy = saved.get("heldout_accuracy")
         model.heldout_accuracy = None if accuracy is None else float(accuracy)

@@ -29,11 +29,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from omegaconf import OmegaConf
 
 from ganlab.errors import GanlabError
 from ganlab.paths import project_root
+from ganlab.safe_files import load_tensors
 from ganlab.snapshots import BEST, SNAPSHOT_DIR, STOP, STOP_ARTIFACT, epoch_of_name
 
 log = logging.getLogger("ganlab")
@@ -102,14 +102,13 @@ def choose(requested: Sequence[str], found: dict[str, Snapshot], run_id: str) ->
     return [found[item] for item in requested]
 
 
-def load_weights(path: Path, label: str) -> dict:
-    """A snapshot's ganlab-weights payload, or one sentence saying it is not one."""
+def load_weights(path: Path, label: str, source: str = "") -> dict:
+    """A snapshot's ganlab-weights payload, read without unpickling code (a snapshot is an
+    artifact anyone with access to the run could have replaced), or one sentence saying
+    why it cannot be used."""
     from ganlab.checkpoint import WEIGHTS_FORMAT
 
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem
-        raise EvalError(f"snapshot {label} ({path.name}) cannot be read: {exc}") from exc
+    payload = load_tensors(path, f"snapshot {label}", shown_as=source or None)
     if not isinstance(payload, dict) or payload.get("format") != WEIGHTS_FORMAT:
         raise EvalError(f"snapshot {label} ({path.name}) is not a {WEIGHTS_FORMAT} file.")
     return payload
@@ -157,7 +156,7 @@ def evaluate_run(
     with tempfile.TemporaryDirectory(prefix="ganlab-eval-") as tmp:
         for snapshot in chosen:
             path = Path(client.download_artifacts(run_id, snapshot.artifact, tmp))
-            payload = load_weights(path, snapshot.label)
+            payload = load_weights(path, snapshot.label, f"({snapshot.artifact} of run {run_id})")
             if suite is None:  # one run, one config: data, nets and monitors built once
                 cfg = validate(eval_config(payload["config_yaml"], overrides, names))
                 device = resolve_device(cfg.device)

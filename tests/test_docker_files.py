@@ -106,3 +106,33 @@ def test_the_server_script_refuses_a_placeholder_password(tmp_path) -> None:
         "mlflow-server.sh: refusing a placeholder database password in "
         "MLFLOW_BACKEND_STORE_URI; set a real one (POSTGRES_PASSWORD in docker/.env)."
     ]
+
+
+def test_usage_telemetry_is_off_unless_the_lab_opts_in(compose) -> None:
+    """MLflow 3 reports usage unless MLFLOW_DISABLE_TELEMETRY (or DO_NOT_TRACK) is set:
+    every service, the image and the server script turn it off, overridable from .env."""
+    for name in ("mlflow", "trainer"):
+        value = compose["services"][name]["environment"]["MLFLOW_DISABLE_TELEMETRY"]
+        assert value == "${MLFLOW_DISABLE_TELEMETRY:-true}", name
+    assert "MLFLOW_DISABLE_TELEMETRY=true" in (DOCKER / "Dockerfile").read_text()
+    script = (DOCKER / "mlflow-server.sh").read_text()
+    assert 'export MLFLOW_DISABLE_TELEMETRY="${MLFLOW_DISABLE_TELEMETRY:-true}"' in script
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, True), ("false", False), ("true", True)])
+def test_ganlab_processes_send_no_telemetry_unless_asked(given, expected) -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_DISABLE_TELEMETRY",)}
+    # MLflow also stays quiet under CI or pytest: take those away to see ganlab's default
+    for key in ("CI", "PYTEST_CURRENT_TEST", "DO_NOT_TRACK"):
+        env.pop(key, None)
+    if given is not None:
+        env["MLFLOW_DISABLE_TELEMETRY"] = given
+    probe = "import ganlab.tracking; from mlflow.telemetry.utils import is_telemetry_disabled; "
+    probe += "print(is_telemetry_disabled())"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(expected)

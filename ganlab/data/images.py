@@ -22,6 +22,7 @@ from torch import Tensor
 from ganlab.config import DatasetConfig
 from ganlab.errors import GanlabError
 from ganlab.registry import DATASETS
+from ganlab.safe_files import load_pickle
 from ganlab.seeding import generator
 
 log = logging.getLogger("ganlab")
@@ -105,26 +106,30 @@ def to_uint8_rgb(images: Tensor) -> Tensor:
 Loaded = tuple[Tensor, Tensor, int, str]  # images, labels, classes, identity prefix
 
 
+def _missing(cfg: DatasetConfig, data_root: Path) -> DataError:
+    folder, files = EXPECTED_FILES[cfg.name]
+    how = (
+        "could not be downloaded (no network?)"
+        if cfg.download
+        else "is not there and dataset.download=false"
+    )
+    return DataError(
+        f"{cfg.name} {how}: put {files} in {data_root / folder}, or set paths.data_root "
+        "to the folder that holds them."
+    )
+
+
 def _torchvision(cfg: DatasetConfig, data_root: Path, class_name: str) -> Loaded:
+    """MNIST-like datasets through torchvision, whose reader parses the IDX files
+    (no pickle involved)."""
     from torchvision import datasets
 
     cls = getattr(datasets, class_name)
-    folder, files = EXPECTED_FILES[cfg.name]
     try:
         dataset = cls(root=str(data_root), train=cfg.split == "train", download=cfg.download)
     except Exception as exc:  # torchvision raises RuntimeError, URLError, OSError...
-        how = (
-            "could not be downloaded (no network?)"
-            if cfg.download
-            else "is not there and dataset.download=false"
-        )
-        raise DataError(
-            f"{cfg.name} {how}: put {files} in {data_root / folder}, or set paths.data_root "
-            "to the folder that holds them."
-        ) from exc
-    images = torch.as_tensor(dataset.data)
-    # MNIST-like: (N, H, W); CIFAR-10: (N, H, W, C)
-    images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
+        raise _missing(cfg, data_root) from exc
+    images = torch.as_tensor(dataset.data).unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
     labels = torch.as_tensor(dataset.targets, dtype=torch.long)
     return images.contiguous(), labels, len(dataset.classes), f"{cfg.name}-{cfg.split}"
 
@@ -132,9 +137,54 @@ def _torchvision(cfg: DatasetConfig, data_root: Path, class_name: str) -> Loaded
 for _name, _class, _doc in (
     ("mnist", "MNIST", "MNIST: 60k 28x28 grayscale digits (torchvision)"),
     ("fashion_mnist", "FashionMNIST", "Fashion-MNIST: 60k 28x28 grayscale clothes"),
-    ("cifar10", "CIFAR10", "CIFAR-10: 50k 32x32 colour images in 10 classes"),
 ):
     DATASETS.add(_name, lambda cfg, root, _class=_class: _torchvision(cfg, root, _class), _doc)
+
+
+CIFAR10_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+
+
+@DATASETS.register("cifar10")
+def _cifar10(cfg: DatasetConfig, data_root: Path) -> Loaded:
+    """CIFAR-10: 50k 32x32 colour images in 10 classes.
+
+    Its python batches are pickles. torchvision unpickles them with no restriction, so a
+    crafted batch file would run code; ganlab reads them itself, allowing nothing but
+    numpy arrays and plain values (ganlab.safe_files). Downloading (dataset.download=true)
+    still uses torchvision's checked download of the official archive."""
+    import numpy as np
+
+    folder = data_root / EXPECTED_FILES["cifar10"][0]
+    names = [*CIFAR10_BATCHES[cfg.split], "batches.meta"]
+    if cfg.download and not all((folder / name).is_file() for name in names):
+        from torchvision import datasets
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        try:
+            download_and_extract_archive(
+                datasets.CIFAR10.url,
+                str(data_root),
+                filename=datasets.CIFAR10.filename,
+                md5=datasets.CIFAR10.tgz_md5,
+            )
+        except Exception as exc:  # noqa: BLE001 - URLError, OSError, a bad checksum...
+            raise _missing(cfg, data_root) from exc
+    if not all((folder / name).is_file() for name in names):
+        raise _missing(cfg, data_root)
+    fix = "replace it with the file from the official cifar-10-python.tar.gz"
+    batches = [load_pickle(folder / name, "CIFAR-10 batch", fix) for name in names[:-1]]
+    meta = load_pickle(folder / "batches.meta", "CIFAR-10 metadata", fix)
+    try:
+        data = np.concatenate([np.asarray(batch["data"], dtype=np.uint8) for batch in batches])
+        labels = [int(label) for batch in batches for label in batch["labels"]]
+        classes = list(meta["label_names"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"the CIFAR-10 files in {folder} are not CIFAR-10's python batches ({exc!r}); "
+            "replace them with the files of the official cifar-10-python.tar.gz."
+        ) from exc
+    images = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
+    return images, torch.tensor(labels, dtype=torch.long), len(classes), f"cifar10-{cfg.split}"
 
 
 @DATASETS.register("image_folder")

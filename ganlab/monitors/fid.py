@@ -25,6 +25,7 @@ from ganlab.errors import GanlabError
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.registry import MONITORS
+from ganlab.safe_files import REMAKE, check_torch_file
 from ganlab.seeding import generator
 
 INCEPTION = "inception-v3-compat"
@@ -88,6 +89,12 @@ def fidelity(
         kwargs["kid_subset_size"] = min(1000, len(generated), len(real))
     if extractor == INCEPTION and cfg.weights_path:
         kwargs["feature_extractor_weights_path"] = cfg.weights_path
+        if Path(cfg.weights_path).is_file():
+            check_torch_file(Path(cfg.weights_path), "Inception weights (monitor.fid.weights_path)")
+    # torch-fidelity unpickles its cache files without torch's weights_only protection;
+    # a shared data folder is a place a crafted file could be put
+    for cached in sorted(Path(cache_root).glob(f"{cache_name}*.pt")):
+        check_torch_file(cached, "cached FID statistics", REMAKE)
     try:
         return torch_fidelity.calculate_metrics(**kwargs)
     except Exception as exc:
