@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ganlab.rules.timeline import History
 
@@ -68,3 +68,17 @@ def bounded_quality(history: History) -> tuple[list[int], list[float]]:
         return quality_series(history)
     points = [(e, m[CLASS_QUALITY_KEY]) for e, m in history if e >= 1 and CLASS_QUALITY_KEY in m]
     return [e for e, _ in points], [q for _, q in points]
+
+
+COVERAGE_KEYS = ("quality/modes_covered", "quality/classes_present")
+
+
+def covered_modes(history: History, epochs: Sequence[int]) -> list[float] | None:
+    """Modes covered (mixtures) or classes present (images) at each of `epochs`, or None
+    when the run did not log them at every one of those epochs."""
+    by_epoch = dict(history)
+    for key in COVERAGE_KEYS:
+        values = [by_epoch.get(e, {}).get(key) for e in epochs]
+        if values and all(v is not None for v in values):
+            return [float(v) for v in values]  # type: ignore[arg-type]
+    return None

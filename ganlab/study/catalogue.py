@@ -47,6 +47,11 @@ class Job:
     def name(self) -> str:
         return f"{self.family}-{self.scenario}-s{self.seed}"
 
+    @property
+    def command_overrides(self) -> tuple[str, ...]:
+        """What `ganlab-train` needs to train this run again (plus where to log it)."""
+        return (*self.overrides, f"seed={self.seed}")
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -55,6 +60,8 @@ class Catalogue:
     tune_seeds: frozenset[int]
     holdout_seeds: frozenset[int]
     holdout_families: frozenset[str]
+    # seeds scored only once, after the final choice (docs/collapse.md, the protocol)
+    confirm_seeds: frozenset[int] = frozenset()
 
     def jobs(self) -> Iterator[Job]:
         for family, spec in self.families.items():
@@ -63,13 +70,28 @@ class Catalogue:
                     overrides = (*self.shared, *_flat(overrides))
                     yield Job(family, scenario, int(seed), overrides, spec.get("prepare"))
 
+    def job(self, family: str, scenario: str, seed: int) -> Job | None:
+        """The catalogue's job of that name, or None (a run it no longer lists)."""
+        return next(
+            (j for j in self.jobs() if (j.family, j.scenario, j.seed) == (family, scenario, seed)),
+            None,
+        )
+
     def label_criteria(self, family: str) -> LabelCriteria:
         """The family's label thresholds (its `labels:` entry over the defaults)."""
         return LabelCriteria(**self.families.get(family, {}).get("labels", {}))
 
     def split_of(self, family: str, seed: int) -> str | None:
-        """'tune', 'holdout', or None (a seed in neither list)."""
-        if family in self.holdout_families or seed in self.holdout_seeds:
+        """'tune', 'holdout', 'confirm', or None (a seed in no list).
+
+        Every seed of a held-out family is held out; in the other families the seed
+        decides: tuning seeds, held-out seeds, and confirmation seeds (new seeds of the
+        same scenarios, scored once after the final choice)."""
+        if family in self.holdout_families:
+            return "holdout"
+        if seed in self.confirm_seeds:
+            return "confirm"
+        if seed in self.holdout_seeds:
             return "holdout"
         return "tune" if seed in self.tune_seeds else None
 
@@ -98,6 +120,7 @@ def load_catalogue(path: Path = CATALOGUE_FILE, quick: bool = False) -> Catalogu
         tune_seeds=frozenset(spec["tune_seeds"]),
         holdout_seeds=frozenset(spec["holdout_seeds"]),
         holdout_families=frozenset(spec.get("holdout_families", [])),
+        confirm_seeds=frozenset(spec.get("confirm_seeds", [])),
     )
 
 

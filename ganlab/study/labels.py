@@ -21,6 +21,13 @@ forced into one. The definitions (docs/collapse.md has them with examples):
     the onset is the first evaluation of the tail with raw quality < `low`;
   - anything else (a long tail at middling quality, or a drop too close to the end to
     call it permanent): `ambiguous`, with the reason.
+- `partial` (mode dropping), checked on fitted runs that did not collapse: the modes (or
+  classes) covered fell for good to at most (1 - `partial_share`) of those covered at
+  the run's best, i.e. a permanent loss of at least a third of them: the last
+  `min_tail` or more evaluations, `tail_share` of their sustained counts that low,
+  ending low. Quality may stay above `low` (8 modes to 5 keeps 0.56 of 0.9), so the
+  quality-based labels above would call such a run healthy; a GAN researcher calls it
+  mode dropping. The onset is the first evaluation of that tail at or below the level.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from dataclasses import dataclass
 HEALTHY = "healthy"
 RECOVERING = "recovering"
 COLLAPSED = "collapsed"
+PARTIAL = "partial"
 NEVER_FITTED = "never_fitted"
 AMBIGUOUS = "ambiguous"
-LABELS = (HEALTHY, RECOVERING, COLLAPSED, NEVER_FITTED, AMBIGUOUS)
+LABELS = (HEALTHY, RECOVERING, COLLAPSED, PARTIAL, NEVER_FITTED, AMBIGUOUS)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class LabelCriteria:
     drop_ratio: float = 0.5  # "low" = drop_ratio x best sustained quality
     min_tail: int = 8  # evaluations a collapse must last, to the end, to be permanent
     tail_share: float = 0.8  # share of the tail's sustained values that must be low
+    partial_share: float = 1 / 3  # share of the best's modes lost for good: `partial`
 
 
 @dataclass(frozen=True)
@@ -72,10 +81,59 @@ def rolling_median(values: Sequence[float], window: int) -> list[float]:
 
 
 def label_run(
-    epochs: Sequence[int], quality: Sequence[float], criteria: LabelCriteria | None = None
+    epochs: Sequence[int],
+    quality: Sequence[float],
+    criteria: LabelCriteria | None = None,
+    modes: Sequence[float] | None = None,
 ) -> RunLabel:
-    """Label one run from its quality per evaluated epoch (epochs ascending)."""
+    """Label one run from its quality per evaluated epoch (epochs ascending) and, when
+    given, the modes (classes) it covered at each of them (for `partial`)."""
     criteria = criteria or LabelCriteria()
+    label = _label_by_quality(epochs, quality, criteria)
+    if modes is None or label.label in (COLLAPSED, NEVER_FITTED) or label.fit_epoch is None:
+        return label
+    return _partial(epochs, quality, modes, criteria, label) or label
+
+
+def _partial(
+    epochs: Sequence[int],
+    quality: Sequence[float],
+    modes: Sequence[float],
+    c: LabelCriteria,
+    label: RunLabel,
+) -> RunLabel | None:
+    """`partial` when the modes covered fell for good to (1 - partial_share) of the best's."""
+    sustained_q = rolling_median(quality, c.window)
+    sustained_m = rolling_median(modes, c.window)
+    best = max(range(len(sustained_q)), key=lambda i: (sustained_q[i], -i))
+    at_best = sustained_m[best]
+    level = (1 - c.partial_share) * at_best
+    if at_best <= 0:
+        return None
+    above = [i for i in range(best, len(modes)) if sustained_m[i] > level]
+    tail = list(range((above[-1] if above else best) + 1, len(modes)))
+    if len(tail) < c.min_tail or sustained_m[-1] > level:
+        return None
+    low_share = sum(sustained_m[i] <= level for i in tail) / len(tail)
+    if low_share < c.tail_share:
+        return None
+    onset = next((i for i in tail if modes[i] <= level), tail[0])
+    return RunLabel(
+        PARTIAL,
+        f"fitted at epoch {label.fit_epoch} with {at_best:g} modes covered; at most "
+        f"{level:.1f} from epoch {epochs[onset]} to the end ({len(tail)} evaluations, "
+        f"{low_share:.0%} of them low) while quality stayed above {c.drop_ratio:g} x best",
+        label.best,
+        epochs[max(range(onset), key=lambda i: (quality[i], -i))],
+        fit_epoch=label.fit_epoch,
+        onset_epoch=epochs[onset],
+        crash_epochs=label.crash_epochs,
+    )
+
+
+def _label_by_quality(
+    epochs: Sequence[int], quality: Sequence[float], criteria: LabelCriteria
+) -> RunLabel:
     if not epochs:
         return RunLabel(AMBIGUOUS, "no quality was logged", 0.0, None)
     c = criteria

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import History
-from ganlab.rules.quality import bounded_quality
+from ganlab.rules.quality import bounded_quality, covered_modes
 from ganlab.study.labels import (
     AMBIGUOUS,
     COLLAPSED,
@@ -74,7 +74,7 @@ def labelled(
         seed,
         split,
         history,
-        label_run(epochs, quality, criteria),
+        label_run(epochs, quality, criteria, covered_modes(history, epochs)),
         tuple(epochs),
         tuple(quality),
     )
