@@ -21,15 +21,15 @@ from pathlib import Path
 
 import torch
 
-from ganlab.classifier import load_or_train, register_with_torch_fidelity
 from ganlab.config import FIDMonitorConfig, LossConfig, ModelConfig, NetConfig, TrainerConfig
+from ganlab.core.seeding import generator
 from ganlab.data.images import ImageData
 from ganlab.losses import build_formulation
+from ganlab.models.classifier import load_or_train, register_with_torch_fidelity
 from ganlab.models.dcgan import build_dcgan_pair
 from ganlab.monitors.fid import UInt8Images, fidelity
 from ganlab.monitors.steepness import steepness_power
-from ganlab.seeding import generator
-from ganlab.trainer import GanParts, Trainer
+from ganlab.training.steps import GanParts, Trainer
 
 MNIST_STEPS_PER_EPOCH = 937
 

@@ -1,12 +1,12 @@
 """MLflow logging overhead of a run at default settings, measured within one run.
 
-Runs `ganlab.train.train` on ring8 with every default monitor into a fresh embedded
+Runs `ganlab.training.run.train` on ring8 with every default monitor into a fresh embedded
 SQLite store (its schema built beforehand, as a sweep does) and measures the CPU time
 spent inside every call into `RunTracker`, the only module that talks to MLflow:
 params, tags and config at the start, one batch of metrics per epoch, storing the
 figures, the checkpoint upload and closing the run. Calls are timed with the calling
 thread's CPU clock, whichever thread makes them (epoch outputs are written by a
-background thread while the next epoch trains, ganlab.writer), and set against the
+background thread while the next epoch trains, ganlab.training.writer), and set against the
 run's CPU time (all threads). On this 2-core machine torch's threads use both cores,
 so that share bounds the slowdown from above; the part spent on the training thread
 itself, which blocks training, is reported too.
@@ -37,11 +37,11 @@ from unittest import mock
 from hydra import compose, initialize_config_dir
 from matplotlib.figure import Figure
 
-import ganlab.loop
+import ganlab.training.loop
 from ganlab.config import register
-from ganlab.paths import CONF_DIR
+from ganlab.core.paths import CONF_DIR
 from ganlab.tracking import RunTracker
-from ganlab.train import train
+from ganlab.training.run import train
 
 TRACKER_CALLS = (
     "start",
@@ -100,7 +100,9 @@ def main() -> None:
         mock.patch.object(RunTracker, "start", classmethod(clock.wrap("start", start))),
         mock.patch.object(Figure, "savefig", clock.wrap("savefig", Figure.savefig)),
         mock.patch.object(
-            ganlab.loop, "rule_figure", clock.wrap("phase figure", ganlab.loop.rule_figure)
+            ganlab.training.loop,
+            "rule_figure",
+            clock.wrap("phase figure", ganlab.training.loop.rule_figure),
         ),
     ]
     with tempfile.TemporaryDirectory() as tmp:

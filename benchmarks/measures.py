@@ -27,16 +27,16 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from ganlab.build import build_parts
 from ganlab.config import register, validate
+from ganlab.core.paths import CONF_DIR
+from ganlab.core.seeding import generator
 from ganlab.monitors import EvalState, build_monitors
 from ganlab.monitors.coverage import inception_score
 from ganlab.monitors.quality import paper_mode_statistics
 from ganlab.monitors.spectral import layer_spectral_norms
 from ganlab.monitors.steepness import SteepnessMonitor
-from ganlab.paths import CONF_DIR
-from ganlab.seeding import generator
-from ganlab.trainer import Trainer
+from ganlab.training.build import build_parts
+from ganlab.training.steps import Trainer
 
 
 def timed(fn: Callable[[], object], rounds: int) -> float:

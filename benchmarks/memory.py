@@ -50,14 +50,14 @@ def run_case(name: str, root: Path) -> None:
     from hydra import compose, initialize_config_dir
 
     from ganlab.config import register
-    from ganlab.paths import CONF_DIR
+    from ganlab.core.paths import CONF_DIR
 
     if name == "baseline":
-        import ganlab.train  # noqa: F401
+        import ganlab.launch.app  # noqa: F401
 
         print(f"{peak_rss_mb():.0f}")
         return
-    from ganlab.train import train
+    from ganlab.training.run import train
 
     overrides = [
         *CASES[name],

@@ -22,13 +22,13 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_dir
 
-from ganlab.build import build_parts
 from ganlab.config import register, validate
+from ganlab.core.paths import CONF_DIR
+from ganlab.core.seeding import generator
 from ganlab.monitors import EvalState, build_monitors
-from ganlab.paths import CONF_DIR
-from ganlab.run import signals_config
-from ganlab.seeding import generator
-from ganlab.trainer import Trainer
+from ganlab.training.build import build_parts
+from ganlab.training.run import signals_config
+from ganlab.training.steps import Trainer
 
 GRADIENT_MONITORS = ("steepness", "dgrad", "dconf", "jsd")
 

@@ -25,8 +25,8 @@ import time
 
 SHIM = r"""
 import json, os, sys, time
-import ganlab.trainer as trainer_module
-marks = {"imports (torch, ganlab.trainer)": time.time()}
+import ganlab.training.steps as trainer_module
+marks = {"imports (torch, ganlab.training.steps)": time.time()}
 def mark(name):
     marks.setdefault(name, time.time())
 def wrap(module, attr, before=None, after=None):
@@ -37,10 +37,10 @@ def wrap(module, attr, before=None, after=None):
         if after: mark(after)
         return result
     setattr(module, attr, wrapper)
-import ganlab.overrides, ganlab.run, ganlab.loop
-wrap(ganlab.overrides, "check_overrides", after="command line checked")
-wrap(ganlab.run.Run, "create", before="Hydra composed the config")
-wrap(ganlab.loop.FitLoop, "run", before="run created (store, params, model)")
+import ganlab.launch.overrides, ganlab.training.run, ganlab.training.loop
+wrap(ganlab.launch.overrides, "check_overrides", after="command line checked")
+wrap(ganlab.training.run.Run, "create", before="Hydra composed the config")
+wrap(ganlab.training.loop.FitLoop, "run", before="run created (store, params, model)")
 def first_step(self, sigma, _original=trainer_module.Trainer._d_step):
     mark("first training step (epoch-0 monitors done)")
     print("GANLAB_STARTUP " + json.dumps(marks), file=sys.__stderr__, flush=True)

@@ -42,10 +42,10 @@ from ganlab.config import (  # noqa: E402
     register,
     validate,
 )
+from ganlab.core.paths import CONF_DIR  # noqa: E402
 from ganlab.models.dcgan import build_dcgan_pair  # noqa: E402
 from ganlab.models.mlp import build_mlp_pair  # noqa: E402
 from ganlab.monitors.steepness import steepness_exact, steepness_power  # noqa: E402
-from ganlab.paths import CONF_DIR  # noqa: E402
 
 FIGURE = Path(__file__).parent / "figures" / "steepness_scaling.png"
 ITERATIONS = SteepnessMonitorConfig().power_iterations

@@ -7,7 +7,7 @@ This machine's speed drifts by tens of percent within a minute, so the two loops
 one round at a time, and the ratio is the geometric mean of the per-round ratios with a
 95% confidence interval (a single pair varies by +-10% here; 30 pairs pin the mean to
 about +-3%).
-ganlab runs its real epoch loop (`ganlab.loop.FitLoop`) with monitors off but with its
+ganlab runs its real epoch loop (`ganlab.training.loop.FitLoop`) with monitors off but with its
 per-epoch MLflow logging (SQLite) and checkpointing on, i.e. what a user pays for. A
 round is a whole run of `--epochs` epochs, so the costs of starting and ending a run
 are included, spread over 5 epochs (a default run has 40). The printed ratio is ganlab
@@ -32,12 +32,12 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from ganlab.build import build_parts
 from ganlab.config import register, validate
-from ganlab.loop import FitLoop
-from ganlab.paths import CONF_DIR
-from ganlab.run import Run
-from ganlab.seeding import generator
+from ganlab.core.paths import CONF_DIR
+from ganlab.core.seeding import generator
+from ganlab.training.build import build_parts
+from ganlab.training.loop import FitLoop
+from ganlab.training.run import Run
 
 MODELS = {
     "mlp": [],

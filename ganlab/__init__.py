@@ -7,7 +7,7 @@ From Python, compose a config as `ganlab-train` would and run it:
 
     from hydra import compose, initialize_config_dir
     import ganlab
-    from ganlab.paths import CONF_DIR
+    from ganlab.core.paths import CONF_DIR
 
     ganlab.register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -20,19 +20,19 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ganlab.core.version import __version__ as __version__
 
 # MLflow 3 sends usage telemetry from every client unless told not to. ganlab's processes
 # do not, unless the user opts in: MLFLOW_DISABLE_TELEMETRY=false (docs/guide.md).
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if TYPE_CHECKING:
-    from ganlab.run import RunResult
+    from ganlab.training.run import RunResult
 
 
 def run(cfg: Any, launch: Any = None) -> RunResult:
     """Train (or resume, with trainer.resume) the run a composed config describes."""
-    from ganlab.run import Run
+    from ganlab.training.run import Run
 
     return Run.create(cfg, launch).execute()
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ganlab.errors import ConfigError
+from ganlab.core.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ class Registry(Generic[T]):
 
 
 LOSSES: Registry[Any] = Registry("loss", "ganlab.losses")
-RULES: Registry[Any] = Registry("stopping rule", "ganlab.rules")
+RULES: Registry[Any] = Registry("stopping rule", "ganlab.rules.library")
 MONITORS: Registry[Any] = Registry("monitor", "ganlab.monitors")
 MODELS: Registry[Any] = Registry("model", "ganlab.models")
 ACTIVATIONS: Registry[Any] = Registry("activation", "ganlab.models.layers")

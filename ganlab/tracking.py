@@ -25,7 +25,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from ganlab.errors import TrackingError
+from ganlab.core.errors import TrackingError
 
 MAX_PARAM_VALUE = 6000
 MAX_PARAMS_PER_BATCH = 100

@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from ganlab.config import register
-from ganlab.paths import CONF_DIR, PROJECT_ROOT
+from ganlab.core.paths import CONF_DIR, PROJECT_ROOT
 
 # Small enough for CPU tests, large enough that every code path runs.
 TINY = [

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.checkpoint import load_checkpoint, save_checkpoint
-from ganlab.cli import check_command_line
-from ganlab.errors import CheckpointError
-from ganlab.train import train
+from ganlab.core.errors import CheckpointError
+from ganlab.launch.cli import check_command_line
+from ganlab.training.checkpoint import load_checkpoint, save_checkpoint
+from ganlab.training.run import train
 from tests.conftest import metric_steps, run_cli
 
 
@@ -72,7 +72,7 @@ def test_disk_full_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch) ->
 def test_disk_full_mid_run_fails_the_run_and_keeps_what_was_logged(
     make_cfg, client, monkeypatch
 ) -> None:
-    import ganlab.checkpoint as checkpoint_module
+    import ganlab.training.checkpoint as checkpoint_module
 
     real_save = torch.save
     calls = {"n": 0}

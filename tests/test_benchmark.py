@@ -9,8 +9,8 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.config import EarlyStopConfig
+from ganlab.launch.benchmark import main as benchmark_main
 from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY
-from ganlab.study.benchmark import main as benchmark_main
 from ganlab.study.catalogue import load_catalogue
 from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED
 from ganlab.study.scoring import decide, labelled, score, tune, wilson

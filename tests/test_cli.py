@@ -10,9 +10,9 @@ from hydra.core.global_hydra import GlobalHydra
 from mlflow.tracking import MlflowClient
 
 from ganlab.config import register, validate
-from ganlab.paths import CONF_DIR, PROJECT_ROOT
-from ganlab.progress import Progress
+from ganlab.core.paths import CONF_DIR, PROJECT_ROOT
 from ganlab.tracking import resolve_tracking_uri
+from ganlab.training.progress import Progress
 from tests.conftest import TINY, run_cli
 
 

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from ganlab.study.compare import main as compare_main
 from ganlab.tracking import RunTracker
-from ganlab.train import train
+from ganlab.training.run import train
 from tests.conftest import compose_tiny
 
 EXPERIMENT = "compare"

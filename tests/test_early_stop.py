@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlab.checkpoint import load_checkpoint
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import apply_rule
 from ganlab.study.replay import main as replay_main
 from ganlab.tracking import metric_history
-from ganlab.train import train
+from ganlab.training.checkpoint import load_checkpoint
+from ganlab.training.run import train
 from tests.conftest import metric_steps, metric_values
 from tests.test_train import artifact_paths
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ganlab.train import train
+from ganlab.training.run import train
 from tests.conftest import metric_steps, metric_values, run_cli
 from tests.test_train import artifact_paths
 

@@ -18,7 +18,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from ganlab.checkpoint import load_checkpoint
+from ganlab.training.checkpoint import load_checkpoint
 from tests.conftest import TINY, run_cli, start_cli
 from tests.test_server import SCRIPT, free_port
 
@@ -353,7 +353,7 @@ def test_kill_9_inside_a_checkpoint_write_leaves_the_previous_checkpoint_whole(
     """A process killed while writing a checkpoint (a large one, so the kill lands inside
     the write): the previous checkpoint stays whole and loadable, and the next write
     replaces the stale temporary file."""
-    from ganlab.checkpoint import save_checkpoint
+    from ganlab.training.checkpoint import save_checkpoint
 
     path = tmp_path / "last.pt"
     small = {"epoch": 1, "trainer": {"w": torch.ones(3)}, "run_id": "r", "config_yaml": ""}
@@ -363,7 +363,7 @@ def test_kill_9_inside_a_checkpoint_write_leaves_the_previous_checkpoint_whole(
             sys.executable,
             "-c",
             "import sys, torch; from pathlib import Path; "
-            "from ganlab.checkpoint import save_checkpoint; "
+            "from ganlab.training.checkpoint import save_checkpoint; "
             "save_checkpoint(Path(sys.argv[1]), {'epoch': 2, 'run_id': 'r', 'config_yaml': '',"
             " 'trainer': {'w': torch.zeros(60_000_000)}})",
             str(path),

@@ -16,7 +16,8 @@ from ganlab.config import DatasetConfig, DualityGapConfig, LossConfig, Steepness
 from ganlab.data import build_mixture
 from ganlab.losses import build_formulation
 from ganlab.monitors.base import EvalState, distribution_stats
-from ganlab.monitors.dgrad import input_gradient_norms, total_grad_norm
+from ganlab.monitors.dgrad import input_gradient_norms
+from ganlab.training.signals import total_grad_norm
 from ganlab.monitors.duality_gap import DualityGapMonitor
 from ganlab.monitors.jsd import jsd_estimate
 from ganlab.monitors.steepness import SteepnessMonitor, steepness_exact, steepness_power

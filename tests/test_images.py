@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ganlab.classifier import classify, load_or_train, register_with_torch_fidelity
 from ganlab.config import DatasetConfig, FIDMonitorConfig, ModelConfig, NetConfig
 from ganlab.data.images import DataError, load_images, to_float, to_uint8, to_uint8_rgb
+from ganlab.models.classifier import classify, load_or_train, register_with_torch_fidelity
 from ganlab.models.dcgan import build_dcgan_pair
 from ganlab.models.layers import MinibatchStdDev, PixelNorm
 from ganlab.monitors.coverage import class_coverage
@@ -207,8 +207,8 @@ def test_the_classifier_never_trains_on_the_images_fid_is_measured_against(
     """train_split=other (the default): trained on the test split, judged on the run's
     training images (the FID reference); holdout: the run's images but a held-out share;
     a folder of images (one split) always the latter."""
-    from ganlab.classifier import accuracy_on, run_classifier
     from ganlab.config import validate
+    from ganlab.models.classifier import accuracy_on, run_classifier
 
     cpu = torch.device("cpu")
     base = [
@@ -239,7 +239,7 @@ def test_the_classifier_never_trains_on_the_images_fid_is_measured_against(
 def test_classifier_accuracy_is_measured_on_images_it_never_trained_on(
     mnist_classifier, caplog
 ) -> None:
-    from ganlab.classifier import holdout_split, warn_if_weak
+    from ganlab.models.classifier import holdout_split, warn_if_weak
 
     data, _, model = mnist_classifier
     train_idx, held_idx = holdout_split(len(data), 0.15)
@@ -309,7 +309,7 @@ def test_fid_with_the_classifier_extractor(mnist_classifier, tmp_path, monkeypat
 def test_inception_without_network_says_how_to_work_offline(tmp_path, monkeypatch) -> None:
     import torch_fidelity.feature_extractor_inceptionv3 as inception
 
-    from ganlab.errors import GanlabError
+    from ganlab.core.errors import GanlabError
     from ganlab.monitors.fid import UInt8Images
 
     def no_network(*args, **kwargs):
@@ -330,7 +330,7 @@ def test_inception_without_network_says_how_to_work_offline(tmp_path, monkeypatc
 
 
 def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, client) -> None:
-    from ganlab.train import train
+    from ganlab.training.run import train
     from tests.conftest import metric_steps
 
     cfg = make_cfg(
@@ -391,8 +391,8 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
 def test_a_sweep_prepares_every_dataset_it_trains_on(data_root: Path, tmp_path: Path) -> None:
     """Before a sweep's jobs start: each dataset of `dataset=mnist,fashion_mnist`, not
     only the first job's, gets its classifier (and would get its FID statistics)."""
-    from ganlab.cli import prepare_images
-    from ganlab.overrides import check_overrides
+    from ganlab.launch.cli import prepare_images
+    from ganlab.launch.overrides import check_overrides
 
     root = tmp_path / "data"
     root.mkdir()

@@ -11,12 +11,12 @@ import torch
 from torch import nn
 
 from ganlab.config import LossConfig, TrainerConfig
+from ganlab.core.errors import ConfigError
 from ganlab.data import GaussianMixture
-from ganlab.errors import ConfigError
 from ganlab.losses import build_formulation, gradient_norm_penalty
 from ganlab.monitors.quality import paper_mode_statistics
-from ganlab.train import train
-from ganlab.trainer import GanParts, Trainer
+from ganlab.training.run import train
+from ganlab.training.steps import GanParts, Trainer
 from tests.conftest import metric_steps, metric_values
 
 F64 = torch.float64

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ganlab.tracking import RunTracker
-from ganlab.train import train
+from ganlab.training.run import train
 from tests.conftest import compose_tiny
 
 pytestmark = pytest.mark.slow

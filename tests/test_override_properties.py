@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganlab.cli import check_command_line
+from ganlab.launch.cli import check_command_line
 from ganlab.registry import ACTIVATIONS, LOSSES, RULES
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

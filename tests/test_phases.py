@@ -19,7 +19,7 @@ from ganlab.rules import (
     EarlyStopper,
     apply_rule,
 )
-from ganlab.study.verdict import verdict
+from ganlab.rules.verdict import verdict
 
 # No smoothing and short windows, so the expected epochs can be read off by hand; the
 # running reference (minimum D gradient, maximum steepness since warm-up)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ganlab.config import EarlyStopConfig, LossConfig
-from ganlab.docs import main as docs_main
-from ganlab.errors import ConfigError
-from ganlab.paths import CONF_DIR
+from ganlab.core.errors import ConfigError
+from ganlab.core.paths import CONF_DIR
+from ganlab.launch.docs import main as docs_main
 from ganlab.registry import ALL, LOSSES, MODELS, RULES, Registry
 
 
@@ -40,7 +40,7 @@ def test_unknown_names_list_the_choices() -> None:
 
 def test_a_new_entry_is_accepted_by_validation_at_once() -> None:
     """Registering a rule is all it takes for `early_stop.rule` to accept it."""
-    from ganlab.rules.registry import register_rule
+    from ganlab.rules.rule import register_rule
     from ganlab.rules.timeline import Timeline
 
     assert "always_fine" not in RULES
@@ -53,7 +53,7 @@ def test_a_new_entry_is_accepted_by_validation_at_once() -> None:
 
 def test_the_generated_reference_pages_are_current() -> None:
     """docs/configuration.md and docs/registries.md are what the code says; after
-    changing a field or a registry: python -m ganlab.docs"""
+    changing a field or a registry: python -m ganlab.launch.docs"""
     assert docs_main(["--check"]) == 0
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from ganlab.errors import ConfigError
+from ganlab.core.errors import ConfigError
 from ganlab.monitors.coverage import inception_score
 from ganlab.monitors.prdc import knn_radii, prdc
-from ganlab.train import train
+from ganlab.training.run import train
 from tests.conftest import metric_steps, metric_values
 
 

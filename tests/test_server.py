@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ganlab.paths import PROJECT_ROOT
+from ganlab.core.paths import PROJECT_ROOT
 from tests.conftest import TINY, run_cli
 
 SCRIPT = PROJECT_ROOT / "docker" / "mlflow-server.sh"

@@ -20,8 +20,8 @@ from ganlab.data import build_mixture
 from ganlab.losses import build_formulation
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.dconf import DiscriminatorConfidenceMonitor, confidence_stats
-from ganlab.monitors.signals import ActivationProbe, logit_magnitudes, relative_change
-from ganlab.trainer import GanParts, Trainer
+from ganlab.training.signals import ActivationProbe, logit_magnitudes, relative_change
+from ganlab.training.steps import GanParts, Trainer
 
 
 def test_confidence_stats_match_numpy() -> None:

@@ -17,7 +17,7 @@ from hydra.types import HydraContext
 from submitit.slurm.slurm import SlurmExecutor
 
 from ganlab.config import register
-from ganlab.paths import CONF_DIR
+from ganlab.core.paths import CONF_DIR
 
 
 class Submitted(Exception):
@@ -93,7 +93,7 @@ def test_slurm_options_from_the_command_line(
 def test_slurm_job_threads_follow_cpus_per_task() -> None:
     from omegaconf import OmegaConf
 
-    from ganlab.launch import launcher_threads
+    from ganlab.launch.app import launcher_threads
 
     slurm = OmegaConf.create(
         {
@@ -118,7 +118,7 @@ def test_squeue_answers_read_as_submitit_reads_sacct() -> None:
     transitional states (still running) and jobs squeue no longer lists (ended)."""
     from submitit.slurm.slurm import SlurmInfoWatcher
 
-    from ganlab.slurm import GONE, _parse_squeue
+    from ganlab.launch.slurm import GONE, _parse_squeue
 
     output = "7_0|RUNNING|node1\n7_[1-3]|PENDING|\n8|CONFIGURING|node2\n9|CANCELLED|node1\n"
     info = _parse_squeue(output, {"7_0", "7_2", "8", "9", "5", "6_1"})

@@ -144,7 +144,7 @@ def test_killed_job_fails_alone_and_is_rerun(tmp_path: Path, launcher: str) -> N
     import signal
     import time
 
-    from ganlab.checkpoint import load_checkpoint
+    from ganlab.training.checkpoint import load_checkpoint
 
     args = [
         "-m",
@@ -221,10 +221,10 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
     import threading
     import time
 
-    from ganlab.checkpoint import load_checkpoint
-    from ganlab.sweep import SweepInfo
-    from ganlab.sweep_job import run_job
+    from ganlab.launch.job import run_job
+    from ganlab.launch.sweep import SweepInfo
     from ganlab.tracking import RunTracker
+    from ganlab.training.checkpoint import load_checkpoint
 
     monkeypatch.setenv("GANLAB_ROOT", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

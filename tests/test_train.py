@@ -8,11 +8,11 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from ganlab.checkpoint import load_checkpoint
-from ganlab.errors import CheckpointError, GanlabError, TrainingFailed
+from ganlab.core.errors import CheckpointError, GanlabError, TrainingFailed
 from ganlab.registry import LOSSES
-from ganlab.train import train
-from ganlab.trainer import Trainer
+from ganlab.training.checkpoint import load_checkpoint
+from ganlab.training.run import train
+from ganlab.training.steps import Trainer
 from tests.conftest import metric_steps, metric_values
 
 EPOCH_METRICS = [
@@ -80,7 +80,7 @@ def test_instance_noise_sigma_is_logged(make_cfg, client) -> None:
 def test_git_commit_tag_when_root_is_a_repository(make_cfg, client) -> None:
     import subprocess
 
-    from ganlab.paths import PROJECT_ROOT
+    from ganlab.core.paths import PROJECT_ROOT
 
     head = subprocess.run(
         ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
@@ -152,7 +152,7 @@ def test_resume_by_run_id_needs_no_other_argument(make_cfg, client) -> None:
     # only trainer.resume (and more epochs) on this command line: the rest comes from
     # the checkpoint, so the defaults (seed 0, ns) must not leak in
     cfg = make_cfg("trainer.epochs=3", f"trainer.resume={first.run_id}")
-    from ganlab.train import LaunchInfo
+    from ganlab.training.launch_info import LaunchInfo
 
     launch = LaunchInfo(
         overrides=["trainer.epochs=3", f"trainer.resume={first.run_id}"], choices={"loss": "ns"}
@@ -167,7 +167,7 @@ def test_resume_keeps_the_checkpoints_epochs_unless_given(make_cfg, client) -> N
     """Resumed with only trainer.resume, a 2-epoch run keeps its 2 epochs: the value this
     command composes (TINY's 3, or the schema's 40) must not leak in and train it on."""
     first = train(make_cfg("trainer.epochs=2", "early_stop.rule=none"))
-    from ganlab.train import LaunchInfo
+    from ganlab.training.launch_info import LaunchInfo
 
     spec = f"trainer.resume='{first.output_dir}'"
     resumed = train(make_cfg(spec), LaunchInfo(overrides=[spec]))
@@ -195,7 +195,7 @@ def test_crash_between_logging_and_checkpoint_loses_and_doubles_nothing(
     make_cfg, client, monkeypatch
 ) -> None:
     """Epoch 2 is logged, then the process dies before its checkpoint is written."""
-    import ganlab.run as train_module  # where a run writes its checkpoint
+    import ganlab.training.run as train_module  # where a run writes its checkpoint
 
     real_save = train_module.save_checkpoint
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganlab.safe_files import UnsafeFileError, check_torch_file, load_pickle, load_tensors
-from ganlab.train import train
+from ganlab.core.safe_files import UnsafeFileError, check_torch_file, load_pickle, load_tensors
+from ganlab.training.run import train
 from tests.conftest import run_cli
 from tests.image_fixtures import write_cifar10, write_mnist
 

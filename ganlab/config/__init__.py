@@ -18,7 +18,6 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from ganlab.config.checks import CROSS_GROUP_CHECKS
 from ganlab.config.dataset import DatasetConfig
 from ganlab.config.early_stop import EarlyStopConfig
 from ganlab.config.fields import check_fields, option, schema_defaults
@@ -43,7 +42,8 @@ from ganlab.config.optim import OptimConfig, OptimizerConfig
 from ganlab.config.paths import PathsConfig
 from ganlab.config.tracking import TrackingConfig
 from ganlab.config.trainer import TrainerConfig
-from ganlab.paths import project_root
+from ganlab.core.errors import ConfigError
+from ganlab.core.paths import project_root
 
 DEVICES = ("auto", "cpu", "cuda")
 GROUPS = {
@@ -84,6 +84,33 @@ class GanlabConfig:
         check_fields(self, "")
         for check in CROSS_GROUP_CHECKS:
             check(self)
+
+
+# -- checks across groups, in one place (each group checks its own fields) -------------
+def check_model_fits_data(cfg: GanlabConfig) -> None:
+    """MLPs generate 2-D mixtures, DCGANs images."""
+    model, dataset = cfg.model, cfg.dataset
+    if dataset.kind == "image" and model.name != "dcgan":
+        raise ConfigError(
+            f"model={model.name} cannot generate images; use model=dcgan with "
+            f"dataset={dataset.name}."
+        )
+    if dataset.kind == "mixture" and model.name != "mlp":
+        raise ConfigError(
+            f"model={model.name} is for images; use model=mlp with dataset={dataset.name}."
+        )
+
+
+def check_rule_has_its_monitor(cfg: GanlabConfig) -> None:
+    """A rule that reads the duality gap needs the gap evaluated (it is off by default)."""
+    if cfg.early_stop.rule == "duality_gap" and cfg.monitor.duality_gap.every_n_epochs == 0:
+        raise ConfigError(
+            "early_stop.rule=duality_gap reads the duality gap, which is off; set "
+            "monitor.duality_gap.every_n_epochs (e.g. 5) or choose another rule."
+        )
+
+
+CROSS_GROUP_CHECKS = (check_model_fits_data, check_rule_has_its_monitor)
 
 
 def register() -> None:

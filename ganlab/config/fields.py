@@ -6,7 +6,7 @@ default and its documentation, and one checker reads them all.
 `option` puts the constraint into the field's metadata; `check_fields` checks every
 such field of a config object and raises ConfigError with one sentence naming the key
 (`trainer.epochs must be >= 1, got 0.`). The reference tables of docs/configuration.md
-are generated from the same metadata (ganlab.docs), so documentation, validation and
+are generated from the same metadata (ganlab.launch.docs), so documentation, validation and
 defaults cannot drift apart.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ganlab.errors import ConfigError
+from ganlab.core.errors import ConfigError
 
 Choices = Sequence[str] | Callable[[], Sequence[str]]
 

@@ -132,7 +132,7 @@ class DiscriminatorConfidenceConfig:
 
 @dataclass
 class SignalsConfig:
-    """Step-level signal magnitudes read inside training (ganlab.monitors.signals)."""
+    """Step-level signal magnitudes read inside training (ganlab.training.signals)."""
 
     every_n_steps: int = option(
         10, "layer-output RMS of G and D on every n-th step (forward hooks); 0 = off", ge=0

@@ -20,10 +20,10 @@ import torch
 from torch import Tensor
 
 from ganlab.config import DatasetConfig
-from ganlab.errors import GanlabError
+from ganlab.core.errors import GanlabError
+from ganlab.core.safe_files import load_pickle
+from ganlab.core.seeding import generator
 from ganlab.registry import DATASETS
-from ganlab.safe_files import load_pickle
-from ganlab.seeding import generator
 
 log = logging.getLogger("ganlab")
 
@@ -150,7 +150,7 @@ def _cifar10(cfg: DatasetConfig, data_root: Path) -> Loaded:
 
     Its python batches are pickles. torchvision unpickles them with no restriction, so a
     crafted batch file would run code; ganlab reads them itself, allowing nothing but
-    numpy arrays and plain values (ganlab.safe_files). Downloading (dataset.download=true)
+    numpy arrays and plain values (ganlab.core.safe_files). Downloading (dataset.download=true)
     still uses torchvision's checked download of the official archive."""
     import numpy as np
 

@@ -14,7 +14,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.config import ModelConfig, NetConfig
-from ganlab.errors import ConfigError
+from ganlab.core.errors import ConfigError
 from ganlab.models.layers import MinibatchStdDev, PixelNorm, activation
 from ganlab.registry import MODELS
 

@@ -12,19 +12,15 @@ the seed), so their curves are comparable across epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from ganlab.config import GanlabConfig
+from ganlab.core.seeding import generator
 from ganlab.monitors.base import EvalState, is_due
-from ganlab.monitors.context import MonitorContext
+from ganlab.monitors.context import MonitorContext, RunParts
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
-
-if TYPE_CHECKING:  # the trainer imports monitors.dgrad: a runtime import would be circular
-    from ganlab.trainer import GanParts
-
 
 EMA_PREFIX = "ema/"  # keys of the EMA generator's samples: ema/quality/hq_fraction, ...
 
@@ -52,7 +48,7 @@ class MonitorSuite:
         return metrics, figures
 
 
-def build_monitors(cfg: GanlabConfig, parts: GanParts, title: str) -> MonitorSuite:
+def build_monitors(cfg: GanlabConfig, parts: RunParts, title: str) -> MonitorSuite:
     """Every monitor of the MONITORS registry the run's config switches on, suited to
     its data (mixture or images); each builder decides from the config."""
     mon = cfg.monitor
@@ -60,7 +56,7 @@ def build_monitors(cfg: GanlabConfig, parts: GanParts, title: str) -> MonitorSui
     rng = generator(cfg.seed, "monitor/z_eval")
     z_eval = torch.randn(mon.eval_latents, cfg.model.latent_dim, generator=rng)
     real = data.sample(mon.dgrad.n_real, rng)
-    ctx = MonitorContext(cfg, parts, data, z_eval, real, title, parts.device)
+    ctx = MonitorContext(cfg, parts.formulation, data, z_eval, real, title, parts.device)
     suite = MonitorSuite()
     for entry in MONITORS.entries():
         monitor = entry.value(ctx)
@@ -74,7 +70,7 @@ def build_monitors(cfg: GanlabConfig, parts: GanParts, title: str) -> MonitorSui
     return suite
 
 
-def image_quality_monitors(cfg: GanlabConfig, parts: GanParts) -> list:
+def image_quality_monitors(cfg: GanlabConfig, parts: RunParts) -> list:
     """The image-quality monitors the config switches on (FID, class coverage), built
     as a run builds them: the classifier is trained once and FID statistics cached."""
     suite = build_monitors(cfg, parts, "prepare")

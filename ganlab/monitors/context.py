@@ -5,21 +5,27 @@ loaded once, however many monitors use it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
 from ganlab.config import GanlabConfig
 from ganlab.data import Data, GaussianMixture
+from ganlab.losses import Formulation
 
-if TYPE_CHECKING:  # the trainer imports monitors: a runtime import would be circular
-    from ganlab.trainer import GanParts
+
+class RunParts(Protocol):
+    """What monitors need of a run's parts (ganlab.training's GanParts has it)."""
+
+    data: Data
+    formulation: Formulation
+    device: torch.device
 
 
 @dataclass
 class MonitorContext:
     cfg: GanlabConfig
-    parts: GanParts
+    formulation: Formulation  # the run's loss: the velocity and D-confidence monitors use it
     data: Data  # on the CPU
     z_eval: torch.Tensor  # the fixed evaluation latents (monitor.eval_latents of them)
     real: torch.Tensor  # the fixed real batch of the D-gradient monitor
@@ -34,7 +40,7 @@ class MonitorContext:
     def classifier(self) -> Any:
         """The dataset's classifier, loaded from its cache or trained on first use."""
         if self._classifier is None:
-            from ganlab.classifier import run_classifier, warn_if_weak
+            from ganlab.models.classifier import run_classifier, warn_if_weak
 
             self._classifier = run_classifier(self.cfg, self.data, self.device)  # type: ignore[arg-type]
             warn_if_weak(self._classifier, self.cfg.monitor.classifier.min_accuracy)

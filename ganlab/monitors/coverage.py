@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import torch
 
-from ganlab.classifier import SmallClassifier, classify
 from ganlab.config import ClassifierMonitorConfig
+from ganlab.core.seeding import generator
 from ganlab.data.images import ImageData, to_float
+from ganlab.models.classifier import SmallClassifier, classify
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import count_tag, generate
 from ganlab.monitors.frechet import frechet_distance, gaussian_moments
 from ganlab.monitors.quality import js_distance
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 PRESENT_FRACTION = 0.1  # a class is present with >= 10% of its uniform share of samples
 CONFIDENT = 0.9  # a generated image is "recognisable" when the classifier is this sure

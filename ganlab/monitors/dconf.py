@@ -26,11 +26,11 @@ import torch
 from torch import Tensor
 
 from ganlab.config import DiscriminatorConfidenceConfig
+from ganlab.core.seeding import generator
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 
 def confidence_stats(l_real: Tensor, l_fake: Tensor, threshold: float | None) -> dict[str, float]:
@@ -81,4 +81,4 @@ def build(ctx: MonitorContext) -> DiscriminatorConfidenceMonitor | None:
     if cfg.every_n_epochs <= 0:
         return None
     real = ctx.data.sample(cfg.n_real, generator(ctx.cfg.seed, "monitor/dconf"))
-    return DiscriminatorConfidenceMonitor(cfg, ctx.z_eval, real, ctx.parts.formulation)
+    return DiscriminatorConfidenceMonitor(cfg, ctx.z_eval, real, ctx.formulation)

@@ -15,7 +15,7 @@ overshoots, leading to exaggerated gradients") show in `dgrad_fake`; vanishing g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -72,22 +72,10 @@ class DiscriminatorGradientMonitor:
         return stats
 
 
-def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
-    """L2 norm of the gradients of `params` (after backward), as a 0-d tensor.
-
-    Called twice per training step, so it skips the per-call device/dtype grouping of
-    `get_total_norm` / `clip_grad_norm_` and calls the fused per-tensor norm they use
-    underneath: half their cost on the ring8 MLPs (benchmarks/monitor_overhead.py). The
-    caller passes a parameter list built once, not `module.parameters()` each step.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
 @MONITORS.register("dgrad")
 def build(ctx: MonitorContext) -> DiscriminatorGradientMonitor | None:
     """D's input gradient at fakes and reals, and the particle velocity."""
     cfg = ctx.cfg.monitor.dgrad
     if cfg.every_n_epochs <= 0:
         return None
-    return DiscriminatorGradientMonitor(cfg, ctx.z_eval, ctx.real, ctx.parts.formulation)
+    return DiscriminatorGradientMonitor(cfg, ctx.z_eval, ctx.real, ctx.formulation)

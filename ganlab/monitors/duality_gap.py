@@ -20,12 +20,12 @@ import torch
 from torch import Tensor, nn
 
 from ganlab.config import DualityGapConfig
+from ganlab.core.seeding import generator
 from ganlab.data import Data
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 
 def game_value(formulation: Formulation, d: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
@@ -131,6 +131,4 @@ def build(ctx: MonitorContext) -> DualityGapMonitor | None:
     cfg = ctx.cfg.monitor.duality_gap
     if cfg.every_n_epochs <= 0:
         return None
-    return DualityGapMonitor(
-        cfg, ctx.parts.formulation, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed
-    )
+    return DualityGapMonitor(cfg, ctx.formulation, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed)

@@ -18,15 +18,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ganlab.classifier import register_with_torch_fidelity
 from ganlab.config import FIDMonitorConfig
+from ganlab.core.errors import GanlabError
+from ganlab.core.safe_files import REMAKE, check_torch_file
+from ganlab.core.seeding import generator
 from ganlab.data.images import ImageData, to_uint8_rgb
-from ganlab.errors import GanlabError
+from ganlab.models.classifier import register_with_torch_fidelity
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.registry import MONITORS
-from ganlab.safe_files import REMAKE, check_torch_file
-from ganlab.seeding import generator
 
 INCEPTION = "inception-v3-compat"
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"

@@ -7,12 +7,12 @@ from matplotlib.figure import Figure
 from torchvision.utils import make_grid
 
 from ganlab.config import GridMonitorConfig
+from ganlab.core.seeding import generator
 from ganlab.data.images import to_uint8
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import generate
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 
 class GridMonitor:

@@ -31,4 +31,4 @@ class JSDMonitor:
 @MONITORS.register("jsd")
 def build(ctx: MonitorContext) -> JSDMonitor | None:
     """The JS estimate of the logistic losses, from D's training loss (free)."""
-    return JSDMonitor() if ctx.parts.formulation.logistic else None
+    return JSDMonitor() if ctx.formulation.logistic else None

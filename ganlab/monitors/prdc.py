@@ -33,12 +33,12 @@ import torch
 from torch import Tensor
 
 from ganlab.config import PRDCMonitorConfig
+from ganlab.core.seeding import generator
 from ganlab.data.images import to_float
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import count_tag, generate
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 BATCH = 2048  # rows of a distance block: bounds memory at BATCH x N floats
 

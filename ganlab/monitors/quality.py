@@ -13,12 +13,12 @@ import torch
 from torch import Tensor
 
 from ganlab.config import QualityMonitorConfig
+from ganlab.core.seeding import generator
 from ganlab.data import GaussianMixture
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.frechet import frechet_distance_samples
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 
 def js_distance(p: Tensor, q: Tensor) -> float:

@@ -11,11 +11,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from ganlab.config import ScatterMonitorConfig
+from ganlab.core.seeding import generator
 from ganlab.data import GaussianMixture
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 
 def scatter_figure(

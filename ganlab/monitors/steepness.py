@@ -33,10 +33,10 @@ from torch import Tensor, nn
 from torch.func import jacfwd, jacrev, jvp, vjp, vmap
 
 from ganlab.config import SteepnessMonitorConfig
+from ganlab.core.seeding import generator
 from ganlab.monitors.base import EvalState, distribution_stats, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.registry import MONITORS
-from ganlab.seeding import generator
 
 
 def _flat(g: nn.Module) -> Callable[[Tensor], Tensor]:

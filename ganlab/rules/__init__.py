@@ -16,7 +16,7 @@ evaluations where the run shows it never got going. No trigger is a valid outcom
 
 from __future__ import annotations
 
-from ganlab.rules.quality import fid_key, mixture_quality, n_modes_of, quality_series
+from ganlab.rules.run_quality import fid_key, mixture_quality, n_modes_of, quality_series
 from ganlab.rules.stopper import EarlyStopper, apply_rule
 from ganlab.rules.timeline import (
     COLLAPSING,

@@ -4,7 +4,7 @@ The catalogue (collapse_catalogue.yaml beside this file) lists scenario families
 scenario is a list of `ganlab-train` overrides run once per seed. `run_catalogue` trains
 every run that is not yet in the tracking store, in worker processes that each import
 torch and MLflow once and train one run after another through the library API
-(`ganlab.train.train`): no process start per run. Each run is a child of the benchmark's
+(`ganlab.training.run.train`): no process start per run. Each run is a child of the benchmark's
 parent run and carries tags naming its family, scenario and seed, so a benchmark that
 was interrupted continues where it stopped, and the stored runs alone are enough to
 score rules again later.
@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from ganlab.errors import ConfigError
+from ganlab.core.errors import ConfigError
 from ganlab.study.labels import LabelCriteria
 
 log = logging.getLogger("ganlab")
@@ -153,9 +153,9 @@ def _train_job(job: Job) -> tuple[Job, str, str, float]:
     """Train one job; return (job, run id or '', final status, seconds)."""
     from mlflow.tracking import MlflowClient
 
-    from ganlab.errors import GanlabError, TrainingFailed
-    from ganlab.prepare import compose_config
-    from ganlab.train import train
+    from ganlab.core.errors import GanlabError, TrainingFailed
+    from ganlab.launch.prepare import compose_config
+    from ganlab.training.run import train
 
     assert _setup is not None
     started = time.perf_counter()
@@ -200,7 +200,7 @@ def prepare_data(jobs: list[Job], setup: WorkerSetup, report: Callable[[str], No
     """Once, before the fan-out: write each family's data, and let ganlab-prepare train
     the classifier and compute reference statistics (parallel jobs would all do it)."""
     from ganlab.config import validate
-    from ganlab.prepare import compose_config, prepare
+    from ganlab.launch.prepare import compose_config, prepare
     from ganlab.study.digits import PREPARERS
 
     done: set[str] = set()

@@ -33,10 +33,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ganlab.errors import GanlabError
-from ganlab.figures import rule_figure
-from ganlab.paths import project_root
-from ganlab.report import fmt, markdown_table, write_csv
+from ganlab.core.errors import GanlabError
+from ganlab.core.paths import project_root
 from ganlab.rules import (
     COLLAPSING,
     DGRAD_KEY,
@@ -46,8 +44,10 @@ from ganlab.rules import (
     apply_rule,
     quality_series,
 )
+from ganlab.rules.figure import rule_figure
+from ganlab.rules.verdict import Verdict, rule_of, verdict
+from ganlab.study.tables import fmt, markdown_table, write_csv
 from ganlab.study.uncertainty import fmt_ci, mean_ci
-from ganlab.study.verdict import Verdict, rule_of, verdict
 from ganlab.tracking import (
     RunTracker,
     StoredRun,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganlab.errors import GanlabError
+from ganlab.core.errors import GanlabError
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),

@@ -30,10 +30,10 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ganlab.config import EarlyStopConfig, register
-from ganlab.errors import ConfigError, GanlabError
-from ganlab.paths import project_root
-from ganlab.report import fmt, markdown_table
-from ganlab.study.verdict import Verdict, verdict
+from ganlab.core.errors import ConfigError, GanlabError
+from ganlab.core.paths import project_root
+from ganlab.rules.verdict import Verdict, verdict
+from ganlab.study.tables import fmt, markdown_table
 from ganlab.tracking import StoredRun, check_tracking, load_runs, resolve_tracking_uri
 
 
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(text + "\n")
     if args.figures:
-        from ganlab.figures import rule_figure
+        from ganlab.rules.figure import rule_figure
 
         args.figures.mkdir(parents=True, exist_ok=True)
         for run in runs:

@@ -17,7 +17,6 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from ganlab.config import EarlyStopConfig
-from ganlab.report import fmt, markdown_table, write_csv
 from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG, Catalogue
 from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED
 from ganlab.study.scoring import (
@@ -31,6 +30,7 @@ from ganlab.study.scoring import (
     score,
     tune,
 )
+from ganlab.study.tables import fmt, markdown_table, write_csv
 from ganlab.tracking import RunTracker, StoredRun
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import History
-from ganlab.rules.quality import bounded_quality, covered_modes
+from ganlab.rules.run_quality import bounded_quality, covered_modes
+from ganlab.rules.verdict import Verdict, verdict
 from ganlab.study.labels import (
     AMBIGUOUS,
     COLLAPSED,
@@ -36,7 +37,6 @@ from ganlab.study.labels import (
     RunLabel,
     label_run,
 )
-from ganlab.study.verdict import Verdict, verdict
 
 HIT_SLACK = 3  # evaluations after the onset that still count as caught
 

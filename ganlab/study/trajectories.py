@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganlab.errors import GanlabError
-from ganlab.paths import PROJECT_ROOT
+from ganlab.core.errors import GanlabError
+from ganlab.core.paths import PROJECT_ROOT
 
 SCHEMA_VERSION = "ganlab-trajectories/1"
 DEFAULT_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "trajectories.parquet"
@@ -194,7 +194,7 @@ def repository_commit() -> str:
 def from_stored(run: Any, catalogue: Any, criteria: Any = None) -> Trajectory:
     """A finished catalogue run read from the tracking store, as a trajectory: its tags
     name family, scenario and seed; its overrides are the catalogue's for that job."""
-    from ganlab.rules.quality import bounded_quality, covered_modes
+    from ganlab.rules.run_quality import bounded_quality, covered_modes
     from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG
     from ganlab.study.labels import label_run
 

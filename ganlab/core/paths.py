@@ -1,0 +1,24 @@
+"""Where ganlab finds its config tree and where the embedded tracking store lives.
+
+The project root is fixed by the package location, never by the working directory:
+Hydra may give each job its own directory, and a relative `sqlite:///mlflow.db` would
+then scatter one store per job.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # ganlab/ (this file is ganlab/core/)
+PROJECT_ROOT = PACKAGE_DIR.parent
+CONF_DIR = PROJECT_ROOT / "conf"
+
+
+def project_root() -> str:
+    """Root for default outputs and the embedded store; `GANLAB_ROOT` overrides it."""
+    return os.environ.get("GANLAB_ROOT") or str(PROJECT_ROOT)
+
+
+# A run's latest checkpoint, under its output folder (and as an MLflow artifact path)
+CHECKPOINT_ARTIFACT = "checkpoints/last.pt"

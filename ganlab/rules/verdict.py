@@ -1,0 +1,173 @@
+"""The verdict on one stored run: what a rule makes of its history, and what that is worth.
+
+One model for every place that judges a finished run: `ganlab-compare` (each run under
+its own logged rule), `ganlab-replay` (any rule, any setting), the sweep summary, the
+phase figures and the collapse benchmark. A `Verdict` holds the rule's timeline (phase
+per evaluation, trigger, stop, cause) and reads quality off the history at the stop, at
+the best epoch (the oracle) and at the end.
+
+Regret = quality at the best epoch - quality at the stop epoch (the last evaluated epoch
+when the rule never triggers): what stopping there cost against the best one could have
+kept. Epochs saved = last epoch - trigger epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+
+from omegaconf import OmegaConf
+
+from ganlab.config import EarlyStopConfig
+from ganlab.rules import (
+    COLLAPSING,
+    REFINING,
+    History,
+    Timeline,
+    apply_rule,
+    quality_series,
+)
+
+QualityOf = Callable[[History], tuple[list[int], list[float]]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule's reading of one history, with the quality at the epochs that matter."""
+
+    timeline: Timeline
+    epochs: tuple[int, ...]  # evaluated epochs (quality logged), ascending
+    quality: tuple[float, ...]  # higher is better
+
+    @property
+    def trigger_epoch(self) -> int | None:
+        return self.timeline.trigger_epoch
+
+    @property
+    def cause(self) -> str | None:
+        return self.timeline.cause
+
+    @property
+    def failing_epoch(self) -> int | None:
+        return self.timeline.failing_epoch
+
+    @property
+    def last_epoch(self) -> int:
+        return self.epochs[-1]
+
+    @property
+    def stop_epoch(self) -> int:
+        """Where the rule would stop: its stop epoch, or the end when it never triggers."""
+        stop = self.timeline.stop_epoch
+        return stop if stop is not None else self.last_epoch
+
+    @property
+    def oracle_epoch(self) -> int:
+        """The earliest epoch of best quality."""
+        best = max(range(len(self.epochs)), key=lambda i: (self.quality[i], -i))
+        return self.epochs[best]
+
+    def quality_at(self, epoch: int) -> float:
+        """Quality at the latest evaluated epoch at or before `epoch`."""
+        index = max((i for i, e in enumerate(self.epochs) if e <= epoch), default=0)
+        return self.quality[index]
+
+    @property
+    def quality_at_stop(self) -> float:
+        return self.quality_at(self.stop_epoch)
+
+    @property
+    def quality_at_oracle(self) -> float:
+        return max(self.quality)
+
+    @property
+    def final_quality(self) -> float:
+        return self.quality[-1]
+
+    @property
+    def regret(self) -> float:
+        return self.quality_at_oracle - self.quality_at_stop
+
+    @property
+    def epochs_saved(self) -> int:
+        return 0 if self.trigger_epoch is None else self.last_epoch - self.trigger_epoch
+
+    def first_in(self, phase: int) -> int | None:
+        """First evaluation in `phase`; for REFINING, in refining or collapsing."""
+        wanted = {REFINING, COLLAPSING} if phase == REFINING else {phase}
+        return _first(self.timeline, wanted)
+
+
+def verdict(
+    history: History, cfg: EarlyStopConfig, quality_of: QualityOf = quality_series
+) -> Verdict | None:
+    """`cfg`'s verdict on a history; None when the run logged no quality."""
+    epochs, quality = quality_of(history)
+    if not epochs:
+        return None
+    return Verdict(apply_rule(history, cfg), tuple(epochs), tuple(quality))
+
+
+def rule_of(params: Mapping[str, str]) -> EarlyStopConfig:
+    """The early-stop settings a run logged as params (defaults for missing ones), so a
+    stored run is judged by the rule it trained with."""
+    names = {f.name for f in fields(EarlyStopConfig)}
+    dotlist = [
+        f"{k.removeprefix('early_stop.')}={v}"
+        for k, v in params.items()
+        if k.startswith("early_stop.") and k.removeprefix("early_stop.") in names
+    ]
+    merged = OmegaConf.merge(OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist))
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def describe(history: History, cfg: EarlyStopConfig, timeline: Timeline) -> str:
+    """A run's verdict in a few Markdown lines, for its MLflow description: when each
+    phase began, what the rule decided, and quality at the best, stop and last epochs.
+
+    Quality here is the bounded one (hq_fraction x modes_covered / n_modes on mixtures,
+    the classifier's class_quality on images), or minus FID when only FID was logged."""
+    from ganlab.rules import FAILING
+    from ganlab.rules.run_quality import bounded_quality
+
+    lines = [f"**ganlab verdict** (rule `{cfg.rule}`, action `{cfg.action}`)", ""]
+    epochs, quality = bounded_quality(history)
+    mixture = any("quality/hq_fraction" in m for _, m in history)
+    name = "hq_fraction x modes_covered / n_modes" if mixture else "class_quality"
+    if not epochs:
+        epochs, quality = quality_series(history)
+        name = "minus FID"
+    judged = Verdict(timeline, tuple(epochs), tuple(quality)) if epochs else None
+    onsets = [
+        f"{label} from epoch {epoch}"
+        for label, epoch in (
+            ("refining", _first(timeline, {REFINING, COLLAPSING})),
+            ("collapsing", _first(timeline, {COLLAPSING})),
+            ("failing", _first(timeline, {FAILING})),
+        )
+        if epoch is not None
+    ]
+    lines.append("- phases: fitting from epoch 0" + "".join(f", {o}" for o in onsets))
+    if timeline.trigger_epoch is not None:
+        cause = "never fitted" if timeline.cause == "failing" else str(timeline.cause)
+        lines.append(
+            f"- the rule fired at epoch {timeline.trigger_epoch} ({cause}) and chose stop "
+            f"epoch {timeline.stop_epoch}"
+        )
+    else:
+        lines.append("- the rule did not fire")
+    if judged is None:
+        lines.append("- no quality was logged (monitors off)")
+    else:
+        lines.append(
+            f"- quality ({name}): best {judged.quality_at_oracle:.3f} at epoch "
+            f"{judged.oracle_epoch}, {judged.quality_at_stop:.3f} at the stop epoch "
+            f"{judged.stop_epoch}, final {judged.final_quality:.3f} at epoch {judged.last_epoch}"
+        )
+    return "\n".join(lines)
+
+
+def _first(timeline: Timeline, phases: set[int]) -> int | None:
+    return next(
+        (e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p in phases), None
+    )

@@ -1,0 +1,122 @@
+"""Signal magnitudes inside the training steps (seed 001, PGGAN: a collapse "starts when
+the discriminator overshoots ... and the signal magnitudes escalate in both networks",
+"over the course of a dozen minibatches").
+
+Once-per-epoch evaluations can miss a sub-epoch escalation, so these statistics are read
+inside the training loop, where they cost almost nothing:
+
+- `train/d_logit_abs_mean`, `train/d_logit_abs_max`: D's mean |raw output| over real and
+  fake batches, averaged over the epoch's D steps and its maximum over them (from the
+  logits the D step computes anyway);
+- `train/act_g_rms_max`, `train/act_d_rms_max`: the largest root-mean-square output of any
+  linear/conv layer of G (resp. D), over the steps sampled every `every_n_steps` (forward
+  hooks that are active only on those steps);
+- `train/g_update_rel`, `train/d_update_rel`: how far each network's parameters moved in
+  the epoch, ||theta_end - theta_start|| / ||theta_start||. A frozen generator (saturated
+  minimax loss, dead units) shows as ~0 while its losses look unremarkable.
+
+Everything is computed within an epoch, so a resumed run logs exactly what an
+uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.utils.hooks
+from torch import Tensor, nn
+
+PROBED_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+def flat_parameters(module: nn.Module) -> Tensor:
+    """A detached copy of all parameters as one vector."""
+    return torch.cat([p.detach().reshape(-1) for p in module.parameters()]).clone()
+
+
+def relative_change(before: Tensor, module: nn.Module) -> float:
+    """||theta_now - before|| / ||before||: 0 when nothing moved."""
+    now = torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+    return float((now - before).norm() / before.norm().clamp_min(1e-12))
+
+
+def logit_magnitudes(per_step: list[Tensor]) -> dict[str, float]:
+    """Mean and max over steps of each step's mean |logit| (per_step: one batch per step)."""
+    magnitudes = torch.stack([batch.abs().mean() for batch in per_step])
+    return {
+        "train/d_logit_abs_mean": float(magnitudes.mean()),
+        "train/d_logit_abs_max": float(magnitudes.max()),
+    }
+
+
+class ActivationProbe:
+    """Forward hooks recording each layer's output mean square on the sampled steps.
+
+    Per epoch: `train/act_<net>_rms/<layer>` (the layer's largest RMS over the sampled
+    steps; layers numbered in module order) and `train/act_<net>_rms_max` (over layers).
+
+    The hooks are attached only while `active` is true: a module with any forward hook
+    takes PyTorch's slow call path on every forward, which on the ring8 MLPs cost 5% of
+    training when the hooks stayed attached and merely returned on unsampled steps.
+    """
+
+    def __init__(self, networks: dict[str, nn.Module]) -> None:
+        self.records: dict[tuple[str, int], list[Tensor]] = {}
+        self._layers: list[tuple[str, int, nn.Module]] = []
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        for name, network in networks.items():
+            layers = [m for m in network.modules() if isinstance(m, PROBED_LAYERS)]
+            for index, layer in enumerate(layers):
+                self.records[(name, index)] = []
+                self._layers.append((name, index, layer))
+
+    @property
+    def active(self) -> bool:
+        return bool(self._handles)
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        if value and not self._handles:
+            self._handles = [
+                layer.register_forward_hook(self._hook(name, index))
+                for name, index, layer in self._layers
+            ]
+        elif not value and self._handles:
+            self.remove()
+
+    def _hook(self, name: str, index: int):
+        def record(_module: nn.Module, _inputs: tuple, output: Tensor) -> None:
+            self.records[(name, index)].append(output.detach().pow(2).mean())
+
+        return record
+
+    def epoch_stats(self) -> dict[str, float]:
+        """Largest RMS per layer and per network since the last call, then reset."""
+        stats: dict[str, float] = {}
+        for (name, index), values in self.records.items():
+            if not values:
+                continue
+            rms = float(torch.stack(values).max().sqrt())
+            stats[f"train/act_{name}_rms/{index}"] = rms
+            key = f"train/act_{name}_rms_max"
+            stats[key] = max(stats.get(key, 0.0), rms)
+            values.clear()
+        return stats
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
+    """L2 norm of the gradients of `params` (after backward), as a 0-d tensor.
+
+    Called twice per training step, so it skips the per-call device/dtype grouping of
+    `get_total_norm` / `clip_grad_norm_` and calls the fused per-tensor norm they use
+    underneath: half their cost on the ring8 MLPs (benchmarks/monitor_overhead.py). The
+    caller passes a parameter list built once, not `module.parameters()` each step.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
