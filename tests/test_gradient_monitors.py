@@ -17,10 +17,10 @@ from ganlab.data import build_mixture
 from ganlab.losses import build_formulation
 from ganlab.monitors.base import EvalState, distribution_stats
 from ganlab.monitors.dgrad import input_gradient_norms
-from ganlab.training.signals import total_grad_norm
 from ganlab.monitors.duality_gap import DualityGapMonitor
 from ganlab.monitors.jsd import jsd_estimate
 from ganlab.monitors.steepness import SteepnessMonitor, steepness_exact, steepness_power
+from ganlab.training.signals import total_grad_norm
 
 F64 = torch.float64
 
