@@ -61,7 +61,7 @@ def compose_config(out: Path, epochs: int, steps: int, model: str):
             overrides=[
                 *MODELS[model],
                 "monitor=none",
-                "early_stop.rule=none",
+                "early_stop=none",
                 f"trainer.epochs={epochs}",
                 f"trainer.steps_per_epoch={steps}",
                 "trainer.progress=none",

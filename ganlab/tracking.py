@@ -225,6 +225,26 @@ class RunTracker:
             return found.experiment_id
 
     @classmethod
+    def find(cls, uri: str, experiment: str, tags: Mapping[str, str]) -> RunTracker | None:
+        """The newest run of `experiment` carrying all of `tags`, or None."""
+        client = cls.connect(uri)
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return None
+        query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+        try:
+            runs = client.search_runs(
+                [found.experiment_id], query, max_results=1, order_by=["attributes.start_time DESC"]
+            )
+        except MlflowException as exc:
+            raise TrackingError(f"cannot search runs in {uri}: {exc}") from exc
+        return cls(client, runs[0].info.run_id, uri=uri) if runs else None
+
+    @property
+    def experiment_id(self) -> str:
+        return str(self.client.get_run(self.run_id).info.experiment_id)
+
+    @classmethod
     def reopen(cls, uri: str, run_id: str) -> RunTracker:
         """Continue an existing run; remember the last epoch it logged."""
         client = cls.connect(uri)
@@ -437,10 +457,12 @@ def load_runs(
     filter_string: str = "",
     run_ids: Iterable[str] = (),
     include_running: bool = False,
+    skip_names: Iterable[str] = (),
 ) -> list[StoredRun]:
     """Every ended run of `experiment` matching the MLflow filter, oldest first.
 
-    `include_running` also returns runs still marked RUNNING (or whose process died)."""
+    `include_running` also returns runs still marked RUNNING (or whose process died);
+    runs named in `skip_names` are left out before their histories are read."""
     client = RunTracker.connect(uri)
     try:
         found = client.get_experiment_by_name(experiment)
@@ -456,8 +478,12 @@ def load_runs(
         )
     except MlflowException as exc:
         raise TrackingError(f"cannot search runs in {uri}: {exc}") from exc
-    wanted = set(run_ids)
-    runs = [run for run in runs if not wanted or run.info.run_id in wanted]
+    wanted, skipped = set(run_ids), set(skip_names)
+    runs = [
+        run
+        for run in runs
+        if (not wanted or run.info.run_id in wanted) and run.info.run_name not in skipped
+    ]
     histories = metric_histories(client, runs)
     return [
         StoredRun(

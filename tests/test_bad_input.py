@@ -84,7 +84,7 @@ def test_disk_full_mid_run_fails_the_run_and_keeps_what_was_logged(
         return real_save(obj, path)
 
     monkeypatch.setattr(checkpoint_module.torch, "save", fills_up)
-    cfg = make_cfg("trainer.epochs=3", "early_stop.rule=none")
+    cfg = make_cfg("trainer.epochs=3", "early_stop=none")
     with pytest.raises(CheckpointError, match="cannot write checkpoint"):
         train(cfg)
     (run,) = client.search_runs(
@@ -98,8 +98,6 @@ def test_disk_full_mid_run_fails_the_run_and_keeps_what_was_logged(
     assert load_checkpoint(ckpt)["epoch"] == 1
     # and the run resumes from there, logging epoch 3 once
     train(
-        make_cfg(
-            "trainer.epochs=3", "early_stop.rule=none", f"trainer.resume='{cfg.paths.output_dir}'"
-        )
+        make_cfg("trainer.epochs=3", "early_stop=none", f"trainer.resume='{cfg.paths.output_dir}'")
     )
     assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3]

@@ -8,9 +8,8 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from ganlab.config import EarlyStopConfig
 from ganlab.launch.benchmark import main as benchmark_main
-from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY
+from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY, rule_config
 from ganlab.study.catalogue import load_catalogue
 from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED
 from ganlab.study.scoring import decide, labelled, score, tune, wilson
@@ -40,7 +39,7 @@ COLLAPSE = run(
 )  # quality falls at epoch 16 and D's gradient rises 6x there, for good
 HEALTHY_RUN = run("healthy", FIT + [0.9] * 20, RISE + [10.0] * 20)
 FROZEN = run("frozen", [0.0] * 25, [10.0] * 25, g_update=[0.2] * 5 + [0.0] * 20)
-SHIFT = EarlyStopConfig(
+SHIFT = rule_config(
     rule="combined",
     shift_up=3.0,
     drift=0.3,
@@ -69,7 +68,7 @@ def test_a_level_shift_rule_catches_the_collapse_in_time_and_spares_the_healthy_
 
 
 def test_never_stopping_costs_the_collapse_and_failing_needs_the_freeze_signal() -> None:
-    never = decide(COLLAPSE, EarlyStopConfig(rule="none"))
+    never = decide(COLLAPSE, rule_config("none"))
     assert not never.hit and never.regret == pytest.approx(0.9 - 0.05)
     frozen = decide(FROZEN, SHIFT)
     # G frozen from epoch 6, failing after fail_patience=5 evaluations: epoch 10 <= 25 / 2
@@ -86,7 +85,7 @@ def test_score_counts_each_label_against_its_own_question() -> None:
 
 
 def test_tuning_prefers_settings_within_the_false_alarm_budget() -> None:
-    noisy = EarlyStopConfig(
+    noisy = rule_config(
         rule="combined", shift_up=0.01, drift=0.0, escalation=0.0, ema=1.0, warmup_epochs=3
     )
     healthy_with_noise = run("noisy", FIT + [0.9] * 20, RISE + [10.0, 11.0, 9.0, 12.0, 10.0] * 4)

@@ -48,8 +48,8 @@ DATASETS = ", ".join(sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"
         (["-m", "model=dcgan,mlp", "dataset=mnist,ring8"], "model=dcgan is for images"),
         # a rule reading a monitor that is off would never fire, silently
         (
-            ["early_stop.rule=duality_gap"],
-            "early_stop.rule=duality_gap reads the duality gap, which is off; set "
+            ["early_stop=duality_gap"],
+            "early_stop=duality_gap reads the duality gap, which is off; set "
             "monitor.duality_gap.every_n_epochs",
         ),
         # Hydra's own launcher group and its keys
@@ -74,7 +74,7 @@ def test_bad_override_gives_one_sentence(args: list[str], expected: str) -> None
         ["loss=wgan_gp", "dataset=grid25", "seed=3"],
         ["loss=ns,mm,mm_nsat", "seed=0,1,2"],
         ["experiment=phases_grid25"],
-        ["early_stop.rule=duality_gap", "monitor.duality_gap.every_n_epochs=5"],
+        ["early_stop=duality_gap", "monitor.duality_gap.every_n_epochs=5"],
         ["experiment=loss_zoo_ring8", "trainer.epochs=5"],
         ["dataset=custom", "dataset.centers=[[0,0],[3,0]]", "dataset.weights=[1,2]"],
         ["hydra/launcher=basic", "hydra.job.chdir=false"],

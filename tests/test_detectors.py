@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from ganlab.config import EarlyStopConfig
 from ganlab.rules import (
     COLLAPSING,
     D_ACC_KEY,
@@ -17,6 +16,7 @@ from ganlab.rules import (
     LOGIT_MAX_KEY,
     STEEPNESS_P90_KEY,
     apply_rule,
+    rule_config,
 )
 from ganlab.rules.detectors import dominant, frozen, level_shift, persistent
 from tests.test_phases import assert_online_equals_replay
@@ -94,30 +94,30 @@ def test_combined_rule_catches_a_level_shift_a_spike_rule_absorbs() -> None:
     """The permanent collapses of the benchmark: D's gradient at fakes rises ~5x and
     stays there. A 'recent median' spike detector sees one jump and then a new normal."""
     dgrad = [10.0] * 12 + [50.0] * 10
-    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 3.0, "drift": 0.3})
+    cfg = rule_config(**{**COMBINED, "shift_up": 3.0, "drift": 0.3})
     timeline = apply_rule(history(dgrad), cfg)
     # log 5 - 0.3 = 1.31 per evaluation: 1.31, 2.62, 3.93 >= 3 at the 3rd (epoch 15)
     assert timeline.trigger_epoch == 15
     assert timeline.cause == "collapse"
     assert timeline.stop_epoch == 12  # the lowest score before the trigger, latest of ties
     assert timeline.phases[14:] == [COLLAPSING] * 8
-    spike_rule = EarlyStopConfig(reference="recent", ema=1.0, tau=2.0, warmup_epochs=3)
+    spike_rule = rule_config("gradient", reference="recent", ema=1.0, tau=2.0, warmup_epochs=3)
     assert apply_rule(history(dgrad), spike_rule).trigger_epoch is None  # log 5 < 2
 
 
 def test_combined_rule_ignores_a_one_epoch_spike_of_the_same_size() -> None:
     dgrad = [10.0] * 12 + [50.0] + [10.0] * 9
-    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 3.0, "drift": 0.3})
+    cfg = rule_config(**{**COMBINED, "shift_up": 3.0, "drift": 0.3})
     assert apply_rule(history(dgrad), cfg).trigger_epoch is None
 
 
 def test_escalation_channel_fires_on_a_logit_blow_up() -> None:
     dgrad = [10.0] * 20
     logits = [1.0] * 10 + [60.0] + [1.0] * 9  # D's logits escalate within an epoch
-    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "escalation": math.log(30)})
+    cfg = rule_config(**{**COMBINED, "shift_up": 0.0, "escalation": math.log(30)})
     timeline = apply_rule(history(dgrad, logits=logits), cfg)
     assert timeline.trigger_epoch == 11
-    off = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "escalation": 0.0})
+    off = rule_config(**{**COMBINED, "shift_up": 0.0, "escalation": 0.0})
     assert apply_rule(history(dgrad, logits=logits), off).trigger_epoch is None
 
 
@@ -125,7 +125,7 @@ def test_a_frozen_generator_is_marked_failing_after_patience() -> None:
     """A saturated minimax generator: no spike anywhere, its parameters stop moving."""
     n = 20
     update = [0.3, 0.2, 0.1, 0.05] + [0.0] * (n - 4)
-    cfg = EarlyStopConfig(**{**COMBINED, "fail_patience": 5, "frozen_tol": 1e-4})
+    cfg = rule_config(**{**COMBINED, "fail_patience": 5, "frozen_tol": 1e-4})
     timeline = apply_rule(history([10.0] * n, g_update=update), cfg)
     assert timeline.failing_epoch == 9  # frozen from epoch 5, the 5th in a row is 9
     assert timeline.trigger_epoch == timeline.stop_epoch == 9
@@ -135,7 +135,7 @@ def test_a_frozen_generator_is_marked_failing_after_patience() -> None:
 
 def test_a_dominant_discriminator_is_failing_only_while_it_lasts() -> None:
     acc = [0.7] * 5 + [0.99] * 6 + [0.6] * 9
-    cfg = EarlyStopConfig(**{**COMBINED, "dominance": 0.95, "fail_patience": 3})
+    cfg = rule_config(**{**COMBINED, "dominance": 0.95, "fail_patience": 3})
     timeline = apply_rule(history([10.0] * 20, d_acc=acc), cfg)
     assert timeline.failing_epoch == 8
     assert [e for e, p in zip(timeline.epochs, timeline.phases, strict=True) if p == FAILING] == [
@@ -144,13 +144,13 @@ def test_a_dominant_discriminator_is_failing_only_while_it_lasts() -> None:
         10,
         11,
     ]
-    never = EarlyStopConfig(**{**COMBINED, "dominance": 1.0, "fail_patience": 3})
+    never = rule_config(**{**COMBINED, "dominance": 1.0, "fail_patience": 3})
     assert apply_rule(history([10.0] * 20, d_acc=acc), never).failing_epoch is None
 
 
 def test_histories_without_the_new_monitors_still_replay() -> None:
     """Runs logged before these monitors existed: the failing channels see nothing."""
-    timeline = apply_rule(history([10.0] * 15), EarlyStopConfig(rule="combined"))
+    timeline = apply_rule(history([10.0] * 15), rule_config("combined"))
     assert timeline.trigger_epoch is None and timeline.failing_epoch is None
 
 
@@ -183,7 +183,7 @@ def test_online_decisions_equal_replay(seed: int) -> None:
     """Epoch by epoch, the online stopper decides what a replay of the history finds."""
     rng = random.Random(seed)
     rows = random_history(rng, 40)
-    cfg = EarlyStopConfig(
+    cfg = rule_config(
         rule="combined",
         shift_up=rng.uniform(1, 4),
         shift_down=rng.choice([0.0, 3.0]),
@@ -206,11 +206,11 @@ def quality_history(quality: list[float]) -> list[tuple[int, dict[str, float]]]:
 
 
 def test_quality_channel_fires_on_a_sustained_drop_not_on_a_one_epoch_crash() -> None:
-    cfg = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.5})
+    cfg = rule_config(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.5})
     crash = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.0, 0.9, 0.9, 0.9, 0.9, 0.9]
     assert apply_rule(quality_history(crash), cfg).trigger_epoch is None
     collapse = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.1, 0.0, 0.1, 0.05, 0.0]
     # medians of 3: 0.9 until epoch 7, then 0.9, 0.1 (epoch 9): 1 - 0.1 / 0.9 >= 0.5
     assert apply_rule(quality_history(collapse), cfg).trigger_epoch == 9
-    off = EarlyStopConfig(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.0})
+    off = rule_config(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.0})
     assert apply_rule(quality_history(collapse), off).trigger_epoch is None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganlab.config import EarlyStopConfig
-from ganlab.rules import apply_rule
+from ganlab.rules import apply_rule, rule_config
 from ganlab.study.replay import main as replay_main
 from ganlab.tracking import metric_history
 from ganlab.training.checkpoint import load_checkpoint
@@ -18,7 +17,7 @@ from tests.test_train import artifact_paths
 # evaluation, so the rule triggers at the first one after the one warm-up evaluation
 # (epoch 2) and stops there.
 ALWAYS_TRIGGER = (
-    "early_stop.rule=gradient",
+    "early_stop=gradient",
     "early_stop.reference=running",
     "early_stop.tau=0",
     "trainer.epochs=5",
@@ -58,7 +57,7 @@ def test_record_action_keeps_training_and_keeps_the_stop_weights(make_cfg, clien
 
 
 def test_no_trigger_trains_to_the_end(make_cfg, client) -> None:
-    result = train(make_cfg("trainer.epochs=4", "early_stop.tau=1000"))
+    result = train(make_cfg("trainer.epochs=4", "early_stop=gradient", "early_stop.tau=1000"))
     assert result.epochs == 4
     tags = client.get_run(result.run_id).data.tags
     assert tags["early_stop.triggered"] == "false"
@@ -79,7 +78,6 @@ def test_resuming_a_stopped_run_does_not_train_past_the_stop(make_cfg, client) -
 def test_replay_of_stored_history_reproduces_the_online_decision(make_cfg, client) -> None:
     cfg = make_cfg(
         "trainer.epochs=6",
-        "early_stop.tau=0.05",
         "early_stop.action=record",
         "early_stop.warmup_epochs=1",
         "early_stop.patience=1",
@@ -87,9 +85,7 @@ def test_replay_of_stored_history_reproduces_the_online_decision(make_cfg, clien
     )
     result = train(cfg)
     stored = metric_history(client, result.run_id)
-    timeline = apply_rule(
-        stored, EarlyStopConfig(tau=0.05, warmup_epochs=1, patience=1, window=1, ema=1.0)
-    )
+    timeline = apply_rule(stored, rule_config(warmup_epochs=1, patience=1, window=1, ema=1.0))
     online_phase = metric_values(client, result.run_id, "phase")
     assert online_phase == [float(timeline.phase_at(e)) for e in range(0, 7)]
     tags = client.get_run(result.run_id).data.tags
@@ -148,6 +144,7 @@ def test_replay_grid_ranks_settings_by_median_regret(
             tracking_uri,
             "--experiment",
             experiment,
+            "rule=gradient",
             "tau=0,1000",
             "warmup_epochs=1",
             "reference=running",
@@ -193,22 +190,24 @@ def test_replay_grid_breaks_ties_by_mean_regret_then_epochs_saved() -> None:
 def test_replay_rejects_unknown_settings_and_experiments(tracking_uri, capsys) -> None:
     assert replay_main(["--tracking-uri", tracking_uri, "tua=1"]) == 2
     assert "'tua=1' is not an early_stop setting" in capsys.readouterr().err
-    assert replay_main(["--tracking-uri", tracking_uri, "tau=banana"]) == 2
+    assert replay_main(["--tracking-uri", tracking_uri, "rule=gradient", "tau=banana"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "early_stop.tau='banana' is not a valid value" in err
-    assert replay_main(["--tracking-uri", tracking_uri, "tau=-1"]) == 2
+    assert replay_main(["--tracking-uri", tracking_uri, "tau=1"]) == 2  # not combined's
+    assert "tau is not a setting of rule=combined" in capsys.readouterr().err
+    assert replay_main(["--tracking-uri", tracking_uri, "rule=gradient", "tau=-1"]) == 2
     assert "early_stop.tau must be >= 0, got -1.0" in capsys.readouterr().err
     assert replay_main(["--tracking-uri", tracking_uri, "--tolerance", "-1"]) == 2
     assert "--tolerance must be >= 0" in capsys.readouterr().err
     assert replay_main(["--tracking-uri", tracking_uri, "--experiment", "nope"]) == 2
     assert "experiment 'nope' does not exist" in capsys.readouterr().err
     assert replay_main(["--tracking-uri", tracking_uri, "rule=magic"]) == 2
-    assert "early_stop.rule='magic' is not valid" in capsys.readouterr().err
+    assert "unknown stopping rule 'magic'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("rule", ["duality_gap", "oracle", "none"])
 def test_every_rule_runs_online(make_cfg, client, rule: str) -> None:
-    result = train(make_cfg(f"early_stop.rule={rule}", "monitor.duality_gap.every_n_epochs=1"))
+    result = train(make_cfg(f"early_stop={rule}", "monitor.duality_gap.every_n_epochs=1"))
     tags = client.get_run(result.run_id).data.tags
     assert tags["early_stop.rule"] == rule
     assert metric_steps(client, result.run_id, "phase") == [0, 1, 2, 3]

@@ -30,7 +30,7 @@ RUN = [
     "trainer.epochs=5",
     "trainer.steps_per_epoch=400",
     "trainer.progress=log",
-    "early_stop.rule=none",
+    "early_stop=none",
     "monitor.duality_gap.every_n_epochs=0",
 ]
 

@@ -340,7 +340,7 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
         "dataset.download=false",
         "trainer.epochs=4",
         "trainer.steps_per_epoch=8",
-        "early_stop.rule=gradient",
+        "early_stop=gradient",
         "early_stop.reference=running",
         "early_stop.tau=0",
         "early_stop.warmup_epochs=1",

@@ -34,8 +34,8 @@ VALID = {
     "model.latent_dim": st.integers(1, 256).map(str),
     "model.d.activation": st.sampled_from(ACTIVATIONS.names()),
     "monitor.steepness.method": st.sampled_from(["auto", "exact", "power"]),
-    "early_stop.tau": st.floats(0, 10).map(number),
-    "early_stop.rule": st.sampled_from(RULES.names()),
+    "early_stop.warmup_epochs": st.integers(0, 20).map(str),
+    "early_stop": st.sampled_from(RULES.names()),  # the rule, by its group
 }
 
 # (key, invalid values, what the message must say)
@@ -58,7 +58,7 @@ INVALID = [
     ),
     ("model.g.activation", st.sampled_from(["gelu", "swish", "sigmoid"]), "model.g.activation="),
     ("early_stop.ema", st.floats(1.0001, 5).map(number), "early_stop.ema must be in (0, 1]"),
-    ("early_stop.tau", st.floats(-10, -1e-6).map(number), "early_stop.tau must be >= 0"),
+    ("early_stop.patience", st.integers(-5, 0).map(str), "early_stop.patience must be >= 1"),
 ]
 
 
@@ -66,7 +66,7 @@ INVALID = [
 def valid_overrides(draw) -> list[str]:
     keys = draw(st.lists(st.sampled_from(sorted(VALID)), unique=True, max_size=5))
     overrides = [f"{key}={draw(VALID[key])}" for key in keys]
-    if "early_stop.rule=duality_gap" in overrides:  # the rule needs its monitor on
+    if "early_stop=duality_gap" in overrides:  # the rule needs its monitor on
         overrides.append(f"monitor.duality_gap.every_n_epochs={draw(st.integers(1, 50))}")
     return overrides
 

@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from ganlab.config import EarlyStopConfig
 from ganlab.rules import (
     COLLAPSING,
     DGRAD_KEY,
@@ -18,6 +17,7 @@ from ganlab.rules import (
     STEEPNESS_P90_KEY,
     EarlyStopper,
     apply_rule,
+    rule_config,
 )
 from ganlab.rules.verdict import verdict
 
@@ -55,7 +55,7 @@ def test_discriminator_gradient_spike_triggers_and_stop_is_before_it() -> None:
     dgrad = [4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 8.0, 9.0, 9.0]
     s_p90 = [1.0, 3.0, 6.0, 6.1, 6.1, 6.1, 6.1, 6.1, 6.1]
     s_max = [9.0] * 9
-    timeline = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**RAW))
+    timeline = apply_rule(history(dgrad, s_p90, s_max), rule_config(**RAW))
     # score = log(g / min g since warm-up): 0 until epoch 7, log 8 = 2.08 >= tau at 7 and 8
     assert timeline.trigger_epoch == 8
     # lowest score among the patience + window = 4 evaluations up to the trigger: epoch 6
@@ -71,7 +71,7 @@ def test_settling_generator_is_not_a_collapse() -> None:
     dgrad = [3.0, 2.0] + [1.0] * (n - 2)
     s_p90 = [3.0, 8.0, 12.0, 12.0, 6.0, 3.0, 1.5, 1.0, 0.8, 0.7, 0.7, 0.7]
     s_max = [20.0] * n
-    timeline = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**RAW))
+    timeline = apply_rule(history(dgrad, s_p90, s_max), rule_config(**RAW))
     assert timeline.trigger_epoch is None
     assert timeline.stop_epoch is None
     assert COLLAPSING not in timeline.phases
@@ -83,15 +83,15 @@ def test_mode_drop_shows_as_falling_maximum_steepness() -> None:
     dgrad = [1.0] * n
     s_p90 = [2.0, 5.0, 8.0, 8.0, 8.0, 8.0, 2.0, 1.0, 1.0, 1.0]
     s_max = [20.0, 20.0, 20.0, 20.0, 20.0, 20.0, 6.0, 2.0, 2.0, 2.0]
-    with_steepness = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**RAW))
+    with_steepness = apply_rule(history(dgrad, s_p90, s_max), rule_config(**RAW))
     assert with_steepness.trigger_epoch == 8  # log(20/6) = 1.2 >= 1 at epochs 7 and 8
-    gradient_only = apply_rule(history(dgrad, s_p90, s_max), EarlyStopConfig(**{**RAW, "beta": 0}))
+    gradient_only = apply_rule(history(dgrad, s_p90, s_max), rule_config(**{**RAW, "beta": 0}))
     assert gradient_only.trigger_epoch is None
 
 
 def test_warm_up_evaluations_are_not_scored() -> None:
     dgrad = [1.0, 50.0, 50.0, 50.0]  # a spike inside the warm-up sets no reference
-    timeline = apply_rule(history(dgrad, [1.0] * 4, [1.0] * 4), EarlyStopConfig(**RAW))
+    timeline = apply_rule(history(dgrad, [1.0] * 4, [1.0] * 4), rule_config(**RAW))
     assert timeline.scores[:2] == [None, None]
     assert timeline.trigger_epoch is None
 
@@ -99,9 +99,9 @@ def test_warm_up_evaluations_are_not_scored() -> None:
 def test_smoothing_delays_a_single_spike() -> None:
     dgrad = [1.0] * 5 + [20.0] + [1.0] * 4
     flat = [1.0] * 10
-    raw = apply_rule(history(dgrad, flat, flat), EarlyStopConfig(**{**RAW, "patience": 1}))
+    raw = apply_rule(history(dgrad, flat, flat), rule_config(**{**RAW, "patience": 1}))
     assert raw.trigger_epoch == 6
-    smoothed_cfg = EarlyStopConfig(**{**RAW, "patience": 2, "ema": 0.3})
+    smoothed_cfg = rule_config(**{**RAW, "patience": 2, "ema": 0.3})
     # EMA 0.3: 1 -> 6.7 -> 4.99 -> 3.79: log ratios 1.9, 1.6: two evaluations above tau
     assert apply_rule(history(dgrad, flat, flat), smoothed_cfg).trigger_epoch == 7
 
@@ -109,7 +109,8 @@ def test_smoothing_delays_a_single_spike() -> None:
 def test_duality_gap_rule_triggers_on_a_rise_after_its_minimum() -> None:
     gaps = [2.0, 1.0, 0.5, 0.4, 0.4, 0.5, 0.9, 1.0, 1.2]
     rows = [(e + 1, {DUALITY_GAP_KEY: g}) for e, g in enumerate(gaps)]
-    cfg = EarlyStopConfig(**{**RAW, "rule": "duality_gap", "dg_tol": 1.0})
+    shared = {k: v for k, v in RAW.items() if k not in ("rule", "tau", "beta", "reference")}
+    cfg = rule_config("duality_gap", **shared, dg_tol=1.0)
     timeline = apply_rule(rows, cfg)
     # relative rise over the running minimum 0.4: 1.25 at epoch 7, 1.5 at epoch 8
     assert timeline.trigger_epoch == 8
@@ -121,7 +122,7 @@ def test_oracle_and_regret() -> None:
     hq = [0.1, 0.5, 0.9, 0.9, 0.6, 0.3]
     covered = [2, 6, 8, 7, 4, 2]
     rows = history([1.0, 1.0, 1.0, 9.0, 9.0, 9.0], [1.0] * n, [1.0] * n, hq, covered)
-    cfg = EarlyStopConfig(**{**RAW, "patience": 1, "warmup_epochs": 1})
+    cfg = rule_config(**{**RAW, "patience": 1, "warmup_epochs": 1})
     judged = verdict(rows, cfg)
     assert judged is not None
     assert judged.oracle_epoch == 3  # 0.9 * 8/8
@@ -135,7 +136,7 @@ def test_oracle_and_regret() -> None:
 def test_no_trigger_means_training_to_the_end() -> None:
     n = 5
     rows = history([1.0] * n, [1.0] * n, [1.0] * n, [0.2, 0.9, 0.5, 0.4, 0.4], [8] * n)
-    judged = verdict(rows, EarlyStopConfig(**RAW))
+    judged = verdict(rows, rule_config(**RAW))
     assert judged is not None
     assert judged.trigger_epoch is None
     assert judged.stop_epoch == 5
@@ -163,10 +164,12 @@ def test_online_decisions_equal_replay(rule: str, seed: int) -> None:
     """What the stopper decided epoch by epoch is what a replay of the history finds."""
     rng = random.Random(seed)
     rows = random_history(rng, 40)
-    cfg = EarlyStopConfig(
+    threshold = (
+        {"tau": rng.uniform(0.3, 1.5)} if rule == "gradient" else {"dg_tol": rng.uniform(0.2, 2)}
+    )
+    cfg = rule_config(
         rule=rule,
-        tau=rng.uniform(0.3, 1.5),
-        dg_tol=rng.uniform(0.2, 2),
+        **threshold,
         patience=rng.randint(1, 3),
         ema=rng.uniform(0.2, 1.0),
     )
@@ -174,7 +177,7 @@ def test_online_decisions_equal_replay(rule: str, seed: int) -> None:
     assert online_phases == sorted(online_phases)  # these rules' phases only move forward
 
 
-def assert_online_equals_replay(rows: list, cfg: EarlyStopConfig) -> list[float]:
+def assert_online_equals_replay(rows: list, cfg) -> list[float]:
     """Feed `rows` to the online stopper epoch by epoch; its first trigger (epoch, stop
     epoch, cause) and its phase per epoch must be what a replay of the whole history
     finds. Returns the online phases."""
@@ -199,7 +202,7 @@ def assert_online_equals_replay(rows: list, cfg: EarlyStopConfig) -> list[float]
 
 def test_stopper_state_round_trip() -> None:
     rows = random_history(random.Random(1), 15)
-    cfg = EarlyStopConfig(tau=0.5, patience=1)
+    cfg = rule_config("gradient", tau=0.5, patience=1)
     first = EarlyStopper(cfg)
     for epoch, metrics in rows[:8]:
         first.update(epoch, metrics)
@@ -217,7 +220,7 @@ FLAT_MAX = [30.0] * 14
 
 @pytest.mark.parametrize(("reference", "trigger"), [("running", 6), ("recent", 5)])
 def test_scoring_during_fitting_mistakes_the_rise_for_a_collapse(reference, trigger) -> None:
-    cfg = EarlyStopConfig(**{**RAW, "score_from": "warmup", "reference": reference, "window": 3})
+    cfg = rule_config(**{**RAW, "score_from": "warmup", "reference": reference, "window": 3})
     timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
     # running: log(6/2), log(8/2) >= 1 at epochs 5-6; recent: log(4/1), log(6/2) at 4-5
     assert timeline.trigger_epoch == trigger
@@ -225,7 +228,7 @@ def test_scoring_during_fitting_mistakes_the_rise_for_a_collapse(reference, trig
 
 @pytest.mark.parametrize("reference", ["running", "recent"])
 def test_scoring_from_the_plateau_waits_for_the_spike(reference: str) -> None:
-    cfg = EarlyStopConfig(**{**RAW, "score_from": "plateau", "reference": reference, "window": 3})
+    cfg = rule_config(**{**RAW, "score_from": "plateau", "reference": reference, "window": 3})
     timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
     # steepness growth falls under 5% over 3 evaluations at epoch 9; the spike is 11-12
     assert timeline.trigger_epoch == 12
@@ -233,7 +236,7 @@ def test_scoring_from_the_plateau_waits_for_the_spike(reference: str) -> None:
 
 
 def test_plateau_reference_scores_nothing_during_fitting() -> None:
-    cfg = EarlyStopConfig(**{**RAW, "score_from": "plateau", "window": 3})
+    cfg = rule_config(**{**RAW, "score_from": "plateau", "window": 3})
     timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
     fitting = [s for s, p in zip(timeline.scores, timeline.phases, strict=True) if p == FITTING]
     assert fitting and all(s is None for s in fitting)
@@ -249,7 +252,7 @@ def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
     dgrad = fitting + settled + spike + [10.0, 9.0]
     n = len(dgrad)
     steep = [20.0] * n
-    defaults = EarlyStopConfig(rule="gradient")  # the gradient rule's own defaults
+    defaults = rule_config("gradient")  # the gradient rule's own defaults
     before_spike = apply_rule(history(dgrad[:24], steep[:24], steep[:24]), defaults)
     assert before_spike.trigger_epoch is None
     timeline = apply_rule(history(dgrad, steep, steep), defaults)
@@ -260,7 +263,7 @@ def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
     assert apply_rule(history(mild, steep, steep), defaults).trigger_epoch is None
     # the previous default (running minimum since warm-up, EMA 0.3, tau 1, patience 3)
     # mistook fitting for a collapse: it fired at epoch 12, with D still learning
-    old = EarlyStopConfig(
+    old = rule_config(
         rule="gradient", reference="running", ema=0.3, beta=1.0, tau=1.0, patience=3, window=5
     )
     assert apply_rule(history(dgrad, steep, steep), old).trigger_epoch == 12

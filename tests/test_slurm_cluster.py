@@ -91,7 +91,7 @@ def start_sweep(
 ) -> subprocess.Popen:
     """One ring8 job of `epochs` epochs, swept through the cluster in the background;
     `overrides` come last (they may replace TINY's)."""
-    args = [*LAUNCHER, "seed=0", *TINY, f"trainer.epochs={epochs}", "early_stop.rule=none"]
+    args = [*LAUNCHER, "seed=0", *TINY, f"trainer.epochs={epochs}", "early_stop=none"]
     args += overrides
     env = {"GANLAB_ROOT": str(tmp_path), "SLURM_CONF": cluster.env["SLURM_CONF"]}
     return start_cli(args, cwd=tmp_path, env=env)

@@ -153,7 +153,7 @@ def test_killed_job_fails_alone_and_is_rerun(tmp_path: Path, launcher: str) -> N
         *SMALL,
         "trainer.epochs=4",
         "trainer.steps_per_epoch=300",
-        "early_stop.rule=none",
+        "early_stop=none",
     ]
     if launcher == "joblib":
         args.append("hydra.launcher.n_jobs=2")
@@ -233,7 +233,7 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
     info = SweepInfo(parent.run_id, uri, "ganlab", str(tmp_path / "multirun" / "s"))
     info.save()
     job_dir = Path(info.sweep_dir) / "0"
-    overrides = [*TINY, "trainer.epochs=5", "trainer.steps_per_epoch=400", "early_stop.rule=none"]
+    overrides = [*TINY, "trainer.epochs=5", "trainer.steps_per_epoch=400", "early_stop=none"]
     checkpoint = job_dir / "checkpoints" / "last.pt"
 
     def preempt() -> None:  # SIGTERM to the job's training process after its first epoch

@@ -166,7 +166,7 @@ def test_resume_by_run_id_needs_no_other_argument(make_cfg, client) -> None:
 def test_resume_keeps_the_checkpoints_epochs_unless_given(make_cfg, client) -> None:
     """Resumed with only trainer.resume, a 2-epoch run keeps its 2 epochs: the value this
     command composes (TINY's 3, or the schema's 40) must not leak in and train it on."""
-    first = train(make_cfg("trainer.epochs=2", "early_stop.rule=none"))
+    first = train(make_cfg("trainer.epochs=2", "early_stop=none"))
     from ganlab.training.launch_info import LaunchInfo
 
     spec = f"trainer.resume='{first.output_dir}'"

@@ -17,9 +17,10 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
 
 from ganlab.config.dataset import DatasetConfig
-from ganlab.config.early_stop import EarlyStopConfig
+from ganlab.config.early_stop import DEFAULT_RULE, EarlyStopConfig, RewindConfig
 from ganlab.config.fields import check_fields, option, schema_defaults
 from ganlab.config.loss import InstanceNoiseConfig, LossConfig
 from ganlab.config.model import ModelConfig, NetConfig
@@ -44,6 +45,7 @@ from ganlab.config.tracking import TrackingConfig
 from ganlab.config.trainer import TrainerConfig
 from ganlab.core.errors import ConfigError
 from ganlab.core.paths import project_root
+from ganlab.registry import RULES
 
 DEVICES = ("auto", "cpu", "cuda")
 GROUPS = {
@@ -57,6 +59,15 @@ GROUPS = {
     "tracking": TrackingConfig,
     "paths": PathsConfig,
 }
+
+
+def rule_config_class(rule: str) -> type[EarlyStopConfig]:
+    """The dataclass of a rule's settings, declared beside the rule (RULES)."""
+    return RULES.get(rule).config  # type: ignore[no-any-return]
+
+
+def default_rule_config() -> EarlyStopConfig:
+    return rule_config_class(DEFAULT_RULE)(rule=DEFAULT_RULE)
 
 
 @dataclass
@@ -77,7 +88,7 @@ class GanlabConfig:
     loss: LossConfig = option(doc="loss and stabilisers", factory=LossConfig)
     dataset: DatasetConfig = option(doc="data", factory=DatasetConfig)
     monitor: MonitorConfig = option(doc="monitors", factory=MonitorConfig)
-    early_stop: EarlyStopConfig = option(doc="stopping rule", factory=EarlyStopConfig)
+    early_stop: EarlyStopConfig = option(doc="stopping rule", factory=default_rule_config)
     tracking: TrackingConfig = option(doc="MLflow", factory=TrackingConfig)
 
     def __post_init__(self) -> None:
@@ -105,7 +116,7 @@ def check_rule_has_its_monitor(cfg: GanlabConfig) -> None:
     """A rule that reads the duality gap needs the gap evaluated (it is off by default)."""
     if cfg.early_stop.rule == "duality_gap" and cfg.monitor.duality_gap.every_n_epochs == 0:
         raise ConfigError(
-            "early_stop.rule=duality_gap reads the duality gap, which is off; set "
+            "early_stop=duality_gap reads the duality gap, which is off; set "
             "monitor.duality_gap.every_n_epochs (e.g. 5) or choose another rule."
         )
 
@@ -114,11 +125,19 @@ CROSS_GROUP_CHECKS = (check_model_fits_data, check_rule_has_its_monitor)
 
 
 def register() -> None:
-    """Make the schema and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
+    """Make the schema, each rule's settings (the `early_stop` group: `early_stop=gradient`)
+    and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
     if not OmegaConf.has_resolver("ganlab_root"):
         OmegaConf.register_new_resolver("ganlab_root", project_root)
+    store = ConfigStore.instance()
     with schema_defaults():
-        ConfigStore.instance().store(name="ganlab_schema", node=GanlabConfig)
+        # `early_stop` typed by the settings every rule shares: the group option chosen
+        # (conf/config.yaml's defaults, or early_stop=<rule>) brings the rule's own
+        store.store(name="ganlab_schema", node=GanlabConfig(early_stop=EarlyStopConfig()))
+        for entry in RULES.entries():
+            store.store(
+                group="early_stop", name=entry.name, node=entry.value.config(rule=entry.name)
+            )
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -134,10 +153,26 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def validate(cfg: DictConfig | dict[str, Any]) -> GanlabConfig:
-    """Resolve and range-check a composed config; raise ConfigError with one sentence."""
+    """Resolve and range-check a composed config; raise ConfigError with one sentence.
+
+    The `early_stop` node is checked against the dataclass of the rule it names (its
+    `rule`), so a stored config or a checkpoint's validates as it was composed."""
     cfg = OmegaConf.create(cfg) if not isinstance(cfg, DictConfig) else cfg
     user = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node is not ours
-    merged = OmegaConf.merge(OmegaConf.structured(GanlabConfig), user)
+    schema = OmegaConf.structured(GanlabConfig)
+    stop = user.get("early_stop")
+    rule = str(stop.get("rule", DEFAULT_RULE)) if stop is not None else DEFAULT_RULE
+    schema.early_stop = OmegaConf.structured(rule_config_class(rule)(rule=rule))
+    try:
+        merged = OmegaConf.merge(schema, user)
+    except (ConfigKeyError, ValidationError) as exc:
+        if not str(exc.full_key).startswith("early_stop") and exc.full_key:
+            raise
+        where = exc.full_key or "early_stop"
+        raise ConfigError(
+            f"early_stop={rule} with settings of another rule ({where}): pick a rule "
+            f"with its group, early_stop={rule}, which brings that rule's own settings."
+        ) from exc
     obj = OmegaConf.to_object(merged)
     assert isinstance(obj, GanlabConfig)
     return obj
@@ -150,7 +185,10 @@ __all__ = [
     "DiscriminatorConfidenceConfig",
     "DiscriminatorGradientConfig",
     "DualityGapConfig",
+    "DEFAULT_RULE",
     "EarlyStopConfig",
+    "RewindConfig",
+    "rule_config_class",
     "FIDMonitorConfig",
     "GanlabConfig",
     "GridMonitorConfig",

@@ -1,59 +1,51 @@
-"""`ganlab-benchmark collapse`: train the catalogue, label every run, score every rule.
+"""`ganlab-benchmark collapse`: train what the trajectory set lacks, then score the rules.
 
-    ganlab-benchmark collapse                 # the full catalogue (~1 h on 2 CPU cores)
-    ganlab-benchmark collapse --quick         # one seed of 3 scenarios (~3 min): CI
-    ganlab-benchmark collapse --score-only    # re-score the stored runs, train nothing
-    ganlab-benchmark collapse --jobs 4 --tracking-uri http://127.0.0.1:5000
+    ganlab-benchmark collapse --score-only            # re-score the shipped trajectory set
+    ganlab-benchmark collapse --score-only --holdout  # ... and look at held-out scores (logged)
+    ganlab-benchmark collapse                         # train what is missing (~4 h), then score
+    ganlab-benchmark collapse --quick                 # 6 short runs (~2 min): the machinery
+    ganlab-benchmark collapse hydra/launcher=slurm hydra.launcher.partition=cpu   # on SLURM
 
-Steps: (1) train every catalogue run not yet in the store (an interrupted benchmark
-continues where it stopped), each with the rule only recording; (2) label every run
-from its own quality history (ganlab.study.labels); (3) tune each rule family's
-settings on the tuning split and score the chosen setting, the shipped default and the
-baselines on the held-out split (ganlab.study.scoring); (4) write tables and figures to
---out and log them to the benchmark's parent MLflow run. docs/collapse.md explains the
-labels, the split and every column.
+Training: every catalogue run (ganlab/study/collapse_catalogue.yaml; its scenarios are
+configs in conf/collapse/) that the trajectory set does not hold yet is trained with the
+rule only recording, family by family, as `ganlab-train -m` sweeps (the warm process,
+joblib or SLURM, requeue and the sweep summary come with that); each sweep nests under
+the benchmark's parent MLflow run, and its finished runs are added to the trajectory set
+as soon as it ends, so an interrupted benchmark trains only what it still lacks.
+Overrides after the benchmark's name go to every sweep (a launcher, its settings).
+
+Scoring (ganlab.study.report): labels every run from its own quality history, then
+scores the sealed choice, the baselines and every rule family on the tuning split; the
+held-out split only with --holdout and the confirmation split only with --confirm, each
+such look appended to docs/collapse-looks.md. `--choose` runs the protocol that makes the
+choice (cross-validation inside the tuning split) and seals it. docs/collapse.md explains
+the labels, the splits, the protocol and every column.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ganlab.core.errors import GanlabError
-from ganlab.core.paths import project_root
+from ganlab.core.paths import PROJECT_ROOT, project_root
 from ganlab.core.version import __version__
 from ganlab.study.catalogue import (
     BENCHMARK_ROLE,
     CATALOGUE_FILE,
     ROLE_TAG,
-    SEED_TAG,
-    WorkerSetup,
-    default_workers,
+    Catalogue,
+    Job,
     load_catalogue,
-    run_catalogue,
 )
-from ganlab.tracking import RunTracker, check_tracking, load_runs, resolve_tracking_uri
-
-
-def _parent_run(uri: str, experiment: str, quick: bool) -> RunTracker:
-    """The benchmark's parent run in `experiment`: the existing one, or a new one."""
-    client = RunTracker.connect(uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        parents = client.search_runs(
-            [found.experiment_id], f"tags.`{ROLE_TAG}` = '{BENCHMARK_ROLE}'", max_results=1
-        )
-        if parents:
-            return RunTracker(client, parents[0].info.run_id, uri=uri)
-    return RunTracker.start(
-        uri,
-        experiment,
-        "collapse-benchmark" + ("-quick" if quick else ""),
-        {ROLE_TAG: BENCHMARK_ROLE, "ganlab.version": __version__},
-    )
+from ganlab.study.digits import PREPARERS
+from ganlab.study.trajectories import DEFAULT_PATH, export, read_or_empty
+from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,18 +56,38 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
     parser.add_argument("benchmark", choices=["collapse"], help="which benchmark")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="passed to every training sweep"
+    )
     parser.add_argument("--quick", action="store_true", help="the small CI catalogue")
     parser.add_argument("--catalogue", type=Path, default=CATALOGUE_FILE, help="YAML catalogue")
-    parser.add_argument("--tracking-uri", help="default: as ganlab-train resolves it")
+    parser.add_argument(
+        "--trajectories",
+        type=Path,
+        help="the trajectory set read and extended (default: "
+        f"{DEFAULT_PATH.relative_to(PROJECT_ROOT)}; with --quick or another --catalogue: "
+        "<out>/trajectories.parquet)",
+    )
+    parser.add_argument("--score-only", action="store_true", help="train nothing, only score")
+    parser.add_argument(
+        "--holdout", action="store_true", help="also print held-out scores (logged as a look)"
+    )
+    parser.add_argument(
+        "--confirm",
+        action="store_true",
+        help="also print the sealed choice's confirmation scores (logged as a look)",
+    )
+    parser.add_argument(
+        "--choose",
+        action="store_true",
+        help="run the protocol on the tuning split and seal its choice (overwrites the seal)",
+    )
+    parser.add_argument("--tracking-uri", help="for training; default as ganlab-train resolves it")
     parser.add_argument(
         "--experiment", help="MLflow experiment (default: collapse_benchmark[_quick])"
     )
-    parser.add_argument("--jobs", type=int, default=default_workers(), help="parallel runs")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time (joblib launcher)")
     parser.add_argument("--out", type=Path, help="output folder (default: benchmark_<name>/)")
-    parser.add_argument("--score-only", action="store_true", help="train nothing, only score")
-    parser.add_argument(
-        "--runs-dir", type=Path, help="where runs write checkpoints (default: <out>/runs)"
-    )
     return parser
 
 
@@ -87,41 +99,147 @@ def main(argv: Sequence[str] | None = None) -> int:
     experiment = args.experiment or (
         "collapse_benchmark_quick" if args.quick else "collapse_benchmark"
     )
-    out = args.out or Path(f"benchmark_{experiment}")
+    out = (args.out or Path(f"benchmark_{experiment}")).resolve()
+    shipped = not args.quick and args.catalogue == CATALOGUE_FILE
+    path = args.trajectories or (DEFAULT_PATH if shipped else out / "trajectories.parquet")
     try:
         catalogue = load_catalogue(args.catalogue, quick=args.quick)
-        uri = resolve_tracking_uri(args.tracking_uri, project_root())
-        check_tracking(uri, False, 5.0)
-        parent = _parent_run(uri, experiment, args.quick)
-        stored = load_runs(uri, experiment, include_running=False)
-        complete = {run.name for run in stored if SEED_TAG in run.tags}
-        todo = [job for job in catalogue.jobs() if job.name not in complete]
-        if not args.score_only and todo:
-            print(
-                f"ganlab-benchmark: {len(todo)} runs to train ({len(complete)} already stored) "
-                f"in {uri}, experiment '{experiment}', {args.jobs} at a time"
-            )
-            runs_dir = (args.runs_dir or out / "runs").resolve()
-            setup = WorkerSetup(
-                uri,
-                experiment,
-                parent.run_id,
-                str(runs_dir),
-                str(runs_dir.parent / "data"),
-                threads=max(1, (os.cpu_count() or 1) // args.jobs),
-            )
-            run_catalogue(todo, setup, args.jobs)
-            stored = load_runs(uri, experiment, include_running=False)
+        parent = None
+        if not args.score_only:
+            parent = train_missing(catalogue, path, args, experiment, out)
         from ganlab.study.report import write_report
 
-        runs = [run for run in stored if SEED_TAG in run.tags]
-        text = write_report(runs, catalogue, out, parent)
+        runs = read_or_empty(path)
+        if not runs:
+            raise GanlabError(
+                f"nothing to score: {path} holds no runs; train them with "
+                f"`ganlab-benchmark collapse{' --quick' if args.quick else ''}` (without "
+                "--score-only), or pass --trajectories FILE."
+            )
+        text = write_report(
+            runs,
+            catalogue,
+            out,
+            holdout=args.holdout,
+            confirm=args.confirm,
+            choose=args.choose,
+            sealed=shipped,
+            command="ganlab-benchmark " + " ".join(argv if argv is not None else sys.argv[1:]),
+        )
+        if parent is not None:
+            parent.log_artifacts(out, "benchmark")
     except GanlabError as exc:
         print(f"ganlab-benchmark: error: {exc}", file=sys.stderr)
         return 2
     print(text)
-    print(f"\nwritten to {out}/ and logged to run {parent.run_id} (experiment '{experiment}')")
+    print(f"\nwritten to {out}/ (trajectory set: {path})")
     return 0
+
+
+def train_missing(
+    catalogue: Catalogue, path: Path, args: argparse.Namespace, experiment: str, out: Path
+) -> RunTracker:
+    """Train every catalogue run the trajectory set lacks, one sweep per family (and set
+    of missing seeds); add each sweep's runs to the set as it ends. The parent run."""
+    uri = resolve_tracking_uri(args.tracking_uri, project_root())
+    check_tracking(uri, False, 5.0)
+    parent = RunTracker.find(uri, experiment, {ROLE_TAG: BENCHMARK_ROLE}) or RunTracker.start(
+        uri,
+        experiment,
+        "collapse-benchmark" + ("-quick" if args.quick else ""),
+        {ROLE_TAG: BENCHMARK_ROLE, "ganlab.version": __version__},
+    )
+    # runs a previous call trained but could not add (it was stopped): add them first
+    added = export(uri, experiment, catalogue, path)
+    if added:
+        print(f"ganlab-benchmark: added {added} stored runs to {path}", flush=True)
+    have = {t.run for t in read_or_empty(path)}
+    todo = [job for job in catalogue.jobs() if job.name not in have]
+    if not todo:
+        return parent
+    print(
+        f"ganlab-benchmark: {len(todo)} runs to train ({len(have)} in {path}) into {uri}, "
+        f"experiment '{experiment}'",
+        flush=True,
+    )
+    data_root = out / "data"
+    for prepare in sorted({job.prepare for job in todo if job.prepare}):
+        if prepare not in PREPARERS:
+            raise GanlabError(
+                f"unknown prepare step '{prepare}'; choose one of: {', '.join(PREPARERS)}."
+            )
+        print(f"ganlab-benchmark: prepared {PREPARERS[prepare](data_root)}", flush=True)
+    started = time.perf_counter()
+    sweeps = plan_sweeps(todo)
+    for number, (group, scenarios, seeds) in enumerate(sweeps, 1):
+        command = sweep_command(
+            group, scenarios, seeds, uri, experiment, parent.run_id, data_root, out, args
+        )
+        print(
+            f"ganlab-benchmark: sweep {number}/{len(sweeps)}: {group} "
+            f"{','.join(scenarios)} x seeds {','.join(map(str, seeds))}",
+            flush=True,
+        )
+        subprocess.run(command, check=False)  # failed jobs are FAILED runs: scored as such
+        added = export(uri, experiment, catalogue, path)
+        elapsed = (time.perf_counter() - started) / 60
+        print(
+            f"ganlab-benchmark: added {added} runs to {path} ({elapsed:.1f} min so far)",
+            flush=True,
+        )
+    return parent
+
+
+def plan_sweeps(todo: Sequence[Job]) -> list[tuple[str, list[str], list[int]]]:
+    """(config group, scenarios, seeds) per sweep: a family's scenarios that miss the same
+    seeds share one sweep (a Hydra sweep is a product of its values)."""
+    missing: dict[tuple[str, str], list[int]] = {}
+    for job in todo:
+        missing.setdefault((job.group, job.scenario), []).append(job.seed)
+    sweeps: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+    for (group, scenario), seeds in missing.items():
+        sweeps.setdefault((group, tuple(sorted(seeds))), []).append(scenario)
+    return [(group, scenarios, list(seeds)) for (group, seeds), scenarios in sweeps.items()]
+
+
+def sweep_command(
+    group: str,
+    scenarios: Sequence[str],
+    seeds: Sequence[int],
+    uri: str,
+    experiment: str,
+    parent_run_id: str,
+    data_root: Path,
+    out: Path,
+    args: argparse.Namespace,
+) -> list[str]:
+    """`ganlab-train -m` training these scenarios at these seeds into the benchmark's store;
+    joblib with --jobs workers unless the overrides choose a launcher."""
+    launcher = (
+        []
+        if any(o.startswith("hydra/launcher=") for o in args.overrides)
+        else [
+            "hydra/launcher=joblib",
+            f"hydra.launcher.n_jobs={args.jobs}",
+        ]
+    )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return [
+        sys.executable,
+        "-m",
+        "ganlab",
+        "-m",
+        f"+{group}={','.join(scenarios)}",
+        f"seed={','.join(map(str, seeds))}",
+        f"tracking.uri={uri}",
+        f"tracking.experiment={experiment}",
+        f"tracking.parent_run_id={parent_run_id}",
+        f"paths.data_root={data_root}",
+        "trainer.progress=none",
+        f"hydra.sweep.dir={out / 'sweeps' / (group.replace('/', '-') + '-' + stamp)}",
+        *launcher,
+        *args.overrides,
+    ]
 
 
 def cli() -> None:
@@ -129,4 +247,5 @@ def cli() -> None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     cli()

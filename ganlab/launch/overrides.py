@@ -33,6 +33,12 @@ def _describe_omegaconf(exc: OmegaConfBaseException) -> str:
     message = _first_line(getattr(exc, "msg", None) or str(exc))
     if "not in" in message or "not in struct" in message:
         listing = "--cfg hydra" if str(key).startswith("hydra") else "--cfg job"
+        if str(key).startswith("early_stop."):
+            return (
+                f"'{key}' is not a setting of the chosen stopping rule: pick the rule with "
+                "its group (early_stop=<rule>, e.g. early_stop=gradient early_stop.tau=3); "
+                "`ganlab-train early_stop=<rule> --cfg job` lists its settings."
+            )
         return (
             f"'{key}' is not a config key; check its spelling "
             f"(`ganlab-train {listing}` lists them all)."

@@ -65,6 +65,12 @@ class SweepCallback(Callback):
                 "ganlab.sweep_dir": str(sweep_dir),
                 "ganlab.sweep_overrides": overrides,
                 "ganlab.version": __version__,
+                # a sweep launched for a larger study (the collapse benchmark) nests in it
+                **(
+                    {"mlflow.parentRunId": str(config.tracking.parent_run_id)}
+                    if config.tracking.get("parent_run_id")
+                    else {}
+                ),
             },
         )
         _active = SweepInfo(tracker.run_id, uri, str(config.tracking.experiment), str(sweep_dir))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 
 from omegaconf import OmegaConf
 
-from ganlab.config import EarlyStopConfig
+from ganlab.config import DEFAULT_RULE, EarlyStopConfig, rule_config_class
 from ganlab.rules import (
     COLLAPSING,
     REFINING,
@@ -109,15 +109,18 @@ def verdict(
 
 
 def rule_of(params: Mapping[str, str]) -> EarlyStopConfig:
-    """The early-stop settings a run logged as params (defaults for missing ones), so a
-    stored run is judged by the rule it trained with."""
-    names = {f.name for f in fields(EarlyStopConfig)}
+    """The early-stop settings a run logged as params (the rule's defaults for missing
+    ones), so a stored run is judged by the rule it trained with. Runs logged before each
+    rule had its own settings logged every rule's: those of other rules are ignored."""
+    rule = params.get("early_stop.rule", DEFAULT_RULE)
+    cls = rule_config_class(rule)
+    names = {f.name for f in fields(cls)} - {"rule"}
     dotlist = [
         f"{k.removeprefix('early_stop.')}={v}"
         for k, v in params.items()
-        if k.startswith("early_stop.") and k.removeprefix("early_stop.") in names
+        if k.startswith("early_stop.") and k.removeprefix("early_stop.").split(".")[0] in names
     ]
-    merged = OmegaConf.merge(OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist))
+    merged = OmegaConf.merge(OmegaConf.structured(cls(rule=rule)), OmegaConf.from_dotlist(dotlist))
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 

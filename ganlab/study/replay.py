@@ -29,41 +29,52 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ganlab.config import EarlyStopConfig, register
+from ganlab.config import DEFAULT_RULE, EarlyStopConfig, register, rule_config_class
 from ganlab.core.errors import ConfigError, GanlabError
 from ganlab.core.paths import project_root
+from ganlab.registry import RULES
+from ganlab.rules.rule import rule_config
 from ganlab.rules.verdict import Verdict, verdict
 from ganlab.study.tables import fmt, markdown_table
 from ganlab.tracking import StoredRun, check_tracking, load_runs, resolve_tracking_uri
 
 
 def parse_grid(assignments: Sequence[str]) -> list[EarlyStopConfig]:
-    """['tau=0.5,1', 'rule=gradient'] -> one validated EarlyStopConfig per combination."""
-    fields = {f.name for f in dataclasses.fields(EarlyStopConfig)}
+    """['tau=0.5,1', 'rule=gradient'] -> the rule's settings for each combination, each
+    validated against that rule's own dataclass (the default rule when none is named)."""
+    known = {f.name for entry in RULES.entries() for f in dataclasses.fields(entry.value.config)}
     axes: list[tuple[str, list[str]]] = []
     for item in assignments:
         key, sep, values = item.partition("=")
         key = key.removeprefix("early_stop.")
-        if not sep or key not in fields:
+        if not sep or key not in known:
             raise ConfigError(
                 f"'{item}' is not an early_stop setting; use KEY=VALUE with KEY one of: "
-                f"{', '.join(sorted(fields))}."
+                f"{', '.join(sorted(known))}."
             )
         axes.append((key, values.split(",")))
     configs = []
     for combo in itertools.product(*(values for _, values in axes)):
-        dotlist = [f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True)]
+        chosen = dict(zip((key for key, _ in axes), combo, strict=True))
+        rule = chosen.pop("rule", DEFAULT_RULE)
+        cls = rule_config_class(rule)
+        dotlist = [f"{key}={value}" for key, value in chosen.items()]
         try:
             merged = OmegaConf.merge(
-                OmegaConf.structured(EarlyStopConfig), OmegaConf.from_dotlist(dotlist)
+                OmegaConf.structured(cls(rule=rule)), OmegaConf.from_dotlist(dotlist)
             )
             configs.append(OmegaConf.to_object(merged))
         except OmegaConfBaseException as exc:
-            key = getattr(exc, "full_key", None) or "?"
-            value = dict(item.split("=", 1) for item in dotlist).get(str(key), "?")
-            expected = type(getattr(EarlyStopConfig(), str(key), "")).__name__
+            key = str(getattr(exc, "full_key", None) or "?")
+            if key not in {f.name for f in dataclasses.fields(cls)}:
+                raise ConfigError(
+                    f"{key} is not a setting of rule={rule}; name the rule whose setting it "
+                    "is (rule=...)."
+                ) from exc
+            expected = type(getattr(cls(rule=rule), key, "")).__name__
             raise ConfigError(
-                f"early_stop.{key}={value!r} is not a valid value; it must be a {expected}."
+                f"early_stop.{key}={chosen.get(key, '?')!r} is not a valid value; it must be "
+                f"a {expected}."
             ) from exc
     return configs  # type: ignore[return-value]
 
@@ -280,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for cfg in configs:
         rows += summaries(runs, cfg, args.by, describe(cfg, varied))
     # what every rule must beat: training to the end (regret of the last epoch)
-    baseline = summaries(runs, EarlyStopConfig(rule="none"), args.by, NEVER_STOP)
+    baseline = summaries(runs, rule_config("none"), args.by, NEVER_STOP)
     if len(configs) > 1 and baseline:  # best settings first, judged on all runs together
         key = (
             ranking

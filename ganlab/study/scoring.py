@@ -9,8 +9,13 @@ have decided online) is an `Outcome`; a set of outcomes is summarised as a `Scor
 - lag: trigger epoch - onset epoch of the collapsed runs it flagged (negative = lead);
 - false alarms: healthy (and, separately, recovering) runs flagged at all;
 - failing: never-fitted runs the rule marked failing by half of the run;
+- partial (scored apart): runs that lost a third of their modes for good, flagged
+  between their best epoch and onset + `hit_slack`; alarms on ambiguous runs, apart too;
 - regret: quality at the run's best epoch - quality at the rule's stop epoch (the last
-  epoch when it never triggers), in absolute quality, over every labelled run.
+  epoch when it never triggers), in absolute quality, for the runs that fitted (healthy,
+  recovering, collapsed, partial) and, apart, for the never-fitted ones (whose best is
+  low anyway), with bootstrap 95% intervals of the median;
+- saved: the share of each run's epochs a stopping rule would not have trained.
 
 Rates come with Wilson 95% intervals: with tens of runs per label a rate of 0.8 is
 0.6-0.9, and the tables say so.
@@ -32,6 +37,7 @@ from ganlab.study.labels import (
     COLLAPSED,
     HEALTHY,
     NEVER_FITTED,
+    PARTIAL,
     RECOVERING,
     LabelCriteria,
     RunLabel,
@@ -131,10 +137,17 @@ class Outcome:
         return self.trigger_epoch - onset
 
     @property
+    def saved(self) -> float:
+        """The share of the run's epochs that stopping at the trigger would not train."""
+        last = self.run.epochs[-1] if self.run.epochs else 0
+        return (last - self.trigger_epoch) / last if self.trigger_epoch and last else 0.0
+
+    @property
     def hit(self) -> bool:
-        """A collapsed run flagged between its best epoch and onset + HIT_SLACK."""
+        """A collapsed (or partial) run flagged between its best epoch and onset +
+        HIT_SLACK."""
         label = self.run.label
-        if label.label != COLLAPSED or self.trigger_epoch is None:
+        if label.label not in (COLLAPSED, PARTIAL) or self.trigger_epoch is None:
             return False
         assert label.onset_epoch is not None and label.best_epoch is not None
         return label.best_epoch <= self.trigger_epoch <= self._slack_epoch(label.onset_epoch)
@@ -198,9 +211,13 @@ class Score:
     alarm_recovering: Rate
     false_alarm_good: Rate  # healthy and recovering runs together
     failing: Rate  # never-fitted runs marked failing by half the run
+    partial: Rate  # partial runs flagged in time (scored apart)
+    alarm_ambiguous: Rate
     lags: tuple[int, ...]
     failing_epochs: tuple[int, ...]
-    regrets: tuple[float, ...]  # every non-ambiguous run
+    regrets: tuple[float, ...]  # every fitted run: healthy, recovering, collapsed, partial
+    regrets_never: tuple[float, ...]  # never-fitted runs
+    saved: tuple[float, ...]  # every scored run: share of its epochs not trained
 
     @property
     def median_regret(self) -> float | None:
@@ -209,6 +226,14 @@ class Score:
     @property
     def mean_regret(self) -> float | None:
         return statistics.fmean(self.regrets) if self.regrets else None
+
+    @property
+    def mean_saved(self) -> float | None:
+        return statistics.fmean(self.saved) if self.saved else None
+
+    def regret_text(self) -> str:
+        """Median regret of fitted runs with its bootstrap 95% interval."""
+        return median_ci_text(self.regrets)
 
     def lag_text(self) -> str:
         if not self.lags:
@@ -227,12 +252,37 @@ def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
     return q[0], q[1], q[2]
 
 
+def bootstrap_median_ci(
+    values: Sequence[float], resamples: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap 95% interval of the median (runs resampled with replacement;
+    a fixed seed, so a report is reproducible). None for fewer than two values."""
+    if len(values) < 2:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    data = np.asarray(values, dtype=float)
+    medians = np.median(rng.choice(data, size=(resamples, len(data)), replace=True), axis=1)
+    low, high = np.quantile(medians, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def median_ci_text(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    ci = bootstrap_median_ci(values)
+    median = statistics.median(values)
+    return f"{median:.3f}" if ci is None else f"{median:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
 def score(outcomes: Sequence[Outcome]) -> Score:
-    def of(label: str) -> list[Outcome]:
-        return [o for o in outcomes if o.label == label]
+    def of(*labels: str) -> list[Outcome]:
+        return [o for o in outcomes if o.label in labels]
 
     collapsed, healthy = of(COLLAPSED), of(HEALTHY)
-    recovering, never = of(RECOVERING), of(NEVER_FITTED)
+    recovering, never, partial = of(RECOVERING), of(NEVER_FITTED), of(PARTIAL)
+    ambiguous = of(AMBIGUOUS)
     return Score(
         hit=Rate(sum(o.hit for o in collapsed), len(collapsed)),
         early=Rate(sum(o.early for o in collapsed), len(collapsed)),
@@ -242,9 +292,13 @@ def score(outcomes: Sequence[Outcome]) -> Score:
             sum(o.alarm for o in healthy + recovering), len(healthy) + len(recovering)
         ),
         failing=Rate(sum(o.failing_by_half for o in never), len(never)),
+        partial=Rate(sum(o.hit for o in partial), len(partial)),
+        alarm_ambiguous=Rate(sum(o.alarm for o in ambiguous), len(ambiguous)),
         lags=tuple(o.lag for o in collapsed if o.lag is not None),
         failing_epochs=tuple(o.failing_epoch for o in never if o.failing_epoch is not None),
-        regrets=tuple(o.regret for o in outcomes if o.label != AMBIGUOUS),
+        regrets=tuple(o.regret for o in of(HEALTHY, RECOVERING, COLLAPSED, PARTIAL)),
+        regrets_never=tuple(o.regret for o in never),
+        saved=tuple(o.saved for o in outcomes if o.label != AMBIGUOUS),
     )
 
 

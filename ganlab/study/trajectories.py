@@ -169,6 +169,36 @@ def read(path: Path = DEFAULT_PATH) -> list[Trajectory]:
     return list(by_run.values())
 
 
+def read_or_empty(path: Path) -> list[Trajectory]:
+    """The set at `path`, or no runs when there is no file yet."""
+    return read(path) if path.is_file() else []
+
+
+def export(uri: str, experiment: str, catalogue: Any, path: Path) -> int:
+    """Add the catalogue runs of `experiment` that ended (FINISHED, or FAILED on a
+    numerical failure: a run that diverged is part of the catalogue) and that the set at
+    `path` lacks; return how many were added."""
+    from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG
+    from ganlab.tracking import load_runs
+
+    have = read_or_empty(path)
+    known = {t.run for t in have}
+    found = [
+        run
+        for run in load_runs(uri, experiment, skip_names=known)
+        if FAMILY_TAG in run.tags
+        and run.status in ("FINISHED", "FAILED")
+        and catalogue.job(
+            run.tags[FAMILY_TAG], run.tags.get(SCENARIO_TAG, ""), int(run.tags[SEED_TAG])
+        )
+        is not None
+    ]
+    if not found:
+        return 0
+    write(merge(have, [from_stored(run, catalogue) for run in found]), path)
+    return len(found)
+
+
 def merge(old: Iterable[Trajectory], new: Iterable[Trajectory]) -> list[Trajectory]:
     """`old` with `new` added; a run in both is taken from `new`."""
     merged = {t.run: t for t in old}

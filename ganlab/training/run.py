@@ -299,7 +299,9 @@ def start_tracking(
 ) -> RunTracker:
     """A new MLflow run: tags (sweep, loss, dataset, version, commit), the flattened
     config as params, and the resolved config and Hydra's files as artifacts."""
-    parent = cfg.tracking.parent_run_id or launch.parent_run_id
+    # a sweep's job is a child of its sweep's parent run (which tracking.parent_run_id, if
+    # set, nests under: ganlab.launch.sweep); a run alone is a child of tracking.parent_run_id
+    parent = launch.parent_run_id or cfg.tracking.parent_run_id
     tags = {"mlflow.parentRunId": parent} if parent else {}
     if launch.job is not None:
         tags["ganlab.job"] = str(launch.job)
@@ -313,6 +315,7 @@ def start_tracking(
         "ganlab.overrides": " ".join(launch.overrides or []),
         "ganlab.threads": str(torch.get_num_threads()),
     }
+    tags |= {str(k): str(v) for k, v in cfg.tracking.tags.items()}
     commit = git_commit(cfg.paths.root)
     if commit:
         tags["mlflow.source.git.commit"] = commit

@@ -1,19 +1,19 @@
 """The combined rule: collapse channels (sustained shifts of D's gradient, escalation of
-D's logits) and failing channels (a frozen generator, a dominant discriminator)."""
+D's logits, a sustained fall of quality, an escalation confirmed by one) and failing
+channels (a frozen generator, a dominant discriminator)."""
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 
-from ganlab.config import EarlyStopConfig
-from ganlab.rules.detectors import dominant, frozen, level_shift, persistent, safe_log
+from ganlab.config.fields import option
+from ganlab.rules.detectors import level_shift, safe_log
+from ganlab.rules.failing import FAILING_KEYS, FailingChannelsConfig, mark_failing
 from ganlab.rules.rule import register_rule
 from ganlab.rules.run_quality import bounded_quality
 from ganlab.rules.timeline import (
-    D_ACC_KEY,
     DGRAD_KEY,
-    FAILING,
-    G_UPDATE_KEY,
     LOGIT_MAX_KEY,
     STEEPNESS_P90_KEY,
     History,
@@ -32,6 +32,62 @@ QUALITY_KEYS = (
     "quality/mode_hq_count/",  # a prefix: every mode's count (the number of modes)
     "quality/class_quality",
 )
+
+
+@dataclass
+class CombinedRuleConfig(FailingChannelsConfig):
+    """A collapse channel fires when its statistic reaches its threshold (0 turns it
+    off); score = the largest statistic / threshold, so the rule triggers at >= 1."""
+
+    drift: float = option(
+        0.3, "CUSUM drift per evaluation, log units (slower trends never add)", ge=0
+    )
+    shift_window: int = option(
+        3, "CUSUM reference: the median of this many previous evaluations", ge=1
+    )
+    shift_up: float = option(
+        0.0, "CUSUM threshold on rises of log D-gradient (p90) at fakes; 0 = off", ge=0
+    )
+    shift_down: float = option(0.0, "CUSUM threshold on falls of log D-gradient; 0 = off", ge=0)
+    escalation: float = option(
+        3.4,
+        "threshold on how far log D-logit magnitude (step-level max) rises above its recent "
+        "median; 0 = off",
+        ge=0,
+    )
+    confirm_within: int = option(
+        0,
+        "escalation confirmed: an escalation counts only once quality has fallen by "
+        "`confirm_drop` within this many evaluations of it (the trigger is then the "
+        "confirming evaluation); 0 = escalations count at once",
+        ge=0,
+    )
+    confirm_drop: float = option(
+        0.3,
+        "the fall of sustained quality (share of its best) that confirms an escalation",
+        ge=0,
+        le=1,
+    )
+    quality_drop: float = option(
+        0.0,
+        "quality channel: fires when the median quality of the last `quality_window` "
+        "evaluations has fallen by this share of the best such median so far (hq x "
+        "coverage on mixtures, class quality on images; it needs the quality monitor); "
+        "0 = off",
+        ge=0,
+        le=1,
+    )
+    quality_window: int = option(3, "quality channel: evaluations in its median", ge=1)
+    quality_patience: int = option(
+        1, "quality channel: evaluations in a row its fall must last before it counts", ge=1
+    )
+    quality_floor: float = option(
+        0.25,
+        "quality channel: watches only once sustained quality has reached this (falls "
+        "while still fitting are noise, not collapse)",
+        ge=0,
+        le=1,
+    )
 
 
 def quality_drop(
@@ -60,13 +116,51 @@ def quality_drop(
     return out
 
 
+def lasting(values: list[float | None], patience: int) -> list[float | None]:
+    """Each value as the smallest of the last `patience` (None when one of them is):
+    a statistic counts only once it has held that long."""
+    if patience <= 1:
+        return values
+    out: list[float | None] = []
+    for i in range(len(values)):
+        recent = values[max(0, i - patience + 1) : i + 1]
+        out.append(
+            min(recent) if len(recent) == patience and None not in recent else None  # type: ignore[type-var]
+        )
+    return out
+
+
+def confirmed(
+    spikes: list[float | None],
+    drops: list[float | None],
+    threshold: float,
+    within: int,
+    drop: float,
+) -> list[float | None]:
+    """The escalation channel when escalations need confirming: at each evaluation, the
+    largest spike of the last `within` + 1 evaluations (in units of `threshold`) where
+    quality has fallen by `drop` now, else 0 (None before anything is scored)."""
+    out: list[float | None] = []
+    for i, fall in enumerate(drops):
+        recent = [s for s in spikes[max(0, i - within) : i + 1] if s is not None]
+        if not recent and fall is None:
+            out.append(None)
+        elif fall is not None and fall >= drop and recent:
+            out.append(max(recent))
+        else:
+            out.append(0.0)
+    return [None if v is None else v / threshold for v in out]
+
+
 @register_rule(
     "combined",
-    keys=(DGRAD_KEY, STEEPNESS_P90_KEY, LOGIT_MAX_KEY, G_UPDATE_KEY, D_ACC_KEY, *QUALITY_KEYS),
+    keys=(DGRAD_KEY, STEEPNESS_P90_KEY, LOGIT_MAX_KEY, *FAILING_KEYS, *QUALITY_KEYS),
+    config=CombinedRuleConfig,
 )
-def combined_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
-    """Collapse channels (sustained shifts of D's gradient, escalation of D's logits) and
-    failing channels (a frozen generator, a dominant discriminator); docs/collapse.md.
+def combined_rule(history: History, cfg: CombinedRuleConfig) -> Timeline:
+    """Collapse channels (sustained shifts of D's gradient, escalation of D's logits, a
+    sustained fall of quality) and failing channels (a frozen generator, a dominant
+    discriminator); docs/collapse.md.
 
     Score = the largest channel statistic / its threshold: the rule triggers at >= 1 for
     `patience` evaluations (cause "collapse"). Independently, evaluations where G was
@@ -77,45 +171,40 @@ def combined_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
     epochs, (dgrad, s_p90) = series(history, (DGRAD_KEY, STEEPNESS_P90_KEY))
     phases = plateau_phases(ema(s_p90, cfg.ema), cfg, growing=True)
     log_g = [safe_log(v) for v in dgrad]
-    channels: list[tuple[list[float | None], float]] = []
+    channels: list[list[float | None]] = []  # each in units of its threshold
     start = cfg.warmup_epochs
+
+    def scaled(values: list[float | None], threshold: float) -> list[float | None]:
+        return [None if v is None else v / threshold for v in values]
+
     if cfg.shift_up > 0:
-        channels.append((level_shift(log_g, cfg.drift, cfg.shift_window, start), cfg.shift_up))
+        channels.append(
+            scaled(level_shift(log_g, cfg.drift, cfg.shift_window, start), cfg.shift_up)
+        )
     if cfg.shift_down > 0:
         falls = [None if v is None else -v for v in log_g]
-        channels.append((level_shift(falls, cfg.drift, cfg.shift_window, start), cfg.shift_down))
+        channels.append(
+            scaled(level_shift(falls, cfg.drift, cfg.shift_window, start), cfg.shift_down)
+        )
+    needs_quality = cfg.quality_drop > 0 or (cfg.escalation > 0 and cfg.confirm_within > 0)
+    drops = (
+        quality_drop(history, epochs, cfg.quality_window, start, cfg.quality_floor)
+        if needs_quality
+        else []
+    )
     if cfg.escalation > 0:
         logits = [safe_log(v) for v in optional_series(history, epochs, LOGIT_MAX_KEY)]
-        channels.append((spike(logits, cfg.window, start), cfg.escalation))
+        spikes = spike(logits, cfg.window, start)
+        if cfg.confirm_within > 0:
+            channels.append(
+                confirmed(spikes, drops, cfg.escalation, cfg.confirm_within, cfg.confirm_drop)
+            )
+        else:
+            channels.append(scaled(spikes, cfg.escalation))
     if cfg.quality_drop > 0:
-        drops = quality_drop(history, epochs, cfg.window, start, cfg.quality_floor)
-        channels.append((drops, cfg.quality_drop))
+        channels.append(lasting(scaled(drops, cfg.quality_drop), cfg.quality_patience))
     scores: list[float | None] = []
     for i in range(len(epochs)):
-        values = [stat[i] / threshold for stat, threshold in channels if stat[i] is not None]
-        scores.append(max(values) if values else None)
-
-    frozen_flags = frozen(optional_series(history, epochs, G_UPDATE_KEY), cfg.frozen_tol)
-    dominant_flags = (
-        dominant(optional_series(history, epochs, D_ACC_KEY), cfg.dominance)
-        if cfg.dominance < 1.0
-        else [False] * len(epochs)
-    )
-    failing = persistent(
-        [a or b for a, b in zip(frozen_flags, dominant_flags, strict=True)], cfg.fail_patience
-    )
-    timeline = finish(epochs, scores, phases, 1.0, cfg)
-    collapse_at = (
-        len(epochs) if timeline.trigger_epoch is None else epochs.index(timeline.trigger_epoch)
-    )
-    timeline.phases = [
-        FAILING if failing[i] and i < collapse_at else phase
-        for i, phase in enumerate(timeline.phases)
-    ]
-    first_failing = next((i for i, flag in enumerate(failing) if flag), None)
-    if first_failing is not None:
-        timeline.failing_epoch = epochs[first_failing]
-        if first_failing < collapse_at:
-            timeline.trigger_epoch = timeline.stop_epoch = epochs[first_failing]
-            timeline.cause = "failing"
-    return timeline
+        values = [stat[i] for stat in channels if stat[i] is not None]
+        scores.append(max(values) if values else None)  # type: ignore[type-var]
+    return mark_failing(history, epochs, finish(epochs, scores, phases, 1.0, cfg), cfg)

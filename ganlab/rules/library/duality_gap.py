@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ganlab.config import EarlyStopConfig
+from dataclasses import dataclass
+
+from ganlab.config.early_stop import EarlyStopConfig
+from ganlab.config.fields import option
 from ganlab.rules.rule import register_rule
 from ganlab.rules.timeline import (
     DUALITY_GAP_KEY,
@@ -15,8 +18,13 @@ from ganlab.rules.timeline import (
 )
 
 
-@register_rule("duality_gap", keys=(DUALITY_GAP_KEY,))
-def duality_gap_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+@dataclass
+class DualityGapRuleConfig(EarlyStopConfig):
+    dg_tol: float = option(8.0, "relative rise of the gap above its minimum that triggers", ge=0)
+
+
+@register_rule("duality_gap", keys=(DUALITY_GAP_KEY,), config=DualityGapRuleConfig)
+def duality_gap_rule(history: History, cfg: DualityGapRuleConfig) -> Timeline:
     """The duality gap (smoothed) rising above its running minimum by `dg_tol` (relative)."""
     epochs, (gap,) = series(history, (DUALITY_GAP_KEY,))
     smooth = ema(gap, cfg.ema)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 
-from ganlab.config import EarlyStopConfig
+from ganlab.config.early_stop import EarlyStopConfig
+from ganlab.config.fields import option
 from ganlab.rules.rule import register_rule
 from ganlab.rules.timeline import (
     DGRAD_KEY,
@@ -22,8 +24,35 @@ from ganlab.rules.timeline import (
 )
 
 
-@register_rule("gradient", keys=(DGRAD_KEY, STEEPNESS_P90_KEY, STEEPNESS_MAX_KEY))
-def gradient_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
+@dataclass
+class GradientRuleConfig(EarlyStopConfig):
+    score_from: str = option(
+        "warmup",
+        "`warmup`: score after the warm-up; `plateau`: also not before fitting has ended "
+        "(D's gradient grows a lot while D learns)",
+        choices=("warmup", "plateau"),
+    )
+    reference: str = option(
+        "recent",
+        "what a value is compared with: `recent` the median of the previous `window` "
+        "evaluations (a spike detector); `running` the running minimum (D gradient) / "
+        "maximum (steepness) since scoring began",
+        choices=("running", "recent"),
+    )
+    beta: float = option(0.0, "weight of the steepness term in the score", ge=0)
+    tau: float = option(
+        2.0,
+        "score threshold, a log ratio (2: the smoothed D gradient 7.4x its reference)",
+        ge=0,
+    )
+
+
+@register_rule(
+    "gradient",
+    keys=(DGRAD_KEY, STEEPNESS_P90_KEY, STEEPNESS_MAX_KEY),
+    config=GradientRuleConfig,
+)
+def gradient_rule(history: History, cfg: GradientRuleConfig) -> Timeline:
     """A spike of D's gradient at the fakes (p90, smoothed) against its recent median or
     running minimum, plus `beta` x the drop of steepness max; triggers at `tau`."""
     epochs, (dgrad, s_p90, s_max) = series(

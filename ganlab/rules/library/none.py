@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganlab.config import EarlyStopConfig
+from ganlab.config.early_stop import EarlyStopConfig
 from ganlab.rules.rule import register_rule
 from ganlab.rules.timeline import History, Timeline
 

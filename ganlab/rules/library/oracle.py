@@ -3,7 +3,7 @@ other rules are measured against (regret), not a detector."""
 
 from __future__ import annotations
 
-from ganlab.config import EarlyStopConfig
+from ganlab.config.early_stop import EarlyStopConfig
 from ganlab.rules.rule import register_rule
 from ganlab.rules.run_quality import quality_series
 from ganlab.rules.timeline import FITTING, History, Timeline
