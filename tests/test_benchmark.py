@@ -13,6 +13,7 @@ from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY, rule_config
 from ganlab.study.catalogue import load_catalogue
 from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED
 from ganlab.study.scoring import decide, labelled, score, tune, wilson
+from ganlab.study.trajectories import read
 
 
 def run(name: str, quality: list[float], dgrad: list[float], g_update=None):
@@ -109,31 +110,64 @@ def test_catalogue_splits_seeds_and_holds_out_whole_families() -> None:
 
 
 @pytest.mark.slow
-def test_quick_benchmark_trains_labels_scores_and_resumes(tmp_path, capsys) -> None:
+def test_quick_benchmark_trains_through_sweeps_scores_and_continues(tmp_path, capsys) -> None:
+    """The catalogue's runs train as ganlab-train -m sweeps nested under the benchmark's
+    parent run, land in the trajectory set, are labelled and scored; the protocol seals a
+    choice; a second call trains nothing; a held-out look is logged."""
     uri = f"sqlite:///{tmp_path / 'bench.db'}"
     out = tmp_path / "report"
     args = ["collapse", "--quick", "--tracking-uri", uri, "--out", str(out)]
-    assert benchmark_main(args) == 0
+    assert benchmark_main([*args, "--choose"]) == 0
     first = capsys.readouterr().out
-    assert "runs to train (0 already stored)" in first
-    for name in ("report.md", "labels.csv", "scores.csv", "runs.csv", "scores_holdout.png"):
+    assert "6 runs to train (0 in" in first
+    for name in (
+        "report.md",
+        "labels.csv",
+        "scores.csv",
+        "runs.csv",
+        "scores_tune.png",
+        "trajectories.parquet",
+        "choice.json",
+        "curves_tune.png",
+    ):
         assert (out / name).is_file(), name
+    assert not (out / "scores_holdout.png").exists()  # held-out scores only when asked
     with (out / "labels.csv").open() as handle:
         labels = {(row["family"], row["scenario"]): row for row in csv.DictReader(handle)}
     assert labels[("ring8", "mm-frozen")]["never_fitted"] == "2"  # a saturated, frozen G
+    trajectories = read(out / "trajectories.parquet")
+    assert sorted(t.run for t in trajectories) == sorted(
+        job.name for job in load_catalogue(quick=True).jobs()
+    )
+    assert all(t.command.startswith("ganlab-train +collapse/quick=") for t in trajectories)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("collapse_benchmark_quick")
     runs = client.search_runs([experiment.experiment_id])
     parent = next(r for r in runs if r.data.tags.get("ganlab.role") == "benchmark")
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == len(list(load_catalogue(quick=True).jobs()))
-    assert all(r.info.status == "FINISHED" for r in children)
-    assert "benchmark/holdout/never/median_regret" in parent.data.metrics
-    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "benchmark")}
-    assert "benchmark/report.md" in artifacts
-    # a second call finds every run stored and only scores again
-    assert benchmark_main(args) == 0
-    assert "runs to train" not in capsys.readouterr().out
+    sweeps = [r for r in runs if r.data.tags.get("ganlab.role") == "sweep"]
+    assert sweeps and all(s.data.tags["mlflow.parentRunId"] == parent.info.run_id for s in sweeps)
+    children = [r for r in runs if r.data.tags.get("benchmark.family") == "ring8"]
+    assert len(children) == 6 and all(r.info.status == "FINISHED" for r in children)
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} <= {s.info.run_id for s in sweeps}
+    # a second call finds every run in the trajectory set and only scores
+    assert benchmark_main([*args, "--score-only", "--holdout"]) == 0
+    second = capsys.readouterr().out
+    assert "runs to train" not in second and "| holdout |" in second
+    assert (out / "scores_holdout.png").is_file()
+    looks = (out / "looks.md").read_text().splitlines()
+    assert len(looks) > 3 and "holdout scores" in looks[-1]
+
+
+def test_score_only_with_nothing_to_score_says_so_and_creates_nothing(tmp_path, capsys):
+    out = tmp_path / "report"
+    missing = tmp_path / "none.parquet"
+    code = benchmark_main(
+        ["collapse", "--score-only", "--trajectories", str(missing), "--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "nothing to score" in err and "without --score-only" in err
+    assert not missing.exists() and not (out / "report.md").exists()
 
 
 def test_real_digits_are_written_as_mnist_and_read_by_the_mnist_loader(tmp_path) -> None:

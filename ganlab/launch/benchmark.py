@@ -122,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out,
             holdout=args.holdout,
             confirm=args.confirm,
-            choose=args.choose,
+            choose_now=args.choose,
             sealed=shipped,
             command="ganlab-benchmark " + " ".join(argv if argv is not None else sys.argv[1:]),
         )

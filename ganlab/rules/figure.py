@@ -30,6 +30,7 @@ from ganlab.rules import (
     quality_series,
 )
 from ganlab.rules.library.oracle import oracle_rule
+from ganlab.rules.stopper import REWIND_KEY, rewound
 
 PHASE_COLORS = {REFINING: "#cfe3f7", COLLAPSING: "#f7d4cf", FAILING: "#e3e3e3"}
 
@@ -114,20 +115,36 @@ def phase_figure(
         _confidence_panel(axes[3], history)
     axes[-1].set_xlabel("epoch")
 
+    rewinds = [(e, int(m[REWIND_KEY])) for e, m in history if REWIND_KEY in m]
     for ax in axes:
         _shade(ax, timeline, last_epoch)
         _mark(ax, timeline.stop_epoch, "--", "black")
         _mark(ax, timeline.trigger_epoch, ":", "tab:red")
         _mark(ax, oracle_epoch, "-.", "tab:green")
+        for at, back in rewinds:  # early_stop.action=rewind: where the run went back
+            ax.axvline(at, color="tab:purple", lw=1.5, zorder=3)
+            ax.axvspan(back, at, color="tab:purple", alpha=0.08, lw=0, zorder=1)
         ax.grid(alpha=0.3)
+    for at, back in rewinds:
+        axes[0].annotate(
+            f"rewind to {back}",
+            (at, 1.0),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            color="tab:purple",
+            ha="right",
+            va="top",
+            rotation=90,
+        )
     legend = (
         f"shaded: {PHASE_NAMES[REFINING]} (blue), {PHASE_NAMES[COLLAPSING]} (red), "
-        f"{PHASE_NAMES[FAILING]} (grey);  "
+        f"{PHASE_NAMES[FAILING]} (grey)\n"
         "-- stop epoch,  : trigger,  -. best quality (oracle)"
+        + (",  purple: rewind (the span undone)" if rewinds else "")
     )
     fig.suptitle(f"{title}\n{legend}", fontsize=9)
     # fixed margins for this fixed-size figure: tight_layout cost 0.1-0.4 s a figure
-    fig.subplots_adjust(left=0.1, right=0.9, bottom=0.06, top=0.92, hspace=0.08)
+    fig.subplots_adjust(left=0.1, right=0.9, bottom=0.06, top=0.91, hspace=0.08)
     return fig
 
 
@@ -155,7 +172,7 @@ def has_curves(history: History) -> bool:
 
 def rule_figure(history: History, cfg: EarlyStopConfig, title: str) -> Figure:
     """The phase figure of a history as `cfg`'s rule reads it, with the oracle epoch."""
-    timeline = apply_rule(history, cfg)
+    timeline = apply_rule(rewound(history), cfg)  # as the rule read a run that rewound
     final = PHASE_NAMES[timeline.phase_at(history[-1][0])] if history else "-"
     return phase_figure(
         history,

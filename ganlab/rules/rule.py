@@ -11,7 +11,7 @@ group), a run logs only its fields, and the docs list them per rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
 from ganlab.config.early_stop import DEFAULT_RULE, EarlyStopConfig
@@ -63,4 +63,8 @@ def rule_config(rule: str = DEFAULT_RULE, **settings: Any) -> EarlyStopConfig:
             + (owners[0] if owners else rule)
             + "."
         )
+    for f in fields(cls):  # nested settings given as dicts (from JSON): their dataclass
+        value = settings.get(f.name)
+        if isinstance(value, dict) and f.default_factory is not MISSING:  # type: ignore[misc]
+            settings[f.name] = type(f.default_factory())(**value)  # type: ignore[misc]
     return cls(rule=rule, **settings)

@@ -9,6 +9,21 @@ from ganlab.config import EarlyStopConfig
 from ganlab.registry import RULES
 from ganlab.rules.timeline import History, Timeline
 
+REWIND_KEY = "rewind/to_epoch"  # logged at a rewind: the epoch the run went back to
+
+
+def rewound(history: History) -> list[tuple[int, Mapping[str, float]]]:
+    """A logged history as the rule read it in a run that rewound: at each epoch that
+    logged `rewind/to_epoch` = b, the evaluations after b up to that epoch are dropped,
+    as the online stopper dropped them (EarlyStopper.rewind_to)."""
+    kept: list[tuple[int, Mapping[str, float]]] = []
+    for epoch, metrics in history:
+        kept.append((epoch, metrics))
+        if REWIND_KEY in metrics:
+            back = int(metrics[REWIND_KEY])
+            kept = [(e, m) for e, m in kept if e <= back]
+    return kept
+
 
 def apply_rule(history: History, cfg: EarlyStopConfig) -> Timeline:
     """`cfg`'s rule on a history: the same function online and in replay."""
@@ -46,6 +61,12 @@ class EarlyStopper:
             if score is not None:
                 logged["early_stop/score"] = score
         return logged
+
+    def rewind_to(self, epoch: int) -> None:
+        """Forget the evaluations after `epoch`: the run went back to its state then
+        (early_stop.action=rewind), and the rule watches it from there."""
+        self.history = [(e, m) for e, m in self.history if e <= epoch]
+        self.timeline = apply_rule(self.history, self.cfg)
 
     def state_dict(self) -> dict[str, Any]:
         return {"history": [[epoch, metrics] for epoch, metrics in self.history]}

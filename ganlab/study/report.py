@@ -1,14 +1,14 @@
-"""The collapse benchmark's report: labels, tuned rules, held-out scores, figures.
+"""The collapse benchmark's report: labels, the sealed choice, scores per split, curves.
 
-Every rule family is tuned on the tuning split only (`TUNING_GRIDS`, ranked by
-ganlab.study.scoring.objective); the chosen setting, the shipped default and the
-never-stop baseline are then scored on both splits. The held-out columns are the
-numbers to quote: nothing about those runs influenced any choice.
+Nothing here chooses anything unless asked (`choose=True`, ganlab.study.protocol): the
+report scores the sealed choice (benchmarks/collapse/choice.json), each rule family's
+sealed setting, the previous default and the baselines on the tuning split, and on the
+held-out and confirmation splits only when asked, each such look appended to the look
+log (docs/collapse-looks.md).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,69 +17,40 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from ganlab.config import EarlyStopConfig
+from ganlab.rules import rule_config
 from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG, Catalogue
-from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED
+from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED, PARTIAL
+from ganlab.study.protocol import (
+    FAMILIES,
+    LOOK_LOG,
+    SEAL_PATH,
+    THRESHOLD_OF,
+    choose,
+    family_setting,
+    log_look,
+    read_seal,
+    write_seal,
+)
 from ganlab.study.scoring import (
     FALSE_ALARM_BUDGET,
     HIT_SLACK,
     LabelledRun,
     Outcome,
+    RunRecord,
     Score,
     decide,
     labelled,
+    median_ci_text,
     score,
-    tune,
+    wilson,
 )
 from ganlab.study.tables import fmt, markdown_table, write_csv
-from ganlab.tracking import RunTracker, StoredRun
+from ganlab.study.trajectories import repository_commit
 
-
-def _grid(rule: str, **axes: Sequence[Any]) -> list[EarlyStopConfig]:
-    names = list(axes)
-    return [
-        EarlyStopConfig(rule=rule, **dict(zip(names, values, strict=True)))
-        for values in itertools.product(*(axes[n] for n in names))
-    ]
-
-
-TUNING_GRIDS: dict[str, list[EarlyStopConfig]] = {
-    # the rule shipped before the benchmark: a spike of D's gradient against its recent
-    # median (reference recent) or running minimum (running), optionally with steepness
-    "gradient": _grid(
-        "gradient",
-        tau=(1.0, 2.0, 3.0),
-        reference=("recent", "running"),
-        beta=(0.0, 1.0),
-        ema=(0.5, 1.0),
-    ),
-    # CUSUM channels, escalation, and the failing channels (ganlab.rules.detectors):
-    # gradients and signals only, no quality metric
-    "combined": _grid(
-        "combined",
-        shift_up=(0.0, 2.0, 3.0, 4.0),
-        shift_down=(0.0, 3.0),
-        escalation=(0.0, math.log(5), math.log(10), math.log(30), math.log(100)),
-        drift=(0.3, 0.5),
-        shift_window=(3, 5),
-        dominance=(0.75, 0.8, 0.9, 1.0),
-        fail_patience=(3, 6, 10),
-    ),
-    # the same with the quality channel (the sustained fall of hq x coverage): what a
-    # rule gains from the quality metric, where it is cheap enough to log every epoch
-    "combined+quality": _grid(
-        "combined",
-        quality_drop=(0.3, 0.4, 0.5, 0.6),
-        quality_floor=(0.25, 0.5),
-        shift_up=(0.0, 3.0),
-        escalation=(0.0, math.log(30), math.log(100)),
-        dominance=(0.75, 0.9, 1.0),
-        fail_patience=(3, 6, 10),
-    ),
-}
-NEVER_STOP = EarlyStopConfig(rule="none")
+NEVER_STOP = rule_config("none")
 # the default before the benchmark: a spike of D's gradient against its recent median
-PREVIOUS_DEFAULT = EarlyStopConfig(rule="gradient")
-ORACLE = EarlyStopConfig(rule="oracle")
+PREVIOUS_DEFAULT = rule_config("gradient")
+ORACLE = rule_config("oracle")
 
 
 def short(name: str) -> str:
@@ -87,7 +58,7 @@ def short(name: str) -> str:
     return name.split(" ")[0].replace("+", "_")
 
 
-def label_runs(runs: Sequence[StoredRun], catalogue: Catalogue) -> list[LabelledRun]:
+def label_runs(runs: Sequence[RunRecord], catalogue: Catalogue) -> list[LabelledRun]:
     out = []
     for run in runs:
         family, seed = run.tags.get(FAMILY_TAG, "?"), int(run.tags.get(SEED_TAG, "-1"))
@@ -105,35 +76,18 @@ def label_runs(runs: Sequence[StoredRun], catalogue: Catalogue) -> list[Labelled
     return out
 
 
-RULE_PARAMETERS = {
-    "gradient": ("tau", "reference", "ema", "beta", "patience"),
-    "combined": (
-        "shift_up",
-        "shift_down",
-        "escalation",
-        "quality_drop",
-        "quality_floor",
-        "drift",
-        "shift_window",
-        "dominance",
-        "fail_patience",
-    ),
-}
-
-
 def describe(cfg: EarlyStopConfig) -> str:
-    """The rule and the settings it reads, e.g. 'combined escalation=3.4 dominance=0.75';
-    channels switched off (0) and their settings are left out."""
+    """The rule and the settings that differ from its own defaults, e.g. 'combined
+    escalation=3.4 dominance=0.75'."""
+    import dataclasses
+
+    default = rule_config(cfg.rule)
     parts = [cfg.rule]
-    for name in RULE_PARAMETERS.get(cfg.rule, ()):
-        value = getattr(cfg, name)
-        if value == 0 and name in ("shift_up", "shift_down", "escalation", "quality_drop"):
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name in ("rule", "model") or value == getattr(default, f.name):
             continue
-        if name == "quality_floor" and cfg.quality_drop == 0:
-            continue
-        if name in ("drift", "shift_window") and cfg.shift_up == 0 and cfg.shift_down == 0:
-            continue
-        parts.append(f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}")
+        parts.append(f"{f.name}={value:.3g}" if isinstance(value, float) else f"{f.name}={value}")
     return " ".join(parts)
 
 
@@ -143,12 +97,15 @@ SCORE_HEADER = [
     "collapsed caught by onset+3",
     "lag (median [IQR])",
     "early",
+    "alarms, healthy + recovering",
     "false alarms, healthy",
     "alarms, recovering",
     "never-fitted marked failing by half",
-    "median failing epoch",
-    "median regret",
-    "mean regret",
+    "partial caught (apart)",
+    "alarms, ambiguous",
+    "median regret, fitted runs [95% CI]",
+    "median regret, never fitted",
+    "compute saved",
 ]
 
 
@@ -159,12 +116,15 @@ def score_row(name: str, split: str, s: Score) -> list[str]:
         s.hit.text(),
         s.lag_text(),
         s.early.text(),
+        s.false_alarm_good.text(),
         s.false_alarm_healthy.text(),
         s.alarm_recovering.text(),
         s.failing.text(),
-        s.failing_epoch_text(),
-        fmt(s.median_regret),
-        fmt(s.mean_regret),
+        s.partial.text(),
+        s.alarm_ambiguous.text(),
+        s.regret_text(),
+        median_ci_text(s.regrets_never),
+        "-" if s.mean_saved is None else f"{s.mean_saved:.0%}",
     ]
 
 
@@ -240,7 +200,6 @@ def scores_figure(scores: Mapping[str, Score], split: str) -> Figure:
     )
     names = list(scores)
     width = 0.8 / len(measures)
-    from ganlab.study.scoring import wilson
 
     for k, (attr, label, color) in enumerate(measures):
         xs, values, low, high = [], [], [], []
@@ -278,7 +237,7 @@ def scores_figure(scores: Mapping[str, Score], split: str) -> Figure:
 def runs_figure(outcomes: Sequence[Outcome], title: str, limit: int = 36) -> Figure:
     """Small multiples: each run's quality, its collapse onset (red) and the rule's
     trigger (black; dashed when the cause is 'failing')."""
-    shown = [o for o in outcomes if o.label in (COLLAPSED, NEVER_FITTED)][:limit]
+    shown = [o for o in outcomes if o.label in (COLLAPSED, PARTIAL, NEVER_FITTED)][:limit]
     columns = 6
     rows = max(1, math.ceil(len(shown) / columns))
     fig = Figure(figsize=(2.2 * columns, 1.7 * rows + 0.6), dpi=90)
@@ -302,84 +261,180 @@ def runs_figure(outcomes: Sequence[Outcome], title: str, limit: int = 36) -> Fig
     return fig
 
 
+def curves_figure(
+    curves: Mapping[str, list[tuple[float, float, float]]],
+    chosen: Mapping[str, tuple[float, float]],
+    split: str,
+) -> Figure:
+    """Per rule family: catch rate (collapsed caught by onset + 3) against alarm rate
+    (healthy and recovering runs) as the family's threshold varies, the other settings
+    at the family's sealed values; the sealed setting marked."""
+    fig = Figure(figsize=(6.4, 4.8), dpi=100)
+    ax = fig.subplots()
+    for i, (family, points) in enumerate(curves.items()):
+        color = f"C{i}"
+        points = sorted(points, key=lambda p: (p[1], p[0]))
+        ax.plot(
+            [p[1] for p in points], [p[0] for p in points], "-o", ms=3, color=color, label=family
+        )
+        if family in chosen:
+            catch, alarm = chosen[family]
+            ax.plot([alarm], [catch], "*", ms=14, color=color, mec="black")
+    ax.axvline(FALSE_ALARM_BUDGET, color="tab:red", ls=":", lw=1)
+    ax.axhline(0.8, color="tab:green", ls=":", lw=1)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("alarm rate: healthy and recovering runs flagged")
+    ax.set_ylabel(f"catch rate: collapsed runs flagged by onset + {HIT_SLACK}")
+    ax.set_title(
+        f"{split} runs: each family over its threshold (star = sealed setting)", fontsize=9
+    )
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def threshold_curve(
+    family: str, setting: EarlyStopConfig, runs: Sequence[LabelledRun]
+) -> list[tuple[float, float, float]]:
+    """(catch rate, alarm rate, threshold) over the family's threshold values."""
+    name, values = THRESHOLD_OF[family]
+    out = []
+    import dataclasses
+
+    for value in values:
+        cfg = dataclasses.replace(setting, **{name: value})
+        s = score([decide(run, cfg) for run in runs])
+        out.append((s.hit.value or 0.0, s.false_alarm_good.value or 0.0, value))
+    return out
+
+
 def write_report(
-    stored: Sequence[StoredRun],
+    stored: Sequence[RunRecord],
     catalogue: Catalogue,
     out: Path,
-    parent: RunTracker | None = None,
+    holdout: bool = False,
+    confirm: bool = False,
+    choose_now: bool = False,
+    sealed: bool = True,
+    command: str = "",
+    report: Any = print,
+    looks: Path | None = None,
 ) -> str:
-    """Label, tune, score; write everything into `out` (and log it to `parent`)."""
+    """Label every run; seal a choice if asked; score the sealed choice, each family's
+    setting and the baselines on the tuning split (and on the held-out or confirmation
+    split when asked, logging the look); write everything into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     runs = [r for r in label_runs(stored, catalogue) if r.split is not None]
-    tune_runs = [r for r in runs if r.split == "tune"]
-    holdout = [r for r in runs if r.split == "holdout"]
+    splits = {name: [r for r in runs if r.split == name] for name in ("tune", "holdout", "confirm")}
+    commit = repository_commit()
+    seal_path = SEAL_PATH if sealed else out / "choice.json"
+    if choose_now:
+        model = None if sealed else out / "learned_model.json"
+        seal = choose(
+            splits["tune"],
+            commit,
+            command,
+            **({"model_path": model} if model else {}),
+            report=report,
+        )
+        write_seal(seal, seal_path)
+        report(f"sealed in {seal_path}")
+    seal = read_seal(seal_path)
 
     header, rows = label_table(runs)
     write_csv(out / "labels.csv", header, rows)
-    sections = ["## Labels (every run, both splits)", markdown_table(header, rows)]
-
-    chosen: dict[str, EarlyStopConfig] = {}
-    for family, grid in TUNING_GRIDS.items():
-        ranked = tune(tune_runs, grid) if tune_runs else [(grid[0], None)]
-        chosen[f"{family} (tuned)"] = ranked[0][0]
-    rules: dict[str, EarlyStopConfig] = {
-        "previous default": PREVIOUS_DEFAULT,
-        **chosen,
-        "shipped default": EarlyStopConfig(),
+    sections = ["## Labels (every run, every split)", markdown_table(header, rows)]
+    if seal is None:
+        sections.append(
+            f"No sealed choice in {seal_path}: run `ganlab-benchmark collapse --choose` to "
+            "make one (cross-validation inside the tuning split)."
+        )
+    rules: dict[str, EarlyStopConfig] = {}
+    if seal is not None:
+        rules[f"sealed choice ({seal.family})"] = seal.rule
+        for family in FAMILIES:
+            if family in seal.families:
+                rules[f"{family} (sealed setting)"] = family_setting(seal, family)
+    rules |= {
+        "shipped default": rule_config(),
+        "previous default (gradient)": PREVIOUS_DEFAULT,
         "never stop": NEVER_STOP,
         "oracle": ORACLE,
     }
+    shown = ["tune"] + (["holdout"] if holdout else []) + (["confirm"] if confirm else [])
+    looked = [split for split in shown if split != "tune" and splits[split]]
+    if looked:
+        what = " + ".join(f"{split} scores of every rule in the report" for split in looked)
+        log_look(what, commit, command, looks or (LOOK_LOG if sealed else out / "looks.md"))
     score_rows: list[list[str]] = []
-    all_scores: dict[str, dict[str, Score]] = {}
-    outcomes_by_rule: dict[str, list[Outcome]] = {name: [] for name in rules}
-    for split, members in (("tune", tune_runs), ("holdout", holdout)):
-        all_scores[split] = {}
+    scores: dict[str, dict[str, Score]] = {}
+    outcomes: dict[str, list[Outcome]] = {name: [] for name in rules}
+    for split in shown:
+        scores[split] = {}
         for name, cfg in rules.items():
-            outcomes = [decide(run, cfg) for run in members]
-            s = score(outcomes)
-            all_scores[split][name] = s
-            score_rows.append(score_row(f"{name}: {describe(cfg)}", split, s))
-            outcomes_by_rule[name] += outcomes
+            decided = [decide(run, cfg) for run in splits[split]]
+            scores[split][name] = score(decided)
+            score_rows.append(score_row(f"{name}: {describe(cfg)}", split, scores[split][name]))
+            outcomes[name] += decided
+    if seal is not None:
+        cv_rows = [
+            [
+                family,
+                f"{data['cv']['caught'][0]}/{data['cv']['caught'][1]}",
+                f"{data['cv']['alarms_healthy_recovering'][0]}/{data['cv']['alarms_healthy_recovering'][1]}",
+                f"{data['cv']['failing_by_half'][0]}/{data['cv']['failing_by_half'][1]}",
+                fmt(data["cv"]["median_regret_fitted"]),
+                "**chosen**" if family == seal.family else "",
+            ]
+            for family, data in seal.families.items()
+        ]
+        sections += [
+            f"## The protocol's choice (sealed {seal.date} at {seal.commit or '?'})",
+            "Each family's setting chosen leaving one tuning scenario out at a time, judged "
+            "on the scenario left out (pooled over the folds):",
+            markdown_table(
+                [
+                    "family",
+                    "caught",
+                    "alarms, healthy + recovering",
+                    "failing by half",
+                    "median regret",
+                    "",
+                ],
+                cv_rows,
+            ),
+        ]
     write_csv(out / "scores.csv", SCORE_HEADER, score_rows)
     sections += [
-        f"## Scores (hit: flagged between the best epoch and onset + {HIT_SLACK} evaluations)",
+        f"## Scores (caught: flagged between the best epoch and onset + {HIT_SLACK} evaluations)",
         markdown_table(SCORE_HEADER, score_rows),
     ]
-    write_csv(out / "runs.csv", RUN_HEADER, run_rows(outcomes_by_rule))
-
-    figures = {
-        "scores_holdout.png": scores_figure(
-            {n: s for n, s in all_scores["holdout"].items() if n != "oracle"}, "held-out"
-        ),
-        "scores_tune.png": scores_figure(
-            {n: s for n, s in all_scores["tune"].items() if n != "oracle"}, "tuning"
-        ),
-    }
-    best_combined = next(n for n in rules if n.startswith("combined"))
-    figures["runs_holdout.png"] = runs_figure(
-        [o for o in outcomes_by_rule[best_combined] if o.run.split == "holdout"],
-        f"held-out collapsed and never-fitted runs: quality, onset (red), "
-        f"trigger of {best_combined} (black; dashed = failing)",
-    )
+    write_csv(out / "runs.csv", RUN_HEADER, run_rows(outcomes))
+    figures: dict[str, Figure] = {}
+    for split in shown:
+        figures[f"scores_{split}.png"] = scores_figure(
+            {n: s for n, s in scores[split].items() if n != "oracle"}, split
+        )
+        if seal is not None and splits[split]:
+            curves, chosen = {}, {}
+            for family in FAMILIES:
+                if family in seal.families:
+                    setting = family_setting(seal, family)
+                    curves[family] = threshold_curve(family, setting, splits[split])
+                    s = scores[split][f"{family} (sealed setting)"]
+                    chosen[family] = (s.hit.value or 0.0, s.false_alarm_good.value or 0.0)
+            figures[f"curves_{split}.png"] = curves_figure(curves, chosen, split)
+    default_name = next(iter(rules))
+    for split in shown:
+        figures[f"runs_{split}.png"] = runs_figure(
+            [o for o in outcomes[default_name] if o.run.split == split],
+            f"{split}: collapsed, partial and never-fitted runs: quality, onset (red), trigger "
+            f"of {default_name} (black; dashed = failing)",
+        )
     for name, figure in figures.items():
         figure.savefig(out / name)
     text = "\n\n".join(sections)
     (out / "report.md").write_text(text + "\n")
-    if parent is not None:
-        parent.log_artifacts(out, "benchmark")
-        metrics = {}
-        for split, by_rule in all_scores.items():
-            for name, s in by_rule.items():
-                key = short(name)
-                for measure, rate in (
-                    ("hit_rate", s.hit),
-                    ("false_alarm_healthy", s.false_alarm_healthy),
-                    ("failing_rate", s.failing),
-                ):
-                    if rate.value is not None:
-                        metrics[f"benchmark/{split}/{key}/{measure}"] = rate.value
-                if s.median_regret is not None:
-                    metrics[f"benchmark/{split}/{key}/median_regret"] = s.median_regret
-        parent.log_metrics(metrics, step=0)
-        parent.set_tags({f"benchmark.chosen.{short(n)}": describe(c) for n, c in chosen.items()})
     return text

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import History
@@ -45,6 +46,20 @@ from ganlab.study.labels import (
 )
 
 HIT_SLACK = 3  # evaluations after the onset that still count as caught
+
+
+class RunRecord(Protocol):
+    """A finished run as the benchmark reads it: a trajectory of the shipped set
+    (ganlab.study.trajectories) or a run of the tracking store (ganlab.tracking)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tags(self) -> Mapping[str, str]: ...
+
+    @property
+    def history(self) -> History: ...
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ Layout (Parquet through pyarrow; `SCHEMA_VERSION` in the file's metadata):
 
 - run columns, repeated on each of the run's rows (dictionary-encoded, so nearly free):
   `run` (family-scenario-sSEED), `family`, `scenario`, `seed`, `split` (as the catalogue
-  assigned it at export), `status`, `run_id`, `overrides` (the run's ganlab-train
-  overrides, space-separated), `commit` and `ganlab_version` (provenance), `label` and
-  `onset_epoch` (the run's label when exported; scoring labels again from the quality);
+  assigned it at export), `status`, `run_id`, `command` (the `ganlab-train` command that
+  trains it again), `commit` and `ganlab_version` (provenance: the code that trained it),
+  `label` and `onset_epoch` (its label when exported; scoring labels again from quality);
 - `epoch`, then one float64 column per logged metric key (NaN where the key was not
   logged at that epoch), exactly as MLflow stored them.
 """
@@ -40,7 +40,7 @@ RUN_COLUMNS = (
     "split",
     "status",
     "run_id",
-    "overrides",
+    "command",
     "commit",
     "ganlab_version",
     "label",
@@ -64,7 +64,7 @@ class Trajectory:
     split: str | None
     status: str
     run_id: str
-    overrides: str
+    command: str  # the ganlab-train command that trains this run again
     commit: str
     ganlab_version: str
     label: str
@@ -174,10 +174,11 @@ def read_or_empty(path: Path) -> list[Trajectory]:
     return read(path) if path.is_file() else []
 
 
-def export(uri: str, experiment: str, catalogue: Any, path: Path) -> int:
+def export(uri: str, experiment: str, catalogue: Any, path: Path, commit: str = "") -> int:
     """Add the catalogue runs of `experiment` that ended (FINISHED, or FAILED on a
     numerical failure: a run that diverged is part of the catalogue) and that the set at
-    `path` lacks; return how many were added."""
+    `path` lacks; return how many were added. `commit` stands for the code that trained
+    runs whose store did not record one (trained outside a git checkout)."""
     from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG
     from ganlab.tracking import load_runs
 
@@ -195,7 +196,7 @@ def export(uri: str, experiment: str, catalogue: Any, path: Path) -> int:
     ]
     if not found:
         return 0
-    write(merge(have, [from_stored(run, catalogue) for run in found]), path)
+    write(merge(have, [from_stored(run, catalogue, commit=commit) for run in found]), path)
     return len(found)
 
 
@@ -221,7 +222,7 @@ def repository_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def from_stored(run: Any, catalogue: Any, criteria: Any = None) -> Trajectory:
+def from_stored(run: Any, catalogue: Any, criteria: Any = None, commit: str = "") -> Trajectory:
     """A finished catalogue run read from the tracking store, as a trajectory: its tags
     name family, scenario and seed; its overrides are the catalogue's for that job."""
     from ganlab.rules.run_quality import bounded_quality, covered_modes
@@ -246,8 +247,8 @@ def from_stored(run: Any, catalogue: Any, criteria: Any = None) -> Trajectory:
         split=catalogue.split_of(family, seed),
         status=run.status,
         run_id=run.run_id,
-        overrides=" ".join(job.command_overrides) if job is not None else "",
-        commit=run.tags.get("mlflow.source.git.commit", ""),
+        command="ganlab-train " + " ".join(job.command_overrides) if job is not None else "",
+        commit=run.tags.get("mlflow.source.git.commit", "")[:12] or commit,
         ganlab_version=run.tags.get("ganlab.version", ""),
         label=label.label,
         onset_epoch=label.onset_epoch,

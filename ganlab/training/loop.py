@@ -40,6 +40,7 @@ class LoopOwner(Protocol):
     stopper: Any  # ganlab.rules.EarlyStopper
     tracker: Any  # ganlab.tracking.RunTracker
     recent: Any  # ganlab.training.checkpoint.RecentWeights
+    rewinder: Any  # ganlab.training.rewind.Rewinder, or None unless action=rewind
     config_yaml: str
     resumed: bool
 
@@ -65,6 +66,7 @@ class FitLoop:
         self.tracker = run.tracker
         self.cfg = run.cfg
         self.recent = run.recent
+        self.rewinder = run.rewinder
         self.writer = BackgroundWriter()
         every = self.cfg.trainer.snapshot_every_n_epochs
         self.snapshots = SnapshotKeeper(
@@ -155,6 +157,8 @@ class FitLoop:
         evaluated, figures = self.monitors.evaluate(self._state(metrics), last_epoch)
         metrics.update(evaluated)
 
+        if self.rewinder is not None:  # the best state so far, for a later rewind
+            self.rewinder.observe(epoch, metrics, self.trainer.state_dict)
         was_triggered = self.stopper.triggered
         history_length = len(self.stopper.history)
         metrics.update(self.stopper.update(epoch, metrics))
@@ -172,6 +176,9 @@ class FitLoop:
             assert timeline.stop_epoch is not None
             metrics["early_stop/trigger_epoch"] = float(epoch)
             metrics["early_stop/stop_epoch"] = float(timeline.stop_epoch)
+            if self._rewinds(timeline.cause):
+                self._rewind(epoch, metrics)
+                return self._finish_epoch(epoch, metrics, figures, weights, started, False)
             self._keep_stop_weights(timeline.stop_epoch)
             stopping = self.cfg.early_stop.action == "stop"
             log.info(
@@ -184,6 +191,19 @@ class FitLoop:
                 timeline.stop_epoch,
                 " - stopping" if stopping else " - recording only, training continues",
             )
+        return self._finish_epoch(epoch, metrics, figures, weights, started, stopping)
+
+    def _finish_epoch(
+        self,
+        epoch: int,
+        metrics: dict[str, float],
+        figures: dict,
+        weights: Callable[[], dict],
+        started: float,
+        stopping: bool,
+    ) -> dict[str, float]:
+        """The epoch's outputs handed to the background writer; its metrics."""
+        last_epoch = self.cfg.trainer.epochs
         metrics["time/epoch_seconds"] = time.perf_counter() - started
         checkpoint = (
             self.run_.snapshot()
@@ -197,6 +217,38 @@ class FitLoop:
         )
         self.writer.submit(self._write, epoch, dict(metrics), figures, checkpoint, write_snapshots)
         return metrics
+
+    def _rewinds(self, cause: str | None) -> bool:
+        """A collapse trigger under action=rewind, with rewinds left."""
+        return (
+            self.rewinder is not None
+            and self.cfg.early_stop.action == "rewind"
+            and cause == "collapse"
+            and self.rewinder.can_rewind
+        )
+
+    def _rewind(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Back to the best state so far, learning rates scaled; the rule forgets the
+        undone evaluations (ganlab.training.rewind)."""
+        state = self.rewinder.rewind(epoch)
+        self.trainer.restore(state)
+        self.trainer.lr_factor = self.rewinder.lr_factor
+        to_epoch = self.rewinder.best_epoch
+        self.stopper.rewind_to(to_epoch)
+        metrics["rewind/to_epoch"] = float(to_epoch)
+        metrics["rewind/count"] = float(len(self.rewinder.rewinds))
+        metrics["rewind/lr_factor"] = self.rewinder.lr_factor
+        log.info(
+            "early stop: rule '%s' triggered at epoch %d (collapse): rewind %d of %d to the "
+            "best weights so far (epoch %d, quality %.3f); learning rates now x%g",
+            self.cfg.early_stop.rule,
+            epoch,
+            len(self.rewinder.rewinds),
+            self.rewinder.max_rewinds,
+            to_epoch,
+            self.rewinder.best_quality,
+            self.rewinder.lr_factor,
+        )
 
     def _keep_stop_weights(self, stop_epoch: int) -> None:
         source = self.recent.path(stop_epoch)
@@ -215,6 +267,8 @@ class FitLoop:
             "early_stop.action": cfg.action,
             "early_stop.triggered": str(self.stopper.triggered).lower(),
         }
+        if self.rewinder is not None and self.rewinder.rewinds:
+            tags["early_stop.rewinds"] = ", ".join(f"{a}->{b}" for a, b in self.rewinder.rewinds)
         if self.stopper.triggered:
             tags["early_stop.trigger_epoch"] = str(timeline.trigger_epoch)
             tags["early_stop.stop_epoch"] = str(timeline.stop_epoch)

@@ -43,6 +43,7 @@ from ganlab.training.launch_info import LaunchInfo
 from ganlab.training.loop import FitLoop
 from ganlab.training.progress import label_logs_with_run, summarize
 from ganlab.training.resume import CHECKPOINT_ARTIFACT, check_epochs_left, resolve_config
+from ganlab.training.rewind import Rewinder
 from ganlab.training.steps import Trainer
 
 log = logging.getLogger("ganlab")
@@ -79,6 +80,7 @@ class Run:
     stopper: EarlyStopper
     tracker: RunTracker
     recent: RecentWeights  # weights of the last evaluations: the stop epoch's is kept
+    rewinder: Rewinder | None  # early_stop.action=rewind: the best state so far, the rewinds
     choices: dict[str, str]  # the config groups chosen, kept in the checkpoint
     config_yaml: str
     resumed: bool = False  # continues a checkpoint (its epoch's metrics are logged)
@@ -130,12 +132,20 @@ class Run:
         )
         choices = dict(launch.choices)
         config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))  # rendered once
+        rewinder = (
+            Rewinder(stop_cfg.rewind.lr_scale, stop_cfg.rewind.max)
+            if stop_cfg.action == "rewind"
+            else None
+        )
         if resume_point is not None:
             resumed = resume_point.checkpoint
             trainer.load_state_dict(resumed["trainer"])
             check_epochs_left(trainer.epoch, run_cfg.trainer.epochs, resume_point.path)
             choices = dict(resumed.get("choices", {})) or choices
             stopper = EarlyStopper(stop_cfg, resumed.get("early_stop", {}).get("history", []))
+            if rewinder is not None:
+                rewinder.load_state_dict(resumed.get("rewind", {}))
+                trainer.lr_factor = rewinder.lr_factor
             recent.adopt(resume_point.path.parent / "recent")
             tracker = RunTracker.reopen(uri, resumed["run_id"])
             tracker.set_tags({"ganlab.resumed_at_epoch": trainer.epoch})
@@ -154,6 +164,7 @@ class Run:
             stopper,
             tracker,
             recent,
+            rewinder,
             choices,
             config_yaml,
             resumed=resume_point is not None,
@@ -171,6 +182,7 @@ class Run:
                 "choices": self.choices,
                 "early_stop": self.stopper.state_dict(),
             }
+            | ({"rewind": self.rewinder.state_dict()} if self.rewinder is not None else {})
         )
 
     def write_checkpoint(self, payload: dict) -> None:

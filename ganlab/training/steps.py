@@ -100,6 +100,8 @@ class Trainer:
         # the EMA copy of G (trainer.ema_decay), updated after every G step
         self.ema = ema_generator(parts.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.epoch = 0  # completed epochs
+        # learning rates x this (early_stop.action=rewind lowers it at each rewind)
+        self.lr_factor = 1.0
 
     # -- one epoch -------------------------------------------------------------------
     def train_epoch(self, on_steps: Callable[[int], None] | None = None) -> dict[str, float]:
@@ -110,7 +112,7 @@ class Trainer:
         if self.optim is not None:  # a pure function of the epoch: resumes exactly
             for optimizer, net_cfg in ((parts.opt_g, self.optim.g), (parts.opt_d, self.optim.d)):
                 for group in optimizer.param_groups:
-                    group["lr"] = net_cfg.lr_at(epoch)
+                    group["lr"] = net_cfg.lr_at(epoch) * self.lr_factor
         parts.generator.train()
         parts.discriminator.train()
         # Detached per-step values are collected and reduced once per epoch: no extra
@@ -289,6 +291,17 @@ class Trainer:
             "opt_d": p.opt_d.state_dict(),
             "rng": self.rng.get_state(),
         } | ({"ema": self.ema.state_dict()} if self.ema is not None else {})
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Go back to an earlier state (a rewind): both networks, both optimisers and the
+        EMA generator; the epoch count and the random stream go on."""
+        p = self.parts
+        p.generator.load_state_dict(state["generator"])
+        p.discriminator.load_state_dict(state["discriminator"])
+        p.opt_g.load_state_dict(state["opt_g"])
+        p.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         p = self.parts

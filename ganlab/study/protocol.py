@@ -1,0 +1,305 @@
+"""The sealed protocol: every choice made inside the tuning split, each look at held-out
+scores logged, one confirmation at the end.
+
+1. **Families of rules**, each a grid of settings (`FAMILIES`): the gradient rule, the
+   combined rule on gradients and signals, the combined rule with its quality channel,
+   the combined rule with escalations confirmed by a quality drop, and the learned rule.
+2. **Cross-validation inside the tuning split**, leaving one scenario out: for each
+   scenario of the tuning split, each family's best setting (by `objective`) is chosen
+   on the other scenarios' tuning runs (the learned model fitted on them too) and judged
+   on the left-out scenario's runs. The pooled left-out outcomes are the family's
+   cross-validated score: what choosing within that family does on a scenario it did
+   not see.
+3. **The choice**: the family with the best cross-validated score; its setting is then
+   chosen on every tuning run (and the learned model refitted on them). Sealed in
+   benchmarks/collapse/choice.json with the date, the commit and every family's result.
+4. **Looks**: held-out scores are printed only with `--holdout`, confirmation scores only
+   with `--confirm`; each such call appends a line to docs/collapse-looks.md. The
+   confirmation split is meant to be looked at once, after the choice is sealed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import math
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ganlab.config import EarlyStopConfig
+from ganlab.core.paths import PROJECT_ROOT
+from ganlab.rules import rule_config
+from ganlab.rules.features import FeatureSpec
+from ganlab.rules.library.learned import SHIPPED_MODEL
+from ganlab.study.learned_fit import fit, save
+from ganlab.study.scoring import LabelledRun, Outcome, Score, decide, objective, score
+
+SEAL_FORMAT = "ganlab-collapse-choice/1"
+SEAL_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "choice.json"
+LOOK_LOG = PROJECT_ROOT / "docs" / "collapse-looks.md"
+
+
+def grid(rule: str, **axes: Sequence[Any]) -> list[EarlyStopConfig]:
+    names = list(axes)
+    return [
+        rule_config(rule, **dict(zip(names, values, strict=True)))
+        for values in itertools.product(*(axes[n] for n in names))
+    ]
+
+
+LOG = math.log
+FAMILIES: dict[str, Callable[[], list[EarlyStopConfig]]] = {
+    # the rule shipped before the benchmark: a spike of D's gradient at the fakes
+    "gradient": lambda: grid(
+        "gradient",
+        tau=(1.0, 2.0, 3.0),
+        reference=("recent", "running"),
+        beta=(0.0, 1.0),
+        ema=(0.5, 1.0),
+    ),
+    # gradients and in-step signals only: CUSUM shifts, escalation, the failing channels
+    "combined": lambda: grid(
+        "combined",
+        shift_up=(0.0, 3.0),
+        escalation=(0.0, LOG(5), LOG(10), LOG(30), LOG(100)),
+        dominance=(0.75, 0.8, 0.9, 1.0),
+        fail_patience=(3, 6, 10),
+        patience=(1, 2),
+    ),
+    # the quality channel with its own window and patience (and optionally escalation)
+    "combined+quality": lambda: grid(
+        "combined",
+        quality_drop=(0.3, 0.4, 0.5, 0.6),
+        quality_window=(3, 5),
+        quality_patience=(1, 2, 3),
+        quality_floor=(0.25, 0.5),
+        escalation=(0.0, LOG(30)),
+        dominance=(0.75, 0.9, 1.0),
+        fail_patience=(6, 10),
+    ),
+    # an escalation counts once quality has fallen within a few evaluations of it
+    "confirmed escalation": lambda: grid(
+        "combined",
+        escalation=(LOG(5), LOG(10), LOG(30)),
+        confirm_within=(1, 2, 3, 5),
+        confirm_drop=(0.2, 0.3, 0.5),
+        quality_window=(3, 5),
+        dominance=(0.75, 0.9),
+        fail_patience=(6, 10),
+    ),
+    # the learned model (fitted per fold); its threshold and the failing channels
+    "learned": lambda: grid(
+        "learned",
+        threshold=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+        patience=(1, 2),
+        dominance=(0.75, 0.9),
+        fail_patience=(6, 10),
+    ),
+}
+# the threshold each family's curve of catch rate against alarm rate sweeps
+THRESHOLD_OF = {
+    "gradient": ("tau", (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0)),
+    "combined": ("escalation", tuple(LOG(v) for v in (2, 3, 5, 10, 20, 30, 50, 100, 300))),
+    "combined+quality": ("quality_drop", (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)),
+    "confirmed escalation": ("confirm_drop", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)),
+    "learned": ("threshold", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)),
+}
+
+
+def scenario_of(run: LabelledRun) -> str:
+    return f"{run.family}/{run.scenario}"
+
+
+@dataclass
+class FamilyResult:
+    """A family's cross-validated score and its setting chosen on all tuning runs."""
+
+    family: str
+    cv: Score
+    cv_outcomes: list[Outcome]
+    folds: dict[str, EarlyStopConfig]  # left-out scenario -> the setting chosen without it
+    setting: EarlyStopConfig  # chosen on every tuning run
+
+
+def best(outcomes_by_setting: Sequence[tuple[EarlyStopConfig, list[Outcome]]]) -> int:
+    """Index of the setting with the best objective on its outcomes (first on ties)."""
+    keys = [objective(score(outcomes)) for _, outcomes in outcomes_by_setting]
+    return min(range(len(keys)), key=lambda i: keys[i])
+
+
+def cross_validate(
+    family: str,
+    runs: Sequence[LabelledRun],
+    report: Callable[[str], None] = print,
+    model_dir: Path | None = None,
+) -> FamilyResult:
+    """Leave-one-scenario-out cross-validation of choosing within `family` (see module)."""
+    scenarios = sorted({scenario_of(r) for r in runs})
+    settings = FAMILIES[family]()
+    learned = family == "learned"
+    folds: dict[str, EarlyStopConfig] = {}
+    pooled: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="ganlab-protocol-") as tmp:
+        if not learned:  # every setting's outcome on every run, computed once
+            table = [[decide(run, cfg) for run in runs] for cfg in settings]
+        for left_out in scenarios:
+            train = [i for i, r in enumerate(runs) if scenario_of(r) != left_out]
+            test = [i for i, r in enumerate(runs) if scenario_of(r) == left_out]
+            if learned:
+                model = Path(tmp) / f"{left_out.replace('/', '-')}.json"
+                save(fit([runs[i] for i in train], FeatureSpec()), model)
+                candidates = [_with_model(cfg, model) for cfg in settings]
+                rows = [[decide(runs[i], cfg) for i in train] for cfg in candidates]
+                chosen = best(list(zip(candidates, rows, strict=True)))
+                cfg = candidates[chosen]
+                pooled += [decide(runs[i], cfg) for i in test]
+            else:
+                rows = [[table[s][i] for i in train] for s in range(len(settings))]
+                chosen = best(list(zip(settings, rows, strict=True)))
+                cfg = settings[chosen]
+                pooled += [table[chosen][i] for i in test]
+            folds[left_out] = cfg
+        if learned:
+            model = (model_dir or Path(tmp)) / "learned_model.json"
+            save(fit(list(runs), FeatureSpec()), model)
+            candidates = [_with_model(cfg, model) for cfg in settings]
+            rows = [[decide(run, cfg) for run in runs] for cfg in candidates]
+            setting = candidates[best(list(zip(candidates, rows, strict=True)))]
+        else:
+            setting = settings[best(list(zip(settings, table, strict=True)))]
+    cv = score(pooled)
+    report(
+        f"  {family}: cross-validated over {len(scenarios)} scenarios: caught "
+        f"{cv.hit.text()}, alarms {cv.false_alarm_good.text()}, failing {cv.failing.text()}"
+    )
+    return FamilyResult(family, cv, pooled, folds, setting)
+
+
+def _with_model(cfg: EarlyStopConfig, model: Path) -> EarlyStopConfig:
+    return rule_config(cfg.rule, **{**_settings(cfg), "model": str(model)})
+
+
+def _settings(cfg: EarlyStopConfig) -> dict[str, Any]:
+    return {k: v for k, v in asdict(cfg).items() if k != "rule"}
+
+
+@dataclass
+class Seal:
+    """The choice, as written to choice.json."""
+
+    family: str
+    rule: EarlyStopConfig
+    families: dict[str, dict[str, Any]]
+    date: str
+    commit: str
+    command: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": SEAL_FORMAT,
+            "chosen_family": self.family,
+            "rule": {"rule": self.rule.rule, **_portable(_settings(self.rule))},
+            "families": self.families,
+            "date": self.date,
+            "commit": self.commit,
+            "command": self.command,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Seal:
+        rule = dict(data["rule"])
+        return cls(
+            data["chosen_family"],
+            rule_config(rule.pop("rule"), **rule),
+            data["families"],
+            data["date"],
+            data["commit"],
+            data["command"],
+        )
+
+
+def _portable(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as choice.json keeps them: the shipped model as '' (its default)."""
+    if settings.get("model") and Path(settings["model"]).resolve() == SHIPPED_MODEL.resolve():
+        settings = {**settings, "model": ""}
+    return settings
+
+
+def family_setting(seal: Seal, family: str) -> EarlyStopConfig:
+    """The setting `family` chose on every tuning run, as sealed."""
+    saved = dict(seal.families[family]["setting"])
+    return rule_config(saved.pop("rule"), **saved)
+
+
+def choose(
+    runs: Sequence[LabelledRun],
+    commit: str,
+    command: str,
+    model_path: Path = SHIPPED_MODEL,
+    report: Callable[[str], None] = print,
+) -> Seal:
+    """Run the protocol on the tuning runs `runs`; the learned model of the final fit is
+    written to `model_path`."""
+    report(f"protocol: cross-validating {len(FAMILIES)} rule families on {len(runs)} tuning runs")
+    results = {
+        family: cross_validate(family, runs, report, model_dir=model_path.parent)
+        for family in FAMILIES
+    }
+    learned = model_path.parent / "learned_model.json"
+    if learned != model_path and learned.is_file():
+        learned.replace(model_path)
+    chosen = min(results, key=lambda f: objective(results[f].cv))
+    families = {}
+    for family, result in results.items():
+        families[family] = {
+            "setting": {"rule": result.setting.rule, **_portable(_settings(result.setting))},
+            "cv": summary(result.cv),
+        }
+    report(f"protocol: chose {chosen} (best cross-validated objective)")
+    setting = results[chosen].setting
+    if setting.rule == "learned":
+        setting = rule_config("learned", **_portable(_settings(setting)))
+    return Seal(chosen, setting, families, datetime.date.today().isoformat(), commit, command)
+
+
+def summary(s: Score) -> dict[str, Any]:
+    """A score's counts, as choice.json and the look log keep them."""
+    return {
+        "caught": [s.hit.hits, s.hit.n],
+        "alarms_healthy_recovering": [s.false_alarm_good.hits, s.false_alarm_good.n],
+        "failing_by_half": [s.failing.hits, s.failing.n],
+        "median_regret_fitted": s.median_regret,
+    }
+
+
+def write_seal(seal: Seal, path: Path = SEAL_PATH) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(seal.to_json(), indent=1) + "\n")
+
+
+def read_seal(path: Path = SEAL_PATH) -> Seal | None:
+    return Seal.from_json(json.loads(path.read_text())) if path.is_file() else None
+
+
+def log_look(what: str, commit: str, command: str, path: Path = LOOK_LOG) -> None:
+    """Append one look at held-out or confirmation scores to the look log."""
+    if not path.is_file():
+        path.write_text(LOOK_LOG_HEADER)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    with path.open("a") as handle:
+        handle.write(f"| {stamp} | {commit or '-'} | {what} | `{command}` |\n")
+
+
+LOOK_LOG_HEADER = """# Looks at the collapse benchmark's held-out and confirmation scores
+
+Every call of `ganlab-benchmark collapse` that prints held-out (`--holdout`) or
+confirmation (`--confirm`) scores appends a line here, so a reader can tell which
+numbers could have steered which choice (docs/collapse.md, "The protocol").
+
+| when | commit | what was looked at | command |
+|---|---|---|---|
+"""
