@@ -18,6 +18,17 @@ messages listing the choices, docs/configuration.md and the parametrised tests a
 these registries, so adding an entry needs no edit anywhere else. A registry imports its
 package the first time it is asked for names, so reading the config schema stays free
 of torch until a name has to be checked.
+
+**Plugins.** A package outside ganlab adds entries the same way, from a module named by
+an entry point of the group `ganlab.plugins` in its own pyproject.toml:
+
+    [project.entry-points."ganlab.plugins"]
+    my_lab = "my_lab.ganlab_plugin"
+
+ganlab imports every such module once, before any registry is read and before Hydra
+composes (ganlab.config.register): a loss it registers is then a choice of `loss=`, a
+rule (with its settings dataclass) of `early_stop=`, a monitor runs like ganlab's own
+and reads its settings from `monitor.plugins.<name>`. docs/guide.md, "Plugins", shows one.
 """
 
 from __future__ import annotations
@@ -38,6 +49,32 @@ class Entry(Generic[T]):
     name: str
     value: T
     doc: str
+
+
+PLUGIN_GROUP = "ganlab.plugins"
+_plugins_loaded = False
+
+
+def load_plugins() -> list[str]:
+    """Import every module named by a `ganlab.plugins` entry point (once per process);
+    their registrations add to the registries. The names of the modules loaded."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return []
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            entry.load()
+        except Exception as exc:  # a broken plugin is named, not a traceback
+            raise ConfigError(
+                f"the ganlab plugin '{entry.name}' ({entry.value}) failed to load: "
+                f"{type(exc).__name__}: {exc}; fix or uninstall it."
+            ) from exc
+        loaded.append(entry.value)
+    return loaded
 
 
 class Registry(Generic[T]):
@@ -69,9 +106,14 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
+        load_plugins()
         module = importlib.import_module(self.package)
         for info in pkgutil.iter_modules(getattr(module, "__path__", [])):
             importlib.import_module(f"{self.package}.{info.name}")
+
+    def registered_without_loading(self) -> tuple[str, ...]:
+        """Names registered so far (plugins), without importing this registry's package."""
+        return tuple(sorted(self._entries))
 
     def names(self) -> tuple[str, ...]:
         """Every registered name, sorted."""

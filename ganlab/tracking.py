@@ -313,6 +313,43 @@ class RunTracker:
         """This run's logged metrics as [(epoch, {key: value})], epochs ascending."""
         return metric_history(self.client, self.run_id, keys)
 
+    # -- reading and amending a finished run (ganlab-eval) ---------------------------
+    @classmethod
+    def existing(cls, uri: str, run_id: str) -> RunTracker:
+        """A run that exists (TrackingError naming the id otherwise), left as it is."""
+        client = cls.connect(uri)
+        existing_run(client, uri, run_id)
+        return cls(client, run_id, uri=uri)
+
+    @property
+    def info(self) -> Any:
+        """The run's MLflow info (name, times, status)."""
+        return self.client.get_run(self.run_id).info
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.client.get_run(self.run_id).data.tags)
+
+    def artifact_paths(self, folder: str) -> list[str]:
+        """Paths of the files directly in artifact folder `folder`."""
+        return [info.path for info in self.client.list_artifacts(self.run_id, folder)]
+
+    def download(self, artifact: str, destination: str | Path) -> Path:
+        with self._store(f"downloading {artifact}"):
+            return Path(self.client.download_artifacts(self.run_id, artifact, str(destination)))
+
+    def logged_steps(self, key: str) -> set[int]:
+        """The steps (epochs) at which `key` has values."""
+        return {m.step for m in self.client.get_metric_history(self.run_id, key)}
+
+    def log_metrics_at(self, metrics: Mapping[str, float], step: int, timestamp: int) -> None:
+        """Log values at `step` with the given timestamp (a finished run's own end time,
+        so values computed later line up with its live curves), even at a logged step."""
+        items = [Metric(k, float(v), timestamp, step) for k, v in metrics.items()]
+        with self._store(f"logging values at epoch {step}"):
+            for chunk in _chunks(items, MAX_METRICS_PER_BATCH):
+                self.client.log_batch(self.run_id, metrics=chunk)
+
     def end(self, status: str = "FINISHED", reason: str | None = None) -> None:
         """Mark the run FINISHED, FAILED or KILLED; a reason is kept as tag `ganlab.failure`."""
         if reason:

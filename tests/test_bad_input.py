@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from ganlab.core.errors import CheckpointError
-from ganlab.launch.cli import check_command_line
 from ganlab.training.checkpoint import load_checkpoint, save_checkpoint
 from ganlab.training.run import train
 from tests.conftest import metric_steps, run_cli
+from tests.support import check_command_line
 
 
 def test_output_folder_under_a_file_is_refused_before_anything_runs(tmp_path: Path) -> None:

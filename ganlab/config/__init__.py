@@ -44,8 +44,8 @@ from ganlab.config.paths import PathsConfig
 from ganlab.config.tracking import TrackingConfig
 from ganlab.config.trainer import TrainerConfig
 from ganlab.core.errors import ConfigError
-from ganlab.core.paths import project_root
-from ganlab.registry import RULES
+from ganlab.core.paths import CONF_DIR, project_root
+from ganlab.registry import LOSSES, RULES, load_plugins
 
 DEVICES = ("auto", "cpu", "cuda")
 GROUPS = {
@@ -125,10 +125,11 @@ CROSS_GROUP_CHECKS = (check_model_fits_data, check_rule_has_its_monitor)
 
 
 def register() -> None:
-    """Make the schema, each rule's settings (the `early_stop` group: `early_stop=gradient`)
-    and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
+    """Make the schema, each rule's settings (the `early_stop` group: `early_stop=gradient`),
+    the losses plugins add and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
     if not OmegaConf.has_resolver("ganlab_root"):
         OmegaConf.register_new_resolver("ganlab_root", project_root)
+    load_plugins()  # their losses and rules become choices below
     store = ConfigStore.instance()
     with schema_defaults():
         # `early_stop` typed by the settings every rule shares: the group option chosen
@@ -138,6 +139,11 @@ def register() -> None:
             store.store(
                 group="early_stop", name=entry.name, node=entry.value.config(rule=entry.name)
             )
+    # a loss a plugin registered has no conf/loss/<name>.yaml: this is its group option
+    for name in LOSSES.registered_without_loading():
+        if not (CONF_DIR / "loss" / f"{name}.yaml").is_file():
+            node = {"loss": {"name": name}}
+            store.store(group="loss", name=name, node=node, package="_global_")
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -7,6 +7,7 @@ Every block's `every_n_epochs = 0` turns it off; a monitor that is on also runs 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ganlab.config.fields import check_fields, option, require
 
@@ -283,6 +284,11 @@ class MonitorConfig:
         doc="images: class coverage", factory=ClassifierMonitorConfig
     )
     grid: GridMonitorConfig = option(doc="images: sample grids", factory=GridMonitorConfig)
+    plugins: dict[str, Any] = option(
+        doc="settings of monitors that plugins add, by name, e.g. "
+        "`+monitor.plugins.my_monitor.every_n_epochs=5` (each plugin says what it reads)",
+        factory=dict,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor")

@@ -113,13 +113,3 @@ def prepare_images(configs: list[GanlabConfig]) -> None:
         except GanlabError as exc:
             print(f"ganlab-train: error: {exc}", file=sys.stderr)
             sys.exit(2)
-
-
-def check_command_line(args: list[str]) -> str | None:
-    """One sentence describing the first invalid override in `args`, or None."""
-
-    try:
-        check_overrides(_overrides(args), any(a in ("-m", "--multirun") for a in args))
-    except ConfigError as exc:
-        return str(exc)
-    return None

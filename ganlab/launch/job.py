@@ -61,7 +61,7 @@ def mark_killed(info: SweepInfo, job: int, reason: str) -> bool:
     ]
     if not running:
         return False
-    tracker = RunTracker(RunTracker.connect(info.tracking_uri), running[-1].run_id)
+    tracker = RunTracker.existing(info.tracking_uri, running[-1].run_id)
     tracker.end("FAILED", reason)
     return True
 

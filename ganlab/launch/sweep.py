@@ -147,9 +147,7 @@ def finalize(info: SweepInfo) -> SweepReport:
     from ganlab.tracking import RunTracker
 
     result = report(info)
-    tracker = RunTracker(
-        RunTracker.connect(info.tracking_uri), info.parent_run_id, uri=info.tracking_uri
-    )
+    tracker = RunTracker.existing(info.tracking_uri, info.parent_run_id)
     out = Path(info.sweep_dir) / "summary"
     if result.runs:
         try:
@@ -208,9 +206,8 @@ def find_sweep(spec: str, tracking_uri: str | None) -> SweepInfo:
         return info
     uri = resolve_tracking_uri(tracking_uri, project_root())
     check_tracking(uri, False, 5.0)  # a dead server: one line, not a hang
-    client = RunTracker.connect(uri)
     try:
-        tags = client.get_run(spec).data.tags
+        tags = RunTracker.existing(uri, spec).tags
     except Exception as exc:  # noqa: BLE001 - any lookup failure means the same to the user
         raise GanlabError(
             f"{spec} is neither a sweep folder nor a run in {uri}; pass the sweep folder "

@@ -92,11 +92,6 @@ class Verdict:
     def epochs_saved(self) -> int:
         return 0 if self.trigger_epoch is None else self.last_epoch - self.trigger_epoch
 
-    def first_in(self, phase: int) -> int | None:
-        """First evaluation in `phase`; for REFINING, in refining or collapsing."""
-        wanted = {REFINING, COLLAPSING} if phase == REFINING else {phase}
-        return _first(self.timeline, wanted)
-
 
 def verdict(
     history: History, cfg: EarlyStopConfig, quality_of: QualityOf = quality_series

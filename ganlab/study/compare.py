@@ -52,7 +52,6 @@ from ganlab.tracking import (
     RunTracker,
     StoredRun,
     check_tracking,
-    existing_run,
     load_runs,
     resolve_tracking_uri,
 )
@@ -374,8 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_tracking(uri, False, 5.0)  # a dead server: one line, not a hang
         tracker = None
         if args.sweep:
-            tracker = RunTracker(RunTracker.connect(uri), args.sweep, uri=uri)
-            existing_run(tracker.client, uri, args.sweep)  # names the id when it is unknown
+            tracker = RunTracker.existing(uri, args.sweep)  # names the id when it is unknown
         runs = load_runs(uri, args.experiment, " and ".join(clauses))
     except GanlabError as exc:
         print(f"ganlab-compare: error: {exc}", file=sys.stderr)

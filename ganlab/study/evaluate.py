@@ -29,11 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from ganlab.config import validate
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
 from ganlab.core.safe_files import load_tensors
+from ganlab.monitors import EvalState, build_monitors
+from ganlab.registry import MONITORS
+from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
+from ganlab.training.build import build_parts, resolve_device
+from ganlab.training.checkpoint import WEIGHTS_FORMAT
 from ganlab.training.snapshots import BEST, SNAPSHOT_DIR, STOP, STOP_ARTIFACT, epoch_of_name
 
 log = logging.getLogger("ganlab")
@@ -67,17 +73,17 @@ def monitor_names(requested: Sequence[str], known: Sequence[str]) -> list[str]:
     return names
 
 
-def available_snapshots(client, run_id: str) -> dict[str, Snapshot]:  # noqa: ANN001
+def available_snapshots(run: RunTracker) -> dict[str, Snapshot]:
     """{label: snapshot} of everything the run kept: epochs, best, stop."""
     found: dict[str, Snapshot] = {}
-    for info in client.list_artifacts(run_id, SNAPSHOT_DIR):
-        name = Path(info.path).name
+    for path in run.artifact_paths(SNAPSHOT_DIR):
+        name = Path(path).name
         epoch = epoch_of_name(name)
         if epoch is not None:
-            found[str(epoch)] = Snapshot(str(epoch), info.path)
+            found[str(epoch)] = Snapshot(str(epoch), path)
         elif name == f"{BEST}.pt":
-            found[BEST] = Snapshot(BEST, info.path)
-    if any(Path(i.path).name == "stop.pt" for i in client.list_artifacts(run_id, "checkpoints")):
+            found[BEST] = Snapshot(BEST, path)
+    if any(Path(p).name == "stop.pt" for p in run.artifact_paths("checkpoints")):
         found[STOP] = Snapshot(STOP, STOP_ARTIFACT)
     return found
 
@@ -106,19 +112,15 @@ def load_weights(path: Path, label: str, source: str = "") -> dict:
     """A snapshot's ganlab-weights payload, read without unpickling code (a snapshot is an
     artifact anyone with access to the run could have replaced), or one sentence saying
     why it cannot be used."""
-    from ganlab.training.checkpoint import WEIGHTS_FORMAT
-
     payload = load_tensors(path, f"snapshot {label}", shown_as=source or None)
     if not isinstance(payload, dict) or payload.get("format") != WEIGHTS_FORMAT:
         raise EvalError(f"snapshot {label} ({path.name}) is not a {WEIGHTS_FORMAT} file.")
     return payload
 
 
-def eval_config(config_yaml: str, overrides: Sequence[str], names: Sequence[str]):  # noqa: ANN201
+def eval_config(config_yaml: str, overrides: Sequence[str], names: Sequence[str]) -> DictConfig:
     """A snapshot's stored config with `overrides`, only the monitors `names` switched on
     (at every epoch) and every other monitor off."""
-    from ganlab.registry import MONITORS
-
     tree = OmegaConf.create(config_yaml)
     tree.merge_with_dotlist(list(overrides))
     for monitor in MONITORS.names():
@@ -138,30 +140,22 @@ def evaluate_run(
 ) -> list[tuple[str, int, dict[str, float]]]:
     """Compute `metrics` on the chosen snapshots and log them into the run at each
     snapshot's epoch; return [(label, epoch, values)]. Checks everything before computing."""
-    from mlflow.entities import Metric
-
-    from ganlab.config import validate
-    from ganlab.monitors import EvalState, build_monitors
-    from ganlab.registry import MONITORS
-    from ganlab.tracking import RunTracker, existing_run
-    from ganlab.training.build import build_parts, resolve_device
-
-    client = RunTracker.connect(uri)
-    run = existing_run(client, uri, run_id)
+    tracker = RunTracker.existing(uri, run_id)
+    info = tracker.info
     names = monitor_names(metrics, MONITORS.names())
-    chosen = choose(epochs, available_snapshots(client, run_id), run_id)
+    chosen = choose(epochs, available_snapshots(tracker), run_id)
     results = []
     suite = parts = device = None
     logged_steps: dict[str, set[int]] = {}  # key -> epochs it has values at, read once per key
     with tempfile.TemporaryDirectory(prefix="ganlab-eval-") as tmp:
         for snapshot in chosen:
-            path = Path(client.download_artifacts(run_id, snapshot.artifact, tmp))
+            path = tracker.download(snapshot.artifact, tmp)
             payload = load_weights(path, snapshot.label, f"({snapshot.artifact} of run {run_id})")
             if suite is None:  # one run, one config: data, nets and monitors built once
                 cfg = validate(eval_config(payload["config_yaml"], overrides, names))
                 device = resolve_device(cfg.device)
                 parts = build_parts(cfg, device)
-                suite = build_monitors(cfg, parts, run.info.run_name)
+                suite = build_monitors(cfg, parts, info.run_name)
             parts.generator.load_state_dict(payload["generator"])
             parts.discriminator.load_state_dict(payload["discriminator"])
             ema = None
@@ -174,7 +168,7 @@ def evaluate_run(
             for figure in figures.values():
                 figure.clear()
             for key in values.keys() - logged_steps.keys():
-                logged_steps[key] = {m.step for m in client.get_metric_history(run_id, key)}
+                logged_steps[key] = tracker.logged_steps(key)
             done = {key for key in values if epoch in logged_steps[key]}
             to_log = values if overwrite else {k: v for k, v in values.items() if k not in done}
             if done and not overwrite:
@@ -185,11 +179,7 @@ def evaluate_run(
                     len(done),
                     ", ".join(sorted(done)[:5]) + (" ..." if len(done) > 5 else ""),
                 )
-            timestamp = int(run.info.end_time or run.info.start_time or 0)
-            client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), timestamp, epoch) for k, v in to_log.items()],
-            )
+            tracker.log_metrics_at(to_log, epoch, int(info.end_time or info.start_time or 0))
             for key in to_log:
                 logged_steps[key].add(epoch)
             results.append((snapshot.label, epoch, values))
@@ -214,8 +204,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="log values already present")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from ganlab.tracking import check_tracking, resolve_tracking_uri
-
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     split = lambda text: [x.strip() for x in text.split(",") if x.strip()]  # noqa: E731
     try:

@@ -235,7 +235,7 @@ class Run:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-        experiment_id = self.tracker.client.get_run(self.tracker.run_id).info.experiment_id
+        experiment_id = self.tracker.experiment_id
         log.info(
             "done: %d epochs in %.1f s; %s\n  look: %s  (experiment '%s', run %s)",
             trainer.epoch,
