@@ -35,11 +35,101 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ganlab.core.errors import ConfigError
+
+if TYPE_CHECKING:  # types only: the registries stay free of torch until a name is read
+    from torch import Tensor, nn
+
+
+# -- the extension points: what each kind of entry must be --------------------------------
+# Configs are typed Any here: the registries sit below ganlab.config (whose choices read
+# them); each entry's module names its own config class.
+
+
+class Formulation(Protocol):
+    """A loss formulation: D's and G's losses from D's raw outputs (ganlab.losses.base)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def logistic(self) -> bool: ...  # sigmoid(l) is a probability: the JS estimate applies
+
+    @property
+    def d_loss(self) -> Callable[[Tensor, Tensor], Tensor]: ...  # (l_real, l_fake) -> scalar
+
+    @property
+    def g_loss(self) -> Callable[[Tensor], Tensor]: ...  # l_fake -> scalar
+
+
+class LossFactory(Protocol):
+    """LOSSES: `LossConfig -> Formulation`."""
+
+    def __call__(self, cfg: Any, /) -> Formulation: ...
+
+
+class ModelBuilder(Protocol):
+    """MODELS: `(ModelConfig, data) -> (generator, discriminator)`."""
+
+    def __call__(self, cfg: Any, data: Any, /) -> tuple[nn.Module, nn.Module]: ...
+
+
+class ActivationFactory(Protocol):
+    """ACTIVATIONS: a new activation module."""
+
+    def __call__(self) -> nn.Module: ...
+
+
+class Layout(Protocol):
+    """LAYOUTS: a mixture's centres (n_modes x 2) from its DatasetConfig."""
+
+    def __call__(self, cfg: Any, /) -> Tensor: ...
+
+
+class DatasetLoader(Protocol):
+    """DATASETS: `(DatasetConfig, data_root) -> (uint8 images N x C x H x W, labels,
+    number of classes, an identity naming the set)`."""
+
+    def __call__(self, cfg: Any, data_root: Path, /) -> tuple[Tensor, Tensor, int, str]: ...
+
+
+class Monitor(Protocol):
+    """What MONITORS' builders return: measures taken at evaluation epochs."""
+
+    name: str
+    every_n_epochs: int  # 0 = off; evaluated at epoch 0, every n and at the last epoch
+    makes_figures: bool  # returns {artifact path: Figure} instead of {metric key: value}
+    measures_samples: bool  # measures only G's samples: run again on the EMA generator
+
+    def __call__(self, state: Any, /) -> Mapping[str, Any]: ...
+
+
+class MonitorBuilder(Protocol):
+    """MONITORS: `MonitorContext -> Monitor`, or None when off or not for this data."""
+
+    def __call__(self, ctx: Any, /) -> Monitor | None: ...
+
+
+class Rule(Protocol):
+    """RULES: a stopping rule (ganlab.rules.rule registers them with its settings)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def keys(self) -> tuple[str, ...]: ...  # the metrics it reads ("prefix/": every key under)
+
+    @property
+    def config(self) -> type[Any]: ...  # its settings: a dataclass extending EarlyStopConfig
+
+    @property
+    def apply(self) -> Callable[[Sequence[tuple[int, Mapping[str, float]]], Any], Any]: ...
+
 
 T = TypeVar("T")
 
@@ -138,15 +228,15 @@ class Registry(Generic[T]):
         return name in self._entries
 
 
-LOSSES: Registry[Any] = Registry("loss", "ganlab.losses")
-RULES: Registry[Any] = Registry("stopping rule", "ganlab.rules.library")
-MONITORS: Registry[Any] = Registry("monitor", "ganlab.monitors")
-MODELS: Registry[Any] = Registry("model", "ganlab.models")
-ACTIVATIONS: Registry[Any] = Registry("activation", "ganlab.models.layers")
-LAYOUTS: Registry[Any] = Registry("mixture layout", "ganlab.data.mixtures")
-DATASETS: Registry[Any] = Registry("image dataset", "ganlab.data.images")
+LOSSES: Registry[LossFactory] = Registry("loss", "ganlab.losses")
+RULES: Registry[Rule] = Registry("stopping rule", "ganlab.rules.library")
+MONITORS: Registry[MonitorBuilder] = Registry("monitor", "ganlab.monitors")
+MODELS: Registry[ModelBuilder] = Registry("model", "ganlab.models")
+ACTIVATIONS: Registry[ActivationFactory] = Registry("activation", "ganlab.models.layers")
+LAYOUTS: Registry[Layout] = Registry("mixture layout", "ganlab.data.mixtures")
+DATASETS: Registry[DatasetLoader] = Registry("image dataset", "ganlab.data.images")
 
-ALL = {
+ALL: dict[str, Registry[Any]] = {
     "losses": LOSSES,
     "rules": RULES,
     "monitors": MONITORS,

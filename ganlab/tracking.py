@@ -408,7 +408,7 @@ def _bulk_reader(client: MlflowClient) -> Callable[[list[str], str], Rows] | Non
     """(run ids, key) -> [(run id, step, value)] in one round trip, oldest first, for the
     stores that can: SQL stores (`get_metric_history_bulk`) and tracking servers (the
     `get-history-bulk` endpoint MLflow's UI charts use); None for the others."""
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    store: Any = getattr(getattr(client, "_tracking_client", None), "store", None)
     if hasattr(store, "get_metric_history_bulk"):
 
         def sql(run_ids: list[str], key: str) -> Rows:
@@ -510,8 +510,13 @@ def load_runs(
             )
         ended = "" if include_running else "attributes.status != 'RUNNING'"
         query = " and ".join(q for q in (filter_string, ended) if q)
-        runs = client.search_runs(
-            [found.experiment_id], query, max_results=50_000, order_by=["attributes.start_time ASC"]
+        runs: list[Run] = list(
+            client.search_runs(
+                [found.experiment_id],
+                query,
+                max_results=50_000,
+                order_by=["attributes.start_time ASC"],
+            )
         )
     except MlflowException as exc:
         raise TrackingError(f"cannot search runs in {uri}: {exc}") from exc

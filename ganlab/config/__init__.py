@@ -63,7 +63,8 @@ GROUPS = {
 
 def rule_config_class(rule: str) -> type[EarlyStopConfig]:
     """The dataclass of a rule's settings, declared beside the rule (RULES)."""
-    return RULES.get(rule).config  # type: ignore[no-any-return]
+    config: type[EarlyStopConfig] = RULES.get(rule).config
+    return config
 
 
 def default_rule_config() -> EarlyStopConfig:

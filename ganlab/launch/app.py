@@ -87,7 +87,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     launch = launch_from_hydra(hydra_cfg)
     if launch.multirun:
-        return _sweep_job(hydra_cfg, launch)
+        _sweep_job(hydra_cfg, launch)
+        return None
     from ganlab.training.run import train  # torch: not needed by a sweep's launchers
 
     try:
@@ -99,8 +100,9 @@ def hydra_main(cfg: DictConfig) -> float | None:
     except TrainingFailed:
         sys.exit(1)
     except (KeyboardInterrupt, Terminated) as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        name, code = ("SIGINT", 130) if interrupted else (exc.signal_name, 143)
+        name, code = (
+            ("SIGINT", 130) if isinstance(exc, KeyboardInterrupt) else (exc.signal_name, 143)
+        )
         print(
             f"ganlab-train: stopped by {name}; the MLflow run is marked KILLED and the last "
             f"checkpoint kept: resume with trainer.resume={hydra_cfg.runtime.output_dir}",
@@ -111,7 +113,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return result.metrics.get("quality/hq_fraction")
 
 
-def _sweep_job(hydra_cfg: DictConfig, launch: LaunchInfo) -> None:
+def _sweep_job(hydra_cfg: Any, launch: LaunchInfo) -> None:
     """Train this job in a process of its own, so that a killed job fails only itself."""
 
     if launch.sweep is None:

@@ -157,7 +157,10 @@ def band_plot(rows: list[dict], path: Path) -> None:
         mine = [r for r in rows if r["loss"] == loss]
         epochs = sorted({r["epoch"] for r in mine})
         for ax, (key, label) in zip(axes, panels, strict=True):
-            stats = [mean_ci([r[key] for r in mine if r["epoch"] == e]) for e in epochs]
+            stats = [
+                mean_ci([r[key] for r in mine if r["epoch"] == e]) or (np.nan, np.nan)
+                for e in epochs
+            ]
             means = np.array([m for m, _ in stats])
             halves = np.nan_to_num(np.array([h for _, h in stats]))
             seeds = len({r["seed"] for r in mine})

@@ -72,7 +72,7 @@ def _rows(
 
 def _dataclass_type(cls: type, f: dataclasses.Field) -> type | None:
     """The dataclass a field holds (nested groups), from its default or factory."""
-    factory = f.default_factory  # type: ignore[misc]
+    factory = f.default_factory
     nested = factory() if factory is not dataclasses.MISSING else f.default
     return type(nested) if dataclasses.is_dataclass(nested) else None
 

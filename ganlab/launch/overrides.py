@@ -148,7 +148,9 @@ def check_overrides(args: list[str], multirun: bool = False) -> list[GanlabConfi
         # a launcher's keys only exist once the launcher is chosen. They are checked with
         # the first variant (every override's first value), composed once with Hydra's
         # own node: each compose costs ~0.35 s of every command's start.
-        hydra_overrides = [o.input_line for o in overrides if o.key_or_group.startswith("hydra")]
+        hydra_overrides = [
+            str(o.input_line) for o in overrides if o.key_or_group.startswith("hydra")
+        ]
         checked: list[GanlabConfig] = []
         for index, variant in enumerate(sweep_variants(per_override)):
             first = index == 0

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from ganlab.config import GanlabConfig, register, validate
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import CONF_DIR
-from ganlab.data.images import to_float
+from ganlab.data.images import ImageData, to_float
 from ganlab.launch.overrides import check_overrides
 from ganlab.training.build import build_parts, resolve_device
 
@@ -42,6 +42,7 @@ def prepare(cfg: GanlabConfig) -> list[str]:
     device = resolve_device(cfg.device)
     parts = build_parts(cfg, device)
     data = parts.data
+    assert isinstance(data, ImageData)
     done = [f"dataset {data.identity}: {len(data)} images in {cfg.paths.data_root}"]
     for monitor in image_quality_monitors(cfg, parts):  # trains the classifier if needed
         done.append(f"monitor {monitor.name}: ready")

@@ -55,7 +55,7 @@ class SweepCallback(Callback):
         check_tracking(
             uri, bool(config.tracking.require_server), float(config.tracking.check_timeout)
         )
-        overrides = " ".join(OmegaConf.to_container(config.hydra.overrides.task))
+        overrides = " ".join(str(o) for o in config.hydra.overrides.task)
         tracker = RunTracker.start(
             uri,
             str(config.tracking.experiment),
@@ -241,7 +241,9 @@ def rerun_commands(
     dirs = job_dirs(Path(info.sweep_dir))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     commands = []
-    jobs = [(int(r.tags.get("ganlab.job", -1)), r) for r in result.failed]
+    jobs: list[tuple[int, StoredRun | None]] = [
+        (int(r.tags.get("ganlab.job", -1)), r) for r in result.failed
+    ]
     jobs += [(n, None) for n in result.missing]
     for number, run in sorted(jobs, key=lambda job: job[0]):
         job_dir = dirs.get(number, Path(info.sweep_dir) / str(number))

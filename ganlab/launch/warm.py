@@ -77,7 +77,7 @@ def fork_job(
 ) -> int:
     """Fork one job's child from the warm process, running `child_main(args, env, cwd)`
     (ganlab.launch.app.train_forked); wait; its exit code (-N: signal N)."""
-    process = context.Process(target=child_main, args=(args, env, cwd))
+    process = context.Process(target=child_main, args=(args, env, cwd))  # type: ignore[attr-defined]
     process.start()
     process.join()
     assert process.exitcode is not None

@@ -19,7 +19,10 @@ from ganlab.registry import LOSSES
 
 def build_formulation(cfg: LossConfig) -> Formulation:
     """The formulation named by `cfg.name`, with its options (e.g. MM-nsat's `a`)."""
-    return LOSSES.get(cfg.name)(cfg)
+    formulation = LOSSES.get(cfg.name)(cfg)
+    if not isinstance(formulation, Formulation):  # a plugin's factory, checked once
+        raise TypeError(f"loss '{cfg.name}' must build a ganlab.losses.base.Formulation")
+    return formulation
 
 
 __all__ = [

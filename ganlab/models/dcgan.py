@@ -9,6 +9,8 @@ the gradient penalty and the per-sample gradient monitors need samples kept inde
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -27,8 +29,8 @@ def _levels(resolution: int) -> tuple[int, int]:
 def _init(module: nn.Module) -> None:
     """DCGAN initialisation: N(0, 0.02) weights, batch-norm scales N(1, 0.02)."""
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-        weight = (
-            module.parametrizations.weight.original  # spectral norm: the raw weight
+        weight: Any = (
+            module.parametrizations.weight.original  # type: ignore[union-attr]  # spectral norm: the raw weight
             if parametrize.is_parametrized(module, "weight")
             else module.weight
         )

@@ -12,7 +12,6 @@ the seed), so their curves are comparable across epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
@@ -20,7 +19,7 @@ from ganlab.config import GanlabConfig
 from ganlab.core.seeding import generator
 from ganlab.monitors.base import EvalState, is_due
 from ganlab.monitors.context import MonitorContext, RunParts
-from ganlab.registry import MONITORS
+from ganlab.registry import MONITORS, Monitor
 
 EMA_PREFIX = "ema/"  # keys of the EMA generator's samples: ema/quality/hq_fraction, ...
 
@@ -29,8 +28,8 @@ EMA_PREFIX = "ema/"  # keys of the EMA generator's samples: ema/quality/hq_fract
 class MonitorSuite:
     """The run's monitors; `evaluate` runs those due and splits metrics from figures."""
 
-    metric_monitors: list[Any] = field(default_factory=list)
-    figure_monitors: list[Any] = field(default_factory=list)
+    metric_monitors: list[Monitor] = field(default_factory=list)
+    figure_monitors: list[Monitor] = field(default_factory=list)
 
     def evaluate(self, state: EvalState, last_epoch: int) -> tuple[dict[str, float], dict]:
         """Every monitor due at this epoch; with an EMA generator, the sample monitors
@@ -42,7 +41,7 @@ class MonitorSuite:
                 if not is_due(monitor.every_n_epochs, state.epoch, last_epoch):
                     continue
                 out.update(monitor(state))
-                if state.ema_generator is not None and getattr(monitor, "measures_samples", False):
+                if state.ema_generator is not None and monitor.measures_samples:
                     ema_state = state.with_generator(state.ema_generator)
                     out.update({f"{EMA_PREFIX}{k}": v for k, v in monitor(ema_state).items()})
         return metrics, figures
@@ -62,11 +61,7 @@ def build_monitors(cfg: GanlabConfig, parts: RunParts, title: str) -> MonitorSui
         monitor = entry.value(ctx)
         if monitor is None:
             continue
-        (
-            suite.figure_monitors
-            if getattr(monitor, "makes_figures", False)
-            else suite.metric_monitors
-        ).append(monitor)
+        (suite.figure_monitors if monitor.makes_figures else suite.metric_monitors).append(monitor)
     return suite
 
 

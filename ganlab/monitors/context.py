@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import torch
 
 from ganlab.config import GanlabConfig
-from ganlab.data import Data, GaussianMixture
+from ganlab.data import Data, GaussianMixture, ImageData
 from ganlab.losses import Formulation
 
 
@@ -36,6 +36,18 @@ class MonitorContext:
     @property
     def is_mixture(self) -> bool:
         return isinstance(self.data, GaussianMixture)
+
+    @property
+    def mixture(self) -> GaussianMixture:
+        """The data, for monitors of 2-D mixtures (their builders checked is_mixture)."""
+        assert isinstance(self.data, GaussianMixture)
+        return self.data
+
+    @property
+    def images(self) -> ImageData:
+        """The data, for image monitors (their builders checked is_mixture)."""
+        assert isinstance(self.data, ImageData)
+        return self.data
 
     def classifier(self) -> Any:
         """The dataset's classifier, loaded from its cache or trained on first use."""

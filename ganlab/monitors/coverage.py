@@ -69,6 +69,7 @@ def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
 class ClassCoverageMonitor:
     name = "classifier"
     measures_samples = True  # EMA generator: run again on it (keys under ema/)
+    makes_figures = False
 
     def __init__(
         self,
@@ -120,5 +121,5 @@ def build(ctx: MonitorContext) -> ClassCoverageMonitor | None:
     if ctx.is_mixture or cfg.every_n_epochs <= 0:
         return None
     return ClassCoverageMonitor(
-        cfg, ctx.classifier(), ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed
+        cfg, ctx.classifier(), ctx.images, ctx.cfg.model.latent_dim, ctx.cfg.seed
     )

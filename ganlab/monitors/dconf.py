@@ -53,6 +53,8 @@ def confidence_stats(l_real: Tensor, l_fake: Tensor, threshold: float | None) ->
 
 class DiscriminatorConfidenceMonitor:
     name = "dconf"
+    makes_figures = False
+    measures_samples = False
 
     def __init__(
         self,

@@ -39,6 +39,8 @@ def input_gradient_norms(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
 
 class DiscriminatorGradientMonitor:
     name = "dgrad"
+    makes_figures = False
+    measures_samples = False
 
     def __init__(
         self,

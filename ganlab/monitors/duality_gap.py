@@ -35,6 +35,8 @@ def game_value(formulation: Formulation, d: nn.Module, real: Tensor, fake: Tenso
 
 class DualityGapMonitor:
     name = "duality_gap"
+    makes_figures = False
+    measures_samples = False
 
     def __init__(
         self,

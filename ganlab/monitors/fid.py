@@ -86,7 +86,7 @@ def fidelity(
         "save_cpu_ram": True,
     }
     if cfg.kid:
-        kwargs["kid_subset_size"] = min(1000, len(generated), len(real))
+        kwargs["kid_subset_size"] = min(1000, len(generated), len(real))  # type: ignore[arg-type]
     if extractor == INCEPTION and cfg.weights_path:
         kwargs["feature_extractor_weights_path"] = cfg.weights_path
         if Path(cfg.weights_path).is_file():
@@ -123,6 +123,7 @@ def file_hash(path: Path) -> str:
 class FIDMonitor:
     name = "fid"
     measures_samples = True  # EMA generator: run again on it (keys under ema/)
+    makes_figures = False
 
     def __init__(
         self,
@@ -192,4 +193,4 @@ def build(ctx: MonitorContext) -> FIDMonitor | None:
             classifier, f"ganlab-classifier-{classifier.identity}"
         )
     cache = Path(ctx.cfg.paths.data_root) / "fidelity_cache"
-    return FIDMonitor(cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed, cache, extractor)
+    return FIDMonitor(cfg, ctx.images, ctx.cfg.model.latent_dim, ctx.cfg.seed, cache, extractor)

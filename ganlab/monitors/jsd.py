@@ -21,6 +21,8 @@ def jsd_estimate(loss_d: float) -> float:
 
 class JSDMonitor:
     name = "jsd"
+    makes_figures = False
+    measures_samples = False
     every_n_epochs = 1
 
     def __call__(self, state: EvalState) -> dict[str, float]:

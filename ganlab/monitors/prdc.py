@@ -84,6 +84,7 @@ class PRDCMonitor:
 
     name = "prdc"
     measures_samples = True  # EMA generator: run again on it (keys under ema/)
+    makes_figures = False
 
     def __init__(
         self, cfg: PRDCMonitorConfig, space: str, real: Tensor, latents: Tensor, embed
@@ -123,9 +124,9 @@ def build(ctx: MonitorContext) -> PRDCMonitor | None:
         return PRDCMonitor(cfg, "data", real, latents, lambda x: x)
     classifier = ctx.classifier()
     device = next(classifier.parameters()).device
-    n = min(cfg.n_samples, len(ctx.data))
-    chosen = torch.randperm(len(ctx.data), generator=rng)[:n]
-    real = to_float(ctx.data.images[chosen])
+    n = min(cfg.n_samples, len(ctx.images))
+    chosen = torch.randperm(len(ctx.images), generator=rng)[:n]
+    real = to_float(ctx.images.images[chosen])
 
     @torch.no_grad()
     def embed(images: Tensor) -> Tensor:

@@ -86,6 +86,7 @@ class MixtureQualityMonitor:
 
     name = "quality"
     measures_samples = True  # EMA generator: run again on it (keys under ema/)
+    makes_figures = False
 
     def __init__(
         self, cfg: QualityMonitorConfig, mixture: GaussianMixture, latent_dim: int, seed: int
@@ -113,4 +114,4 @@ def build(ctx: MonitorContext) -> MixtureQualityMonitor | None:
     cfg = ctx.cfg.monitor.quality
     if not ctx.is_mixture or cfg.every_n_epochs <= 0:
         return None
-    return MixtureQualityMonitor(cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed)
+    return MixtureQualityMonitor(cfg, ctx.mixture, ctx.cfg.model.latent_dim, ctx.cfg.seed)

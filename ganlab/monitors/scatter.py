@@ -80,5 +80,5 @@ def build(ctx: MonitorContext) -> ScatterMonitor | None:
     if not ctx.is_mixture or cfg.every_n_epochs <= 0:
         return None
     return ScatterMonitor(
-        cfg, ctx.data, ctx.cfg.model.latent_dim, ctx.cfg.seed, mon.quality.hq_std, ctx.title
+        cfg, ctx.mixture, ctx.cfg.model.latent_dim, ctx.cfg.seed, mon.quality.hq_std, ctx.title
     )

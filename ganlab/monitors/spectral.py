@@ -15,6 +15,8 @@ layer).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -28,7 +30,7 @@ LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
 def weight_matrix(layer: nn.Module) -> Tensor:
     """The layer's weight as (out features, everything else)."""
-    weight = layer.weight.detach()
+    weight = cast(Tensor, layer.weight).detach()
     if isinstance(layer, nn.ConvTranspose2d):
         weight = weight.transpose(0, 1)
     return weight.reshape(weight.shape[0], -1)
@@ -46,6 +48,8 @@ def layer_spectral_norms(module: nn.Module) -> dict[str, float]:
 
 class LayerNormsMonitor:
     name = "layer_norms"
+    makes_figures = False
+    measures_samples = False
 
     def __init__(self, cfg: LayerNormsConfig) -> None:
         self.every_n_epochs = cfg.every_n_epochs

@@ -65,11 +65,11 @@ def steepness_power(
     f = _flat(g)
     q = torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=rng)
     q = q / q.norm(dim=1, keepdim=True)
-    _, vjp_fn = vjp(f, z)
+    _, vjp_fn = vjp(f, z)  # type: ignore[misc]
     basis: list[Tensor] = []
     images: list[Tensor] = []  # J q for each basis vector q
     for _ in range(min(iterations, z.shape[1])):  # the Krylov space cannot exceed d_z
-        _, jq = jvp(f, (z,), (q,))
+        _, jq = jvp(f, (z,), (q,))  # type: ignore[misc]
         basis.append(q)
         images.append(jq)
         (w,) = vjp_fn(jq)  # J^T J q
@@ -110,6 +110,8 @@ class SteepnessMonitor:
     """Distribution of steepness over the run's fixed evaluation latents Z_eval."""
 
     name = "steepness"
+    makes_figures = False
+    measures_samples = False
 
     def __init__(self, cfg: SteepnessMonitorConfig, z_eval: Tensor, data_dim: int, seed: int):
         self.cfg = cfg
@@ -143,6 +145,7 @@ class SteepnessMonitor:
             )
 
     def __call__(self, state: EvalState) -> dict[str, float]:
+        singular: Tensor | None
         if self.exact and self.cfg.conditioning:  # one SVD gives steepness too
             singular = self.singular_values(state.generator, state.device)
             values = singular[:, 0]

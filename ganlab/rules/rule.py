@@ -65,6 +65,6 @@ def rule_config(rule: str = DEFAULT_RULE, **settings: Any) -> EarlyStopConfig:
         )
     for f in fields(cls):  # nested settings given as dicts (from JSON): their dataclass
         value = settings.get(f.name)
-        if isinstance(value, dict) and f.default_factory is not MISSING:  # type: ignore[misc]
-            settings[f.name] = type(f.default_factory())(**value)  # type: ignore[misc]
+        if isinstance(value, dict) and f.default_factory is not MISSING:
+            settings[f.name] = type(f.default_factory())(**value)
     return cls(rule=rule, **settings)

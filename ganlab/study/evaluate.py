@@ -29,18 +29,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import validate
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
 from ganlab.core.safe_files import load_tensors
-from ganlab.monitors import EvalState, build_monitors
+from ganlab.monitors import EvalState, MonitorSuite, build_monitors
 from ganlab.registry import MONITORS
 from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
 from ganlab.training.build import build_parts, resolve_device
 from ganlab.training.checkpoint import WEIGHTS_FORMAT
 from ganlab.training.snapshots import BEST, SNAPSHOT_DIR, STOP, STOP_ARTIFACT, epoch_of_name
+from ganlab.training.steps import GanParts
 
 log = logging.getLogger("ganlab")
 
@@ -122,6 +124,7 @@ def eval_config(config_yaml: str, overrides: Sequence[str], names: Sequence[str]
     """A snapshot's stored config with `overrides`, only the monitors `names` switched on
     (at every epoch) and every other monitor off."""
     tree = OmegaConf.create(config_yaml)
+    assert isinstance(tree, DictConfig)
     tree.merge_with_dotlist(list(overrides))
     for monitor in MONITORS.names():
         node = tree.monitor.get(monitor)
@@ -145,17 +148,18 @@ def evaluate_run(
     names = monitor_names(metrics, MONITORS.names())
     chosen = choose(epochs, available_snapshots(tracker), run_id)
     results = []
-    suite = parts = device = None
+    built: tuple[GanParts, MonitorSuite, torch.device] | None = None
     logged_steps: dict[str, set[int]] = {}  # key -> epochs it has values at, read once per key
     with tempfile.TemporaryDirectory(prefix="ganlab-eval-") as tmp:
         for snapshot in chosen:
             path = tracker.download(snapshot.artifact, tmp)
             payload = load_weights(path, snapshot.label, f"({snapshot.artifact} of run {run_id})")
-            if suite is None:  # one run, one config: data, nets and monitors built once
+            if built is None:  # one run, one config: data, nets and monitors built once
                 cfg = validate(eval_config(payload["config_yaml"], overrides, names))
                 device = resolve_device(cfg.device)
                 parts = build_parts(cfg, device)
-                suite = build_monitors(cfg, parts, info.run_name)
+                built = (parts, build_monitors(cfg, parts, info.run_name), device)
+            parts, suite, device = built
             parts.generator.load_state_dict(payload["generator"])
             parts.discriminator.load_state_dict(payload["discriminator"])
             ema = None

@@ -180,10 +180,10 @@ def cross_validate(
 
 
 def _with_model(cfg: EarlyStopConfig, model: Path) -> EarlyStopConfig:
-    return rule_config(cfg.rule, **{**_settings(cfg), "model": str(model)})
+    return rule_config(cfg.rule, **{**settings_of(cfg), "model": str(model)})
 
 
-def _settings(cfg: EarlyStopConfig) -> dict[str, Any]:
+def settings_of(cfg: EarlyStopConfig) -> dict[str, Any]:
     return {k: v for k, v in asdict(cfg).items() if k != "rule"}
 
 
@@ -202,7 +202,7 @@ class Seal:
         return {
             "format": SEAL_FORMAT,
             "chosen_family": self.family,
-            "rule": {"rule": self.rule.rule, **_portable(_settings(self.rule))},
+            "rule": {"rule": self.rule.rule, **_portable(settings_of(self.rule))},
             "families": self.families,
             "date": self.date,
             "commit": self.commit,
@@ -256,13 +256,13 @@ def choose(
     families = {}
     for family, result in results.items():
         families[family] = {
-            "setting": {"rule": result.setting.rule, **_portable(_settings(result.setting))},
+            "setting": {"rule": result.setting.rule, **_portable(settings_of(result.setting))},
             "cv": summary(result.cv),
         }
     report(f"protocol: chose {chosen} (best cross-validated objective)")
     setting = results[chosen].setting
     if setting.rule == "learned":
-        setting = rule_config("learned", **_portable(_settings(setting)))
+        setting = rule_config("learned", **_portable(settings_of(setting)))
     return Seal(chosen, setting, families, datetime.date.today().isoformat(), commit, command)
 
 

@@ -29,6 +29,7 @@ from ganlab.study.protocol import (
     family_setting,
     log_look,
     read_seal,
+    settings_of,
     write_seal,
 )
 from ganlab.study.scoring import (
@@ -301,10 +302,8 @@ def threshold_curve(
     """(catch rate, alarm rate, threshold) over the family's threshold values."""
     name, values = THRESHOLD_OF[family]
     out = []
-    import dataclasses
-
     for value in values:
-        cfg = dataclasses.replace(setting, **{name: value})
+        cfg = rule_config(setting.rule, **{**settings_of(setting), name: value})
         s = score([decide(run, cfg) for run in runs])
         out.append((s.hit.value or 0.0, s.false_alarm_good.value or 0.0, value))
     return out
@@ -332,14 +331,14 @@ def write_report(
     seal_path = SEAL_PATH if sealed else out / "choice.json"
     if choose_now:
         model = None if sealed else out / "learned_model.json"
-        seal = choose(
+        chosen = choose(
             splits["tune"],
             commit,
             command,
             **({"model_path": model} if model else {}),
             report=report,
         )
-        write_seal(seal, seal_path)
+        write_seal(chosen, seal_path)
         report(f"sealed in {seal_path}")
     seal = read_seal(seal_path)
 
@@ -418,14 +417,15 @@ def write_report(
             {n: s for n, s in scores[split].items() if n != "oracle"}, split
         )
         if seal is not None and splits[split]:
-            curves, chosen = {}, {}
+            curves: dict[str, list[tuple[float, float, float]]] = {}
+            marked: dict[str, tuple[float, float]] = {}
             for family in FAMILIES:
                 if family in seal.families:
                     setting = family_setting(seal, family)
                     curves[family] = threshold_curve(family, setting, splits[split])
                     s = scores[split][f"{family} (sealed setting)"]
-                    chosen[family] = (s.hit.value or 0.0, s.false_alarm_good.value or 0.0)
-            figures[f"curves_{split}.png"] = curves_figure(curves, chosen, split)
+                    marked[family] = (s.hit.value or 0.0, s.false_alarm_good.value or 0.0)
+            figures[f"curves_{split}.png"] = curves_figure(curves, marked, split)
     default_name = next(iter(rules))
     for split in shown:
         figures[f"runs_{split}.png"] = runs_figure(

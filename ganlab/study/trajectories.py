@@ -151,13 +151,10 @@ def read(path: Path = DEFAULT_PATH) -> list[Trajectory]:
     for row in range(table.num_rows):
         name = data["run"][row]
         if name not in by_run:
+            fields: dict[str, Any] = {column: data[column][row] for column in RUN_COLUMNS}
+            fields["split"] = fields["split"] or None
             by_run[name] = Trajectory(
-                **{
-                    column: (
-                        data[column][row] if column != "split" else (data[column][row] or None)
-                    )
-                    for column in RUN_COLUMNS
-                },
+                **fields,
                 history=[],
             )
         metrics = {

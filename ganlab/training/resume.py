@@ -71,7 +71,7 @@ def merge_resume_config(
     current_plain = OmegaConf.to_container(current, resolve=True)
     assert isinstance(current_plain, dict)
     current_plain.pop("hydra", None)
-    flat_saved, flat_current = flatten(saved), flatten(current_plain)
+    flat_saved, flat_current = flatten(saved), flatten(current_plain)  # type: ignore[arg-type]
 
     conflicts: list[str] = []
     if overrides is None:
