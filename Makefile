@@ -34,7 +34,8 @@ compose-check: $(STAMP) system-packages
 # Some checks need Debian packages: chromium (the MLflow UI browser test), docker-compose,
 # docker.io and debootstrap (the compose stack, validated and brought up), slurm-wlm and
 # munge (a real single-node SLURM for the launcher's tests). Installed here when missing and apt-get can run (root: CI,
-# containers); otherwise those checks are skipped, and this says so.
+# containers); otherwise those checks are skipped, and this says so; under CI=true, where
+# every check must run, it fails instead.
 # Each entry is package:command (daemons live in /usr/sbin, searched too).
 SYSTEM_PACKAGES := chromium:chromium docker-compose:docker-compose slurm-wlm:slurmctld \
 	munge:munged docker.io:dockerd debootstrap:debootstrap
@@ -48,8 +49,10 @@ system-packages:
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get install -y -qq $$missing >/dev/null 2>&1 \
 		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1; } \
-		|| echo "could not install$$missing: the checks that need them are skipped"; \
-	else echo "not installed:$$missing (apt-get install$$missing): the checks that need them are skipped"; fi
+		|| { echo "could not install$$missing: the checks that need them are skipped"; \
+		     if [ "$$CI" = true ]; then echo "CI=true: every check must run: failing"; exit 1; fi; }; \
+	else echo "not installed:$$missing (apt-get install$$missing): the checks that need them are skipped"; \
+		if [ "$$CI" = true ]; then echo "CI=true: every check must run: failing"; exit 1; fi; fi
 
 # hadolint comes with the dev extras; docker-compose from Debian (see system-packages)
 check-docker: $(STAMP)
