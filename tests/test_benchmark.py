@@ -156,6 +156,12 @@ def test_quick_benchmark_trains_through_sweeps_scores_and_continues(tmp_path, ca
     assert (out / "scores_holdout.png").is_file()
     looks = (out / "looks.md").read_text().splitlines()
     assert len(looks) > 3 and "holdout scores" in looks[-1]
+    # rewind pairs: runs the rule never fires on train identically with action=rewind
+    assert benchmark_main([*args, "--rewind"]) == 0
+    third = capsys.readouterr().out
+    assert "## Rewind instead of stop" in third
+    assert "Controls (never fired, trained again with rewind): 2 of 2 ended with the same" in third
+    assert (out / "rewind.png").is_file() and (out / "rewind_trajectories.parquet").is_file()
 
 
 def test_score_only_with_nothing_to_score_says_so_and_creates_nothing(tmp_path, capsys):

@@ -31,10 +31,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT, project_root
 from ganlab.core.version import __version__
+from ganlab.rules import rule_config
 from ganlab.study.catalogue import (
     BENCHMARK_ROLE,
     CATALOGUE_FILE,
@@ -82,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the protocol on the tuning split and seal its choice (overwrites the seal)",
     )
+    parser.add_argument(
+        "--rewind",
+        action="store_true",
+        help="train the sealed rule with early_stop.action=rewind on the held-out and "
+        "confirmation runs it fires on, and compare each with its recorded pair",
+    )
     parser.add_argument("--tracking-uri", help="for training; default as ganlab-train resolves it")
     parser.add_argument(
         "--experiment", help="MLflow experiment (default: collapse_benchmark[_quick])"
@@ -126,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sealed=shipped,
             command="ganlab-benchmark " + " ".join(argv if argv is not None else sys.argv[1:]),
         )
+        if args.rewind:
+            text += "\n\n" + rewind_study(catalogue, runs, args, experiment, out, shipped)
         if parent is not None:
             parent.log_artifacts(out, "benchmark")
     except GanlabError as exc:
@@ -137,10 +147,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def train_missing(
-    catalogue: Catalogue, path: Path, args: argparse.Namespace, experiment: str, out: Path
+    catalogue: Catalogue,
+    path: Path,
+    args: argparse.Namespace,
+    experiment: str,
+    out: Path,
+    wanted: set[str] | None = None,
+    extra: Sequence[str] = (),
 ) -> RunTracker:
-    """Train every catalogue run the trajectory set lacks, one sweep per family (and set
-    of missing seeds); add each sweep's runs to the set as it ends. The parent run."""
+    """Train every catalogue run the trajectory set lacks (of `wanted`, when given), one
+    sweep per family and set of missing seeds, with `extra` overrides; add each sweep's
+    runs to the set as it ends. The benchmark's parent run."""
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     check_tracking(uri, False, 5.0)
     parent = RunTracker.find(uri, experiment, {ROLE_TAG: BENCHMARK_ROLE}) or RunTracker.start(
@@ -154,7 +171,11 @@ def train_missing(
     if added:
         print(f"ganlab-benchmark: added {added} stored runs to {path}", flush=True)
     have = {t.run for t in read_or_empty(path)}
-    todo = [job for job in catalogue.jobs() if job.name not in have]
+    todo = [
+        job
+        for job in catalogue.jobs()
+        if job.name not in have and (wanted is None or job.name in wanted)
+    ]
     if not todo:
         return parent
     print(
@@ -175,6 +196,7 @@ def train_missing(
         command = sweep_command(
             group, scenarios, seeds, uri, experiment, parent.run_id, data_root, out, args
         )
+        command += list(extra)
         print(
             f"ganlab-benchmark: sweep {number}/{len(sweeps)}: {group} "
             f"{','.join(scenarios)} x seeds {','.join(map(str, seeds))}",
@@ -240,6 +262,83 @@ def sweep_command(
         *launcher,
         *args.overrides,
     ]
+
+
+def rewind_study(
+    catalogue: Catalogue,
+    runs: Sequence[Any],
+    args: argparse.Namespace,
+    experiment: str,
+    out: Path,
+    shipped: bool,
+) -> str:
+    """Train the rewind pairs of the sealed rule (study.rewind_pairs) and compare."""
+    from ganlab.study.protocol import SEAL_PATH, read_seal, settings_of
+    from ganlab.study.report import label_runs
+    from ganlab.study.rewind_pairs import Pair, final_quality, pairs_figure, summary_rows
+    from ganlab.study.scoring import decide
+    from ganlab.study.tables import markdown_table, write_csv
+
+    seal = read_seal(SEAL_PATH if shipped else out / "choice.json")
+    if seal is None:
+        raise GanlabError("--rewind needs a sealed choice: run with --choose first.")
+    labelled = {
+        r.name: r
+        for r in label_runs(runs, catalogue)
+        if r.split in ("holdout", "confirm")
+        and r.label.label in ("collapsed", "partial", "healthy", "recovering")
+    }
+    fired = {n for n, r in labelled.items() if decide(r, seal.rule).cause == "collapse"}
+    controls = sorted(set(labelled) - fired)[:2]  # never fired: must train identically
+    default = rule_config(seal.rule.rule)
+    extra = [f"early_stop={seal.rule.rule}", "early_stop.action=rewind"] + [
+        f"early_stop.{k}={v}"
+        for k, v in settings_of(seal.rule).items()
+        if k not in ("action", "rewind", "model") and v != getattr(default, k)
+    ]
+    rewind_path = (
+        DEFAULT_PATH.with_name("rewind_trajectories.parquet")
+        if shipped
+        else out / "rewind_trajectories.parquet"
+    )
+    if not args.score_only:
+        train_missing(
+            catalogue,
+            rewind_path,
+            args,
+            experiment + "_rewind",
+            out,
+            wanted=fired | set(controls),
+            extra=extra,
+        )
+    rewound = {t.run: t for t in read_or_empty(rewind_path)}
+    relabelled = {r.name: r for r in label_runs(list(rewound.values()), catalogue)}
+    pairs = []
+    for name, recorded in sorted(labelled.items()):
+        if name in fired and name not in relabelled:
+            continue  # not trained yet
+        partner = relabelled.get(name) if name in fired else None
+        count = sum("rewind/to_epoch" in m for _, m in rewound[name].history) if partner else 0
+        pairs.append(Pair(recorded, partner, count))
+    header, rows = summary_rows(pairs)
+    write_csv(out / "rewind.csv", header, rows)
+    pairs_figure(pairs).savefig(out / "rewind.png")
+    same = [
+        abs(final_quality(relabelled[c]) - final_quality(labelled[c])) < 1e-9
+        for c in controls
+        if c in relabelled
+    ]
+    lines = [
+        f"## Rewind instead of stop ({seal.rule.rule}, rewind.lr_scale="
+        f"{seal.rule.rewind.lr_scale}, rewind.max={seal.rule.rewind.max})",
+        f"{len(fired)} held-out and confirmation runs the rule fires on were trained again "
+        f"with early_stop.action=rewind ({sum(p.rewound is not None for p in pairs)} so "
+        "far); the others are their own pairs.",
+        markdown_table(header, rows),
+        f"Controls (never fired, trained again with rewind): {sum(same)} of {len(same)} "
+        "ended with the same final quality as recorded.",
+    ]
+    return "\n\n".join(lines)
 
 
 def cli() -> None:
