@@ -119,3 +119,17 @@ def test_inception_extras_refused_in_classifier_features(make_cfg) -> None:
                 "monitor.fid.feature_extractor=classifier", "monitor.fid.precision_recall=true"
             )
         )
+
+
+def test_the_quality_score_is_hq_fraction_times_the_share_of_modes_covered(make_cfg, client):
+    """quality/score, the quality verdicts and the benchmark read, is logged at every
+    evaluation as what its definition says (and so can be charted in MLflow)."""
+    from ganlab.training.run import train
+    from tests.conftest import metric_values
+
+    result = train(make_cfg("trainer.epochs=3", "dataset=grid25"))
+    score = metric_values(client, result.run_id, "quality/score")
+    hq = metric_values(client, result.run_id, "quality/hq_fraction")
+    covered = metric_values(client, result.run_id, "quality/modes_covered")
+    assert len(score) == len(hq) == 4  # epochs 0-3
+    assert score == pytest.approx([h * c / 25 for h, c in zip(hq, covered, strict=True)])

@@ -51,6 +51,7 @@ def class_coverage(
         confident = float((confidence >= CONFIDENT).float().mean())
         stats["quality/class_confident"] = confident
         stats["quality/class_quality"] = confident * stats["quality/classes_present"] / n_classes
+        stats["quality/score"] = stats["quality/class_quality"]  # the run's quality, as on mixtures
     width = len(str(n_classes - 1))
     for cls, count in enumerate(counts.tolist()):
         stats[f"quality/class_count/{cls:0{width}d}"] = float(count)

@@ -37,7 +37,9 @@ def js_distance(p: Tensor, q: Tensor) -> float:
 def mode_statistics(
     samples: Tensor, mixture: GaussianMixture, hq_std: float, min_count: int
 ) -> dict[str, float]:
-    """hq_fraction, modes_covered, mode_js and each mode's high-quality count."""
+    """hq_fraction, modes_covered, their product score = hq_fraction x modes_covered /
+    n_modes (the quality every verdict and benchmark label is read from), mode_js and
+    each mode's high-quality count."""
     samples = samples.detach().float().cpu()
     centers, weights = mixture.centers.cpu(), mixture.weights.cpu()
     dist, nearest = torch.cdist(samples, centers).min(dim=1)
@@ -46,6 +48,9 @@ def mode_statistics(
     stats = {
         "quality/hq_fraction": float(high_quality.float().mean()),
         "quality/modes_covered": float((counts >= min_count).sum()),
+        "quality/score": float(high_quality.float().mean())
+        * float((counts >= min_count).sum())
+        / mixture.n_modes,
         # no high-quality sample at all is as far from the target as it gets
         "quality/mode_js": js_distance(counts, weights) if counts.sum() > 0 else 1.0,
     }

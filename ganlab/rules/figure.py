@@ -69,8 +69,9 @@ def phase_figure(
     oracle_epoch: int | None = None,
     extra_curves: Mapping[str, str] | None = None,
 ) -> Figure:
-    """Stacked panels sharing the epoch axis: steepness, D gradient, quality, and D's
-    accuracy with G's parameter movement when those were logged (the failing signals)."""
+    """Stacked panels sharing the epoch axis: quality (quality/score, what verdicts and the
+    benchmark's labels read) first, then steepness, D gradient, and D's accuracy with G's
+    parameter movement when those were logged (the failing signals)."""
     confidence = any(D_ACC_KEY in m for _, m in history)
     fig = Figure(figsize=(8, 9.5 if confidence else 7.5), dpi=100)
     axes = fig.subplots(4 if confidence else 3, 1, sharex=True)
@@ -79,7 +80,7 @@ def phase_figure(
         ("generator steepness", ((STEEPNESS_P90_KEY, "p90"), (STEEPNESS_MAX_KEY, "max"))),
         ("D gradient at fakes", ((DGRAD_KEY, "p90"), *(extra_curves or {}).items())),
     )
-    for ax, (label, curves) in zip(axes[:2], panels, strict=True):
+    for ax, (label, curves) in zip(axes[1:3], panels, strict=True):
         for key, name in curves:
             epochs, values = _curve(history, key)
             if epochs:
@@ -89,7 +90,7 @@ def phase_figure(
         ax.legend(loc="upper left", fontsize=8)
 
     q_epochs, quality = quality_series(history)
-    ax = axes[2]
+    ax = axes[0]
     image_key = None if any("quality/hq_fraction" in m for _, m in history) else fid_key(history)
     if image_key is not None:  # images: FID, lower is better
         ax.plot(q_epochs, [-q for q in quality], color="tab:green", lw=1.4, label=image_key)
@@ -97,7 +98,7 @@ def phase_figure(
         ax.set_ylabel("FID")
     else:
         if q_epochs:
-            ax.plot(q_epochs, quality, color="tab:green", lw=1.4, label="quality")
+            ax.plot(q_epochs, quality, color="tab:green", lw=1.4, label="quality/score")
             covered_epochs, covered = _curve(history, "quality/modes_covered")
             n_modes = n_modes_of(history)
             ax.plot(
@@ -109,7 +110,7 @@ def phase_figure(
                 label=f"modes covered / {n_modes}",
             )
         ax.set_ylim(-0.02, 1.02)
-        ax.set_ylabel("hq x coverage")
+        ax.set_ylabel("quality: hq x coverage")
     ax.legend(loc="upper left", fontsize=8)
     if confidence:
         _confidence_panel(axes[3], history)
@@ -126,7 +127,7 @@ def phase_figure(
             ax.axvspan(back, at, color="tab:purple", alpha=0.08, lw=0, zorder=1)
         ax.grid(alpha=0.3)
     for at, back in rewinds:
-        axes[0].annotate(
+        axes[1].annotate(
             f"rewind to {back}",
             (at, 1.0),
             xycoords=("data", "axes fraction"),
