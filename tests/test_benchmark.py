@@ -193,3 +193,13 @@ def test_real_digits_are_written_as_mnist_and_read_by_the_mnist_loader(tmp_path)
     ours = {bytes(x) for x in torch.cat([train.images, test.images]).numpy().reshape(-1, 784)}
     assert ours == {bytes(x) for x in images.reshape(-1, 784)}
     assert sorted(torch.cat([train.labels, test.labels]).tolist()) == sorted(labels.tolist())
+
+
+def test_the_shipped_default_rule_is_the_sealed_choice() -> None:
+    """README and docs/collapse.md quote the sealed choice's scores for the default rule:
+    they must be the same rule, setting for setting."""
+    from ganlab.rules import rule_config
+    from ganlab.study.protocol import read_seal
+
+    seal = read_seal()
+    assert seal is not None and seal.rule == rule_config()

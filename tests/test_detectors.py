@@ -79,6 +79,7 @@ def history(dgrad, g_update=None, d_acc=None, logits=None, steep=None):
 # explicit channel settings: the tests read their epochs off by hand, whatever the defaults
 COMBINED = dict(
     rule="combined",
+    confirm_within=0,  # escalations count at once unless a test says otherwise
     warmup_epochs=3,
     window=3,
     ema=1.0,
@@ -214,3 +215,39 @@ def test_quality_channel_fires_on_a_sustained_drop_not_on_a_one_epoch_crash() ->
     assert apply_rule(quality_history(collapse), cfg).trigger_epoch == 9
     off = rule_config(**{**COMBINED, "shift_up": 0.0, "quality_drop": 0.0})
     assert apply_rule(quality_history(collapse), off).trigger_epoch is None
+
+
+def quality_and_logits(quality: list[float], logits: list[float]) -> list:
+    rows = quality_history(quality)
+    for (_, m), value in zip(rows, logits, strict=True):
+        m[LOGIT_MAX_KEY] = value
+    return rows
+
+
+def test_a_confirmed_escalation_fires_once_quality_follows_and_not_when_it_does_not() -> None:
+    """confirm_within: an escalation of D's logits counts only once sustained quality
+    has fallen by confirm_drop within that many evaluations; the trigger is the
+    confirming evaluation, not the escalation (the cause, often epochs before)."""
+    cfg = rule_config(
+        **{**COMBINED, "shift_up": 0.0, "escalation": math.log(5), "confirm_within": 3},
+        confirm_drop=0.3,
+    )
+    logits = [1.0] * 6 + [50.0] + [1.0] * 7  # escalation at epoch 7
+    survived = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9]
+    assert apply_rule(quality_and_logits(survived, logits), cfg).trigger_epoch is None
+    followed = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.0, 0.1, 0.0, 0.0]
+    # medians of 3: 0.9 at epoch 9, 0.1 at 10 (1 - 0.1 / 0.9 >= 0.3): within 3 of epoch 7
+    assert apply_rule(quality_and_logits(followed, logits), cfg).trigger_epoch == 10
+    late = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1, 0.0, 0.0]
+    # the fall (epoch 12) comes 5 evaluations after the escalation: not confirmed
+    assert apply_rule(quality_and_logits(late, logits), cfg).trigger_epoch is None
+
+
+def test_the_quality_channel_waits_its_own_patience() -> None:
+    crash = [0.2, 0.5, 0.8, 0.9, 0.9, 0.9, 0.0, 0.0, 0.9, 0.9, 0.9, 0.9]  # two epochs down
+    quick = rule_config(**{**COMBINED, "shift_up": 0.0}, quality_drop=0.5, quality_window=1)
+    assert apply_rule(quality_history(crash), quick).trigger_epoch == 7
+    patient = rule_config(
+        **{**COMBINED, "shift_up": 0.0}, quality_drop=0.5, quality_window=1, quality_patience=3
+    )
+    assert apply_rule(quality_history(crash), patient).trigger_epoch is None

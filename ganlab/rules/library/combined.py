@@ -4,6 +4,7 @@ channels (a frozen generator, a dominant discriminator)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -37,7 +38,17 @@ QUALITY_KEYS = (
 @dataclass
 class CombinedRuleConfig(FailingChannelsConfig):
     """A collapse channel fires when its statistic reaches its threshold (0 turns it
-    off); score = the largest statistic / threshold, so the rule triggers at >= 1."""
+    off); score = the largest statistic / threshold, so the rule triggers at >= 1.
+
+    The defaults are the setting the collapse benchmark's sealed protocol chose
+    (benchmarks/collapse/choice.json; docs/collapse.md): an escalation of D's logits to
+    five times their recent median, counted once quality has fallen by a fifth of its
+    best within five evaluations; failing after six evaluations of a frozen G or a
+    dominant D."""
+
+    fail_patience: int = option(
+        6, "evaluations G frozen or D dominant that mark a run failing", ge=1
+    )
 
     drift: float = option(
         0.3, "CUSUM drift per evaluation, log units (slower trends never add)", ge=0
@@ -50,20 +61,20 @@ class CombinedRuleConfig(FailingChannelsConfig):
     )
     shift_down: float = option(0.0, "CUSUM threshold on falls of log D-gradient; 0 = off", ge=0)
     escalation: float = option(
-        3.4,
+        math.log(5),
         "threshold on how far log D-logit magnitude (step-level max) rises above its recent "
-        "median; 0 = off",
+        "median (log 5: five times it); 0 = off",
         ge=0,
     )
     confirm_within: int = option(
-        0,
+        5,
         "escalation confirmed: an escalation counts only once quality has fallen by "
         "`confirm_drop` within this many evaluations of it (the trigger is then the "
         "confirming evaluation); 0 = escalations count at once",
         ge=0,
     )
     confirm_drop: float = option(
-        0.3,
+        0.2,
         "the fall of sustained quality (share of its best) that confirms an escalation",
         ge=0,
         le=1,
