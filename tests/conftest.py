@@ -10,17 +10,25 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from ganlab.config import register
 from ganlab.core.paths import CONF_DIR, PROJECT_ROOT
+
+# Property tests keep nothing in the project folder (Hypothesis's .hypothesis/)
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="ganlab-hypothesis-"))
+settings.register_profile("ganlab", database=None)
+settings.load_profile("ganlab")
 
 # Small enough for CPU tests, large enough that every code path runs.
 TINY = [

@@ -12,11 +12,12 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import free_port
 
 NODE = "ganlab-node"
 DAEMONS = ("munged", "slurmctld", "slurmd")
@@ -40,12 +41,6 @@ def missing() -> str | None:
     if os.geteuid() != 0:
         return "slurmd runs jobs as root here: run the tests as root"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

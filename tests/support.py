@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 from ganlab.core.errors import ConfigError
+from ganlab.core.paths import PROJECT_ROOT
 from ganlab.launch.cli import _overrides
 from ganlab.launch.overrides import check_overrides
 
@@ -15,3 +24,80 @@ def check_command_line(args: list[str]) -> str | None:
     except ConfigError as exc:
         return str(exc)
     return None
+
+
+def assert_same_state(actual: object, expected: object, where: str = "checkpoint") -> None:
+    """Two checkpoint trees equal to the last bit: every tensor (networks, optimiser
+    moments, random state, EMA) with torch.equal, every other value with ==."""
+    import torch
+
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and actual.keys() == expected.keys(), where
+        for key in expected:
+            assert_same_state(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list | tuple):
+        assert isinstance(actual, list | tuple) and len(actual) == len(expected), where
+        for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_same_state(a, e, f"{where}[{index}]")
+    elif isinstance(expected, torch.Tensor):
+        assert isinstance(actual, torch.Tensor) and torch.equal(actual, expected), where
+    else:
+        assert actual == expected, where
+
+
+def logged_values(client, run_id: str) -> dict[str, list[tuple[int, float]]]:  # noqa: ANN001
+    """Every metric a run logged as (step, value) pairs, except wall-clock times."""
+    run = client.get_run(run_id)
+    return {
+        key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+        for key in run.data.metrics
+        if not key.startswith("time/")
+    }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SERVER_SCRIPT = PROJECT_ROOT / "docker" / "mlflow-server.sh"
+
+
+def start_tracking_server(
+    folder: Path, port: int, backend: str, wait: float = 120.0
+) -> subprocess.Popen:
+    """docker/mlflow-server.sh on 127.0.0.1:`port` with `backend` as its store (its own
+    session, logging into `folder`), once its /health answers; AssertionError if it
+    exits or does not answer within `wait` seconds."""
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_BACKEND_STORE_URI": backend,
+        "MLFLOW_ARTIFACTS_DESTINATION": str(folder / "artifacts"),
+        "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": str(port),
+    }
+    log_path = folder / f"server-{time.time_ns()}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["sh", str(SERVER_SCRIPT)], env=env, stdout=log, stderr=log, start_new_session=True
+        )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited: {log_path.read_text()[-2000:]}") from None
+            time.sleep(0.5)
+    stop_tracking_server(process)
+    raise AssertionError(f"the tracking server did not answer within {wait:.0f} s")
+
+
+def stop_tracking_server(process: subprocess.Popen, signal_number: int = 15) -> None:
+    """Stop the server's whole session (gunicorn's workers too)."""
+    os.killpg(process.pid, signal_number)
+    process.wait(timeout=30)

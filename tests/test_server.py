@@ -8,12 +8,8 @@ through the server with MlflowClient.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,17 +17,10 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ganlab.core.paths import PROJECT_ROOT
 from tests.conftest import TINY, run_cli
+from tests.support import free_port, start_tracking_server, stop_tracking_server
 
-SCRIPT = PROJECT_ROOT / "docker" / "mlflow-server.sh"
 PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def postgres_available() -> bool:
@@ -64,41 +53,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def server(backend: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_BACKEND_STORE_URI": backend,
-        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path / "artifacts"),
-        "MLFLOW_HOST": "127.0.0.1",
-        "MLFLOW_PORT": str(port),
-    }
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        ["sh", str(SCRIPT)], env=env, stdout=log, stderr=log, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = start_tracking_server(tmp_path, port, backend)
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"server exited: {(tmp_path / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("the tracking server did not answer within 120 s")
         # the store URI (a database password, on PostgreSQL) is on no command line
         for pid in subprocess.run(
             ["pgrep", "-s", str(process.pid)], capture_output=True, text=True
         ).stdout.split():
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
             assert backend not in cmdline.replace("\0", " "), cmdline
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
-        log.close()
+        stop_tracking_server(process)
 
 
 @pytest.mark.slow

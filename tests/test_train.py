@@ -222,15 +222,16 @@ def test_crash_between_logging_and_checkpoint_loses_and_doubles_nothing(
     assert client.get_run(run.info.run_id).info.status == "FINISHED"
 
 
-def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(
-    make_cfg, client, monkeypatch
+@pytest.mark.parametrize(("poison", "shown"), [(float("nan"), "nan"), (float("inf"), "inf")])
+def test_a_non_finite_loss_fails_the_run_and_keeps_the_last_good_checkpoint(
+    make_cfg, client, monkeypatch, poison, shown
 ) -> None:
     real_step = Trainer._g_step
 
     def poisoned(self, sigma):
         stats = real_step(self, sigma)
-        if self.epoch >= 1:  # NaN from epoch 2 on
-            stats["loss_g"] = stats["loss_g"] * float("nan")
+        if self.epoch >= 1:  # NaN or inf from epoch 2 on
+            stats["loss_g"] = stats["loss_g"] * poison
         return stats
 
     monkeypatch.setattr(Trainer, "_g_step", poisoned)
@@ -241,7 +242,7 @@ def test_nan_loss_fails_the_run_and_keeps_the_last_good_checkpoint(
         [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id]
     )
     assert run.info.status == "FAILED"
-    assert "non-finite train/loss_g (nan) in epoch 2" in run.data.tags["ganlab.failure"]
+    assert f"non-finite train/loss_g ({shown}) in epoch 2" in run.data.tags["ganlab.failure"]
     assert metric_steps(client, run.info.run_id, "train/loss_g") == [1]
     assert load_checkpoint(Path(cfg.paths.output_dir) / "checkpoints/last.pt")["epoch"] == 1
     assert "checkpoints/last.pt" in artifact_paths(client, run.info.run_id)
