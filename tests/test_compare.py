@@ -172,3 +172,14 @@ def test_bulk_metric_reads_equal_one_read_per_run_and_key(sweep, tracking_uri) -
     bulk = metric_histories(client, runs)
     for run in runs:
         assert bulk[run.info.run_id] == metric_history(client, run.info.run_id), run.info.run_name
+
+
+def test_a_by_key_no_run_has_is_one_line_naming_the_nearest(sweep, tracking_uri, tmp_path, capsys):
+    """It used to put every run in a group named '?' and exit 0."""
+    out = tmp_path / "nope"
+    assert compare(tracking_uri, out, "--sweep", sweep, "--by", "optim.d.lrr") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--by optim.d.lrr: no run has this tag or config key" in err
+    assert "the nearest that exist: optim.d.lr" in err
+    assert not out.exists()

@@ -94,6 +94,23 @@ def key_value(run: StoredRun, key: str) -> str:
     return run.params.get(key, "?")
 
 
+def unknown_key(runs: Sequence[StoredRun], by: Sequence[str]) -> str | None:
+    """One sentence for a --by key that no run has (every run would land in a group
+    named '?'), naming the keys closest to it that exist; None when all are known."""
+    import difflib
+
+    known = {k for run in runs for k in (*run.tags, *run.params)}
+    for key in by:
+        if key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.5)
+            hint = f"; the nearest that exist: {', '.join(near)}" if near else ""
+            return (
+                f"--by {key}: no run has this tag or config key{hint} (tags such as loss, "
+                "dataset, seed, or any logged config key like optim.d.lr)."
+            )
+    return None
+
+
 def group_of(run: StoredRun, by: Sequence[str]) -> str:
     return "/".join(key_value(run, key) for key in by)
 
@@ -386,6 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     by = [key.strip() for key in args.by.split(",") if key.strip()]
+    unknown = unknown_key(runs, by)
+    if unknown is not None:
+        print(f"ganlab-compare: error: {unknown}", file=sys.stderr)
+        return 2
     print(write_comparison(runs, args.out, by, tracker, args.per_run, args.final))
     print(f"\nwritten to {args.out}/" + (f" and logged to run {args.sweep}" if tracker else ""))
     return 0
