@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	@echo "$(VENV) is ready"
 	touch $(STAMP)
 
-# One NS-GAN run on ring8 on the CPU into the embedded store ./mlflow.db (about 2 minutes).
+# The three phases side by side: a healthy run, one that collapses and one that never
+# fits, 2 at a time on the CPU, into the embedded store ./mlflow.db (about 2-3 minutes);
+# ends with demo/phases_compared.png and the link comparing them in MLflow.
 demo: $(STAMP)
-	$(BIN)/ganlab-train
+	$(BIN)/python -m ganlab.launch.demo
 
 # Lint, check the Docker files, every test including the slow ones, then the compose
 # stack brought up for real (what CI runs).

@@ -126,6 +126,8 @@ def run_cli(
     full_env.update({"PYTHONPATH": str(PROJECT_ROOT), **(env or {})})
     if command == "ganlab-train":
         argv = [sys.executable, "-m", "ganlab", *args]
+    elif command == "python":
+        argv = [sys.executable, *args]
     else:
         argv = [str(Path(sys.executable).parent / command), *args]
     return subprocess.run(
