@@ -1,5 +1,7 @@
 # The README's two commands are `make demo` and `make test`; both create the virtual
 # environment on first use (or when pyproject.toml changes) and reuse it afterwards.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,11 +10,17 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test test-fast system-packages check-docker compose-check lint bench clean-runs
 
 $(STAMP): pyproject.toml
-	@echo "setting up $(VENV): PyTorch, MLflow, Hydra and the test tools (a few minutes, once)"
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --progress-bar off -e '.[dev]'
-	@echo "$(VENV) is ready"
-	touch $(STAMP)
+	@start=$$(date +%s); \
+	echo "setup 1/2: $(VENV) with $$($(PYTHON) --version)"; \
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	echo "setup 2/2: installing ganlab with PyTorch, MLflow, Hydra and the test tools (pip; a few minutes the first time)"; \
+	$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -e '.[dev]' 2>&1 \
+	| while IFS= read -r line; do case "$$line" in \
+		Collecting*|"Installing collected"*|"Successfully installed"*|ERROR*) \
+			printf '  [%4ss] %.110s\n' "$$(( $$(date +%s) - start ))" "$$line";; \
+		esac; done; \
+	echo "$(VENV) is ready ($$(( $$(date +%s) - start )) s)"
+	@touch $(STAMP)
 
 # The three phases side by side: a healthy run, one that collapses and one that never
 # fits, 2 at a time on the CPU, into the embedded store ./mlflow.db (about 2-3 minutes);
