@@ -37,7 +37,7 @@ class TrainerConfig:
     )
     snapshot_every_n_epochs: int = option(
         0,
-        "keep G's weights every n epochs (and at the best and stop epochs) as MLflow "
+        "keep G, D and the EMA G every n epochs (and at the best and stop epochs) as MLflow "
         "artifacts under snapshots/, for `ganlab-eval`; 0 = off",
         ge=0,
     )
