@@ -223,6 +223,7 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
     import threading
     import time
 
+    from ganlab.launch.app import train_forked
     from ganlab.launch.job import run_job
     from ganlab.launch.sweep import SweepInfo
     from ganlab.tracking import RunTracker
@@ -250,13 +251,13 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
 
     watcher = threading.Thread(target=preempt)
     watcher.start()
-    assert run_job(info, 0, overrides, job_dir, None) == 143
+    assert run_job(info, 0, overrides, job_dir, None, train_forked) == 143
     watcher.join()
     client = MlflowClient(uri)
     (child,) = [r for r in runs_of(tmp_path)[1] if r.info.run_id != parent.run_id]
     assert child.info.status == "KILLED" and "SIGTERM" in child.data.tags["ganlab.failure"]
 
-    assert run_job(info, 0, overrides, job_dir, None) == 0  # the requeue
+    assert run_job(info, 0, overrides, job_dir, None, train_forked) == 0  # the requeue
     (again,) = [r for r in runs_of(tmp_path)[1] if r.info.run_id != parent.run_id]
     assert again.info.run_id == child.info.run_id and again.info.status == "FINISHED"
     assert "ganlab.failure" not in again.data.tags
