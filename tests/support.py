@@ -6,8 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ganlab.core.errors import ConfigError
@@ -101,3 +104,32 @@ def stop_tracking_server(process: subprocess.Popen, signal_number: int = 15) -> 
     """Stop the server's whole session (gunicorn's workers too)."""
     os.killpg(process.pid, signal_number)
     process.wait(timeout=30)
+
+
+@contextmanager
+def server_that_hangs_up() -> Iterator[tuple[str, list[int]]]:
+    """A 127.0.0.1 port that accepts every connection and closes it at once: a dead
+    tracking server behind a live socket. Yields its URL and a list that grows by one per
+    connection, so a test counts how often a command tried (no clock involved)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    connections: list[int] = []
+    done = threading.Event()
+
+    def hang_up_on_everyone() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connections.append(1)
+            connection.close()
+
+    thread = threading.Thread(target=hang_up_on_everyone, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", connections
+    finally:
+        done.set()
+        thread.join(timeout=5)
+        listener.close()

@@ -7,6 +7,7 @@ where an uninterrupted one would (bit-identical weights on the CPU).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tests.support import (
     assert_same_state,
     free_port,
     logged_values,
+    server_that_hangs_up,
     start_tracking_server,
     stop_tracking_server,
 )
@@ -258,21 +260,35 @@ def test_exploding_losses_end_the_run_as_failed_not_finished(tmp_path: Path) -> 
     assert "training diverged" in run.data.tags["ganlab.failure"]
 
 
+STUDY_COMMANDS = (
+    ("ganlab-replay", []),
+    ("ganlab-compare", ["--out", "compared"]),
+    ("ganlab-rerun", ["0" * 32]),
+)
+
+
 def test_study_commands_answer_at_once_when_the_server_is_gone(tmp_path: Path) -> None:
-    """replay, compare and rerun against a server nobody listens on: one line, exit 2,
-    within seconds (MLflow's client alone retries for minutes)."""
+    """replay, compare and rerun against a server nobody listens on: one line, exit 2
+    (MLflow's client alone would retry with back-off for minutes)."""
     uri = f"http://127.0.0.1:{free_port()}"
-    for command, args in (
-        ("ganlab-replay", ["--tracking-uri", uri]),
-        ("ganlab-compare", ["--tracking-uri", uri, "--out", str(tmp_path / "c")]),
-        ("ganlab-rerun", ["0" * 32, "--tracking-uri", uri]),
-    ):
-        started = time.time()
-        result = run_cli(args, cwd=tmp_path, command=command, timeout=60)
+    for command, args in STUDY_COMMANDS:
+        result = run_cli([*args, "--tracking-uri", uri], cwd=tmp_path, command=command)
         assert result.returncode == 2, (command, result.stderr[-1500:])
-        assert time.time() - started < 30, command
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "is unreachable" in lines[0], (command, lines)
+
+
+def test_study_commands_ask_a_dead_server_once_instead_of_retrying(tmp_path: Path) -> None:
+    """Answering at once means not retrying: against a port that accepts connections and
+    hangs up on each, every command connects exactly once, then says so in one line."""
+    with server_that_hangs_up() as (uri, connections):
+        for command, args in STUDY_COMMANDS:
+            before = len(connections)
+            result = run_cli([*args, "--tracking-uri", uri], cwd=tmp_path, command=command)
+            assert result.returncode == 2, (command, result.stderr[-1500:])
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "is unreachable" in lines[0], (command, lines)
+            assert len(connections) - before == 1, (command, len(connections) - before)
 
 
 @pytest.fixture
@@ -340,14 +356,20 @@ def test_a_corrupt_image_is_named_in_one_line(tmp_path: Path) -> None:
 def test_kill_9_inside_a_checkpoint_write_leaves_the_previous_checkpoint_whole(
     tmp_path: Path,
 ) -> None:
-    """A process killed while writing a checkpoint (a large one, so the kill lands inside
-    the write): the previous checkpoint stays whole and loadable, and the next write
-    replaces the stale temporary file."""
+    """A process killed while writing a checkpoint: the previous checkpoint stays whole and
+    loadable, and the next write replaces the stale temporary file.
+
+    The kill lands inside the write by construction, not by timing: the temporary file is
+    a pipe the test reads a megabyte from and then stops reading, so the writer, with
+    240 MB still to write, is blocked inside torch.save when it is killed."""
     from ganlab.training.checkpoint import save_checkpoint
 
     path = tmp_path / "last.pt"
     small = {"epoch": 1, "trainer": {"w": torch.ones(3)}, "run_id": "r", "config_yaml": ""}
     save_checkpoint(path, small)
+    tmp = path.with_name("last.pt.tmp")
+    os.mkfifo(tmp)
+    reader = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK)  # open before the writer: no hang
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -359,16 +381,31 @@ def test_kill_9_inside_a_checkpoint_write_leaves_the_previous_checkpoint_whole(
             str(path),
         ]
     )
-    tmp = path.with_name("last.pt.tmp")
-    deadline = time.time() + 120
-    while not (tmp.is_file() and tmp.stat().st_size > 0) and time.time() < deadline:
-        if writer.poll() is not None:
-            pytest.fail("the writer finished before it could be killed mid-write")
-        time.sleep(0.001)
-    writer.send_signal(signal.SIGKILL)
-    writer.wait()
+    written = b""
+    try:
+        for _ in range(6000):  # at most ~120 s
+            try:
+                chunk = os.read(reader, 1 << 16)  # b"": no writer yet
+            except BlockingIOError:  # a writer, nothing written yet
+                chunk = b""
+            written += chunk
+            if not chunk:
+                if writer.poll() is not None:
+                    pytest.fail("the writer ended before writing into the checkpoint")
+                time.sleep(0.02)
+            if len(written) >= 1 << 20:
+                break
+        assert len(written) >= 1 << 20, "the writer wrote nothing within two minutes"
+        assert writer.poll() is None  # blocked on the full pipe, inside torch.save
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    finally:
+        os.close(reader)
+        writer.kill()
     assert writer.returncode == -signal.SIGKILL
-    assert load_checkpoint(path)["epoch"] == 1  # whole: the half-written file is .tmp
+    assert load_checkpoint(path)["epoch"] == 1  # whole: the write went to last.pt.tmp
+    tmp.unlink()
+    tmp.write_bytes(written)  # what a killed write leaves behind: a partial .tmp
     save_checkpoint(path, {**small, "epoch": 3})
     assert load_checkpoint(path)["epoch"] == 3
     assert not tmp.exists()
