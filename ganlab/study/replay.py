@@ -13,6 +13,7 @@ median regret, then mean regret, then epochs saved. Judging rules on *labelled* 
     ganlab-replay --experiment loss_zoo_ring8 rule=duality_gap dg_tol=0.25,0.5,1
     ganlab-replay --experiment loss_zoo_ring8 rule=combined shift_up=2,3,4 --markdown t.md
     ganlab-replay --experiment loss_zoo_ring8 --experiment loss_zoo_grid25 --by dataset
+    ganlab-replay --trajectories benchmarks/collapse/trajectories.parquet escalation=1,2,3
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -231,7 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--filter", default="", help="MLflow search filter, e.g. \"tags.loss='ns'\""
     )
     parser.add_argument("--run-id", action="append", default=[], help="only these runs")
-    parser.add_argument("--by", default="loss", help="tag to group runs by (default: loss)")
+    parser.add_argument(
+        "--trajectories",
+        type=Path,
+        help="judge the runs of a trajectory set (the collapse benchmark's: "
+        "benchmarks/collapse/trajectories.parquet) instead of a tracking store: its "
+        "tuning split only, since held-out scores are looked at through ganlab-benchmark "
+        "collapse --holdout, which logs each look",
+    )
+    parser.add_argument(
+        "--by",
+        help="tag to group runs by (default: loss; benchmark.scenario with --trajectories)",
+    )
     parser.add_argument(
         "--tolerance",
         type=float,
@@ -243,6 +256,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stored_runs(args: argparse.Namespace) -> tuple[list[Any], str]:
+    """The ended runs of the tracking store `args` select, and where they came from."""
+    uri = resolve_tracking_uri(args.tracking_uri, project_root())
+    check_tracking(uri, False, SERVER_TIMEOUT)  # a dead server: one line, not a hang
+    experiments = args.experiment or ["ganlab"]
+    runs = [
+        run
+        for experiment in experiments
+        for run in load_runs(uri, experiment, args.filter, args.run_id)
+        if run.tags.get("ganlab.role") is None  # sweep and benchmark parents
+    ]
+    missing = sorted(set(args.run_id) - {run.run_id for run in runs})
+    if missing:
+        raise GanlabError(
+            f"no finished run {', '.join(missing)} in experiment "
+            f"{', '.join(experiments)} of {uri}; check --run-id and --experiment."
+        )
+    return runs, f"experiment {', '.join(experiments)} of {uri}"
+
+
+def tuning_runs(path: Path, names: Sequence[str]) -> list[Any]:
+    """The tuning split of a trajectory set (`names`: only these runs, by run name or
+    MLflow run id); a run of another split named here is refused, not shown."""
+    from ganlab.study.trajectories import read
+
+    everything = read(path)
+    wanted = set(names)
+    chosen = [t for t in everything if not wanted or wanted & {t.run, t.run_id}]
+    unseen = sorted(t.run for t in chosen if t.split != "tune")
+    if wanted and unseen:
+        raise GanlabError(
+            f"{', '.join(unseen)}: held-out or confirmation runs, whose scores "
+            "are looked at only through `ganlab-benchmark collapse --holdout` (or "
+            "--confirm), which logs each look."
+        )
+    missing = sorted(wanted - {n for t in chosen for n in (t.run, t.run_id)})
+    if missing:
+        raise GanlabError(f"no run {', '.join(missing)} in {path}; check --run-id.")
+    return [t for t in chosen if t.split == "tune"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     register()
@@ -250,27 +304,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.tolerance is not None and args.tolerance < 0:
             raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}.")
         configs = parse_grid(args.settings)
-        uri = resolve_tracking_uri(args.tracking_uri, project_root())
-        check_tracking(uri, False, SERVER_TIMEOUT)  # a dead server: one line, not a hang
-        experiments = args.experiment or ["ganlab"]
-        runs = [
-            run
-            for experiment in experiments
-            for run in load_runs(uri, experiment, args.filter, args.run_id)
-            if run.tags.get("ganlab.role") is None  # sweep and benchmark parents
-        ]
-        missing = sorted(set(args.run_id) - {run.run_id for run in runs})
-        if missing:
-            raise GanlabError(
-                f"no finished run {', '.join(missing)} in experiment "
-                f"{', '.join(experiments)} of {uri}; check --run-id and --experiment."
-            )
+        if args.trajectories is not None:
+            runs, where = tuning_runs(args.trajectories, args.run_id), str(args.trajectories)
+            args.by = args.by or "benchmark.scenario"
+        else:
+            runs, where = stored_runs(args)
+            args.by = args.by or "loss"
     except GanlabError as exc:
         print(f"ganlab-replay: error: {exc}", file=sys.stderr)
         return 2
     if not runs:
         print(
-            f"ganlab-replay: no finished runs in experiment {', '.join(experiments)} of {uri}"
+            f"ganlab-replay: no finished runs in {where}"
             + (f" matching {args.filter!r}" if args.filter else ""),
             file=sys.stderr,
         )
