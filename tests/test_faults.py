@@ -321,7 +321,12 @@ def test_a_full_disk_is_one_sentence_and_leaves_no_temporary_files(
     (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
     assert run.info.status == "FAILED"
     assert "cannot write checkpoint" in run.data.tags["ganlab.failure"]
-    assert steps(client, run.info.run_id, "train/loss_d")  # what was logged is kept
+    # what was logged is kept: every epoch up to the one whose checkpoint did not fit (its
+    # metrics are logged before its checkpoint is written), in metrics and quality alike
+    whole = load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]
+    failed_at = whole + 1
+    assert steps(client, run.info.run_id, "train/loss_d") == list(range(1, failed_at + 1))
+    assert steps(client, run.info.run_id, "quality/score") == list(range(0, failed_at + 1))
 
 
 def test_a_corrupt_image_is_named_in_one_line(tmp_path: Path) -> None:

@@ -126,7 +126,18 @@ def training_process_id(job_dir: Path) -> int | None:
     found = [
         int(pid)
         for log_file in job_dir.glob("*.log")
-        for pid in re.findall(r"\(MLflow run [0-9a-f]{32}, process (\d+)\)", log_file.read_text())
+        for pid in re.findall(r"\(MLflow run [0-9a-f]{32}, process (\d+)[,)]", log_file.read_text())
+    ]
+    return found[-1] if found else None
+
+
+def warm_process_id(job_dir: Path) -> int | None:
+    """The warm process the job's training process was forked from, as its log names it
+    ("..., forked from the sweep's warm process PID)"); None: a new interpreter."""
+    found = [
+        int(pid)
+        for log_file in job_dir.glob("*.log")
+        for pid in re.findall(r"forked from the sweep's warm process (\d+)\)", log_file.read_text())
     ]
     return found[-1] if found else None
 
@@ -286,6 +297,11 @@ def test_forked_jobs_train_exactly_as_a_new_interpreter_does(tmp_path: Path) -> 
         assert len(children) == 2
         pids = {training_process_id(Path(r.data.tags["ganlab.output_dir"])) for r in children}
         assert len(pids) == 2 and None not in pids
+        # how each job's process started, as its log header says: forked from the one
+        # warm process of the sweep, or (GANLAB_SWEEP_FORK=0) a new interpreter
+        warm = {warm_process_id(Path(r.data.tags["ganlab.output_dir"])) for r in children}
+        assert (len(warm) == 1 and None not in warm) if fork == "1" else warm == {None}
+        assert not warm & pids
         histories[fork] = [
             [m.value for m in client.get_metric_history(r.info.run_id, key)]
             for r in children

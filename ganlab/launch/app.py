@@ -129,8 +129,11 @@ def train_forked(args: list[str], env: dict[str, str], cwd: str) -> None:
 
     The launching `ganlab-train -m` checked these overrides already, so the child goes
     straight to Hydra (which still reports anything wrong with the job's config)."""
+    from ganlab.training.run import FORKED_FROM_ENV  # preloaded by the warm process
+
     os.environ.clear()
     os.environ.update(env)
+    os.environ[FORKED_FROM_ENV] = str(os.getppid())
     os.chdir(cwd)
     sys.argv = ["ganlab-train", *args]
     hydra_main()

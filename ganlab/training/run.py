@@ -47,6 +47,9 @@ from ganlab.training.rewind import Rewinder
 from ganlab.training.steps import Trainer
 
 log = logging.getLogger("ganlab")
+# set in a sweep job forked from the warm process (ganlab.launch.warm) to that process's
+# id, which the run's header then names: the job did not start a new interpreter
+FORKED_FROM_ENV = "GANLAB_FORKED_FROM"
 
 
 @dataclass
@@ -193,13 +196,15 @@ class Run:
         """Train to the configured epochs (or the stop) and close the MLflow run."""
 
         cfg, trainer = self.cfg, self.trainer
+        forked_from = os.environ.get(FORKED_FROM_ENV)
         log.info(
-            "ganlab run %s (MLflow run %s, process %d)\n"
+            "ganlab run %s (MLflow run %s, process %d%s)\n"
             "  tracking  %s  experiment '%s'\n  outputs   %s\n"
             "  training  %s on %s, epochs %d-%d x %d steps, batch %d, device %s",
             self.name,
             self.tracker.run_id,
             os.getpid(),
+            f", forked from the sweep's warm process {forked_from}" if forked_from else "",
             self.uri,
             cfg.tracking.experiment,
             self.output_dir,
