@@ -371,16 +371,22 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
         "ema/quality/classifier_density_200_k3",
     ):
         assert metric_steps(client, result.run_id, key) == [0, 2, 4], key
-    for key in (
-        "monitor/steepness_p90",
-        "monitor/dgrad_fake_p90",
-        "monitor/velocity_p90",
-        "monitor/grad_norm_d_mean",
-        "phase",
+    steepness_every = cfg.monitor.steepness.every_n_epochs
+    dgrad_every = cfg.monitor.dgrad.every_n_epochs
+    for key, epochs in (
+        ("monitor/steepness_p90", [e for e in range(5) if e % steepness_every == 0]),
+        ("monitor/dgrad_fake_p90", [e for e in range(5) if e % dgrad_every == 0]),
+        ("monitor/velocity_p90", [e for e in range(5) if e % dgrad_every == 0]),
+        ("monitor/grad_norm_d_mean", [1, 2, 3, 4]),
+        ("phase", [0, 1, 2, 3, 4]),
     ):
-        assert key in run.data.metrics, key
+        assert metric_steps(client, result.run_id, key) == epochs, key
+    # tau=0 fires at the first scored evaluation; what it logged is what the tags say
     assert run.data.tags["early_stop.triggered"] == "true"
-    assert "early_stop/stop_epoch" in run.data.metrics
+    assert run.data.metrics["early_stop/stop_epoch"] == int(run.data.tags["early_stop.stop_epoch"])
+    assert run.data.metrics["early_stop/trigger_epoch"] == int(
+        run.data.tags["early_stop.trigger_epoch"]
+    )
     from tests.test_train import artifact_paths
 
     assert {
