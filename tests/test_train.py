@@ -55,7 +55,9 @@ def test_every_loss_trains_and_logs_everything(make_cfg, client, loss: str) -> N
     assert run.data.params["loss.name"] == loss
     assert run.data.params["trainer.epochs"] == "3"
     assert {run.data.tags[k] for k in ("loss", "dataset", "model")} == {loss, "ring8", "mlp"}
-    assert run.data.tags["ganlab.version"]
+    from ganlab import __version__
+
+    assert run.data.tags["ganlab.version"] == __version__
     artifacts = artifact_paths(client, result.run_id)
     assert {
         "config/config.yaml",
