@@ -9,6 +9,7 @@ floods the output with submitit's warnings nor loses track of its jobs.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -161,22 +162,35 @@ def test_a_job_past_its_time_limit_is_requeued_and_resumes(
     cluster: slurm_cluster.Cluster, tmp_path: Path
 ) -> None:
     """A one-minute time limit with SLURM's warning signal 40 s before it (submitit's
-    --signal=USR2): submitit requeues the job (max_num_timeout), the training stops at
-    the signal, and the requeued job resumes into the same run until it is done."""
-    epochs = 12
+    --signal=USR2), and submitit allowed to requeue the job twice (max_num_timeout=2).
+
+    The job has more epochs than any machine trains in three minutes, so the test does not
+    depend on the CPU's speed: each of the three cycles must resume where the previous one
+    stopped and train at least one epoch (epochs of 200 steps: well under a second), every
+    epoch logged exactly once in the same run; after the last cycle the run ends KILLED
+    with its checkpoint, and the sweep says the job did not finish."""
     process = start_sweep(
         cluster,
         tmp_path,
-        epochs,
+        100_000,
         "hydra.launcher.timeout_min=1",
         "hydra.launcher.signal_delay_s=40",
-        "hydra.launcher.max_num_timeout=6",
-        "trainer.steps_per_epoch=4000",
+        "hydra.launcher.max_num_timeout=2",
+        "trainer.steps_per_epoch=200",
     )
     try:
-        returncode, err = await_sweep(process, cluster, 600)
+        returncode, err = await_sweep(process, cluster, 900)
     finally:
         if process.poll() is None:
             process.kill()
-    assert returncode == 0, err[-3000:]
-    assert_resumed_to_the_end(tmp_path, epochs, resumed_at_least=1)
+    assert returncode != 0, err[-3000:]
+    (run,) = children(tmp_path)
+    logged = epochs_logged(tmp_path, run.info.run_id)
+    assert logged == list(range(1, len(logged) + 1))  # each epoch once, none missing
+    # the cycles, as the job's log headers name them: "epochs FIRST-100000"
+    logs = "".join(p.read_text() for p in (tmp_path / "multirun").rglob("*_log.err"))
+    firsts = [int(f) for f in re.findall(r"epochs (\d+)-100000 x 200 steps", logs)]
+    assert len(firsts) == 3, (firsts, err[-3000:])  # the first cycle, two requeues
+    assert firsts[0] == 1 and firsts[0] < firsts[1] < firsts[2] <= len(logged), firsts
+    assert run.info.status == "KILLED", run.data.tags
+    assert int(run.data.tags["ganlab.resumed_at_epoch"]) == firsts[2] - 1

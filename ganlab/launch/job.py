@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from ganlab.core.paths import CHECKPOINT_ARTIFACT
@@ -80,6 +81,18 @@ def start_child(args: list[str], env: dict[str, str], child_main: ChildMain) -> 
     return fork_job(context, child_main, args, env, cwd)
 
 
+STOPPED_BY_SIGNAL = 143  # ganlab-train's exit code after SIGTERM or SIGUSR2 (launch.app)
+SIGNAL_GRACE_S = 15.0  # how long a signal SLURM sent the child may take to reach the job
+
+
+def await_signal(ended: EndedBySlurm, limit_s: float) -> None:
+    """Sleep until `ended` notes a signal or `limit_s` passes (submitit's handler may also
+    end this process from inside the sleep: that is the requeue)."""
+    deadline = time.monotonic() + limit_s
+    while ended.signal_name is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def run_job(
     info: SweepInfo,
     job: int,
@@ -105,6 +118,12 @@ def run_job(
     else:
         with EndedBySlurm() as ended:
             returncode = start_child(args, env, child_main)
+            if returncode == STOPPED_BY_SIGNAL and ended.signal_name is None:
+                # SLURM signalled the child first (a time limit's SIGUSR2, a requeue's
+                # SIGTERM): the same signal is on its way here, where submitit requeues
+                # the job; returning the child's code before it arrives would report a
+                # job that is about to run again as failed
+                await_signal(ended, SIGNAL_GRACE_S)
         if ended.signal_name is not None:
             # no result for submitit to record: the job runs again once SLURM requeues it
             wait_to_be_requeued(job, ended.signal_name)
