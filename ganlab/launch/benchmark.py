@@ -319,7 +319,8 @@ def rewind_study(
             continue  # not trained yet
         partner = relabelled.get(name) if name in fired else None
         count = sum("rewind/to_epoch" in m for _, m in rewound[name].history) if partner else 0
-        pairs.append(Pair(recorded, partner, count))
+        stopped = decide(recorded, seal.rule).verdict.quality_at_stop if name in fired else None
+        pairs.append(Pair(recorded, partner, count, stopped))
     header, rows = summary_rows(pairs)
     write_csv(out / "rewind.csv", header, rows)
     pairs_figure(pairs).savefig(out / "rewind.png")

@@ -10,8 +10,10 @@ A run the rule never fires on trains identically under rewind, so its pair is it
 - **rescued** (collapsed and partial runs): final quality of the rewound run >= 0.8 x the
   best sustained quality the recorded run reached;
 - **change** (healthy and recovering runs): final quality rewound - recorded, per run,
-  with a bootstrap interval of the mean; the runs it fired on are the false alarms, and
-  this is what a false alarm costs when the action is a rewind.
+  with a bootstrap interval of the median; the runs it fired on are the false alarms, and
+  this is what a false alarm costs when the action is a rewind;
+- **kept by stopping**: the quality of the weights `action=stop` keeps (its stop epoch),
+  for the same runs: what rewinding is to beat.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ class Pair:
     recorded: LabelledRun
     rewound: LabelledRun | None  # None: the rule never fired, the run is its own pair
     rewinds: int  # how many times the rewound run went back
+    stopped: float | None = None  # quality of the weights `action=stop` would have kept
+
+    @property
+    def kept_by_stop(self) -> float:
+        """What stopping instead of rewinding leaves: the stop epoch's quality where the
+        rule fired, the recorded run's final quality where it did not."""
+        return self.stopped if self.stopped is not None else self.final_recorded
 
     @property
     def label(self) -> str:
@@ -71,6 +80,7 @@ def summary_rows(pairs: Sequence[Pair]) -> tuple[list[str], list[list[str]]]:
         "rescued: final >= 0.8 x best (95% CI)",
         "rescued when only recording",
         "final quality, recorded -> rewound (mean)",
+        "quality kept by stopping (mean)",
         "change, mean [bootstrap 95% CI of the median]",
         "largest drop",
     ]
@@ -94,6 +104,7 @@ def summary_rows(pairs: Sequence[Pair]) -> tuple[list[str], list[list[str]]]:
                 f"{before}/{len(mine)}",
                 f"{statistics.fmean(p.final_recorded for p in mine):.3f} -> "
                 f"{statistics.fmean(p.final_rewound for p in mine):.3f}",
+                f"{statistics.fmean(p.kept_by_stop for p in mine):.3f}",
                 f"{statistics.fmean(changes):+.3f}"
                 + ("" if ci is None else f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"),
                 fmt(min(changes)),
