@@ -133,3 +133,43 @@ def server_that_hangs_up() -> Iterator[tuple[str, list[int]]]:
         done.set()
         thread.join(timeout=5)
         listener.close()
+
+
+def artifact_paths(client, run_id: str, path: str | None = None) -> set[str]:  # noqa: ANN001
+    """Every artifact path of a run, folders walked."""
+    found: set[str] = set()
+    for info in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, info.path) if info.is_dir else {info.path}
+    return found
+
+
+def final_weights(path: Path) -> dict:
+    """The generator's weights in a checkpoint."""
+    from ganlab.training.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)["trainer"]["generator"]
+
+
+def assert_online_equals_replay(rows: list, cfg) -> list[float]:  # noqa: ANN001
+    """Feed `rows` to the online stopper epoch by epoch; its first trigger (epoch, stop
+    epoch, cause) and its phase per epoch must be what a replay of the whole history
+    finds. Returns the online phases."""
+    from ganlab.rules import EarlyStopper, apply_rule
+
+    stopper = EarlyStopper(cfg)
+    online_trigger, online_phases = None, []
+    for epoch, metrics in rows:
+        logged = stopper.update(epoch, metrics)
+        online_phases.append(logged["phase"])
+        if stopper.triggered and online_trigger is None:
+            timeline = stopper.timeline
+            online_trigger = (epoch, timeline.stop_epoch, timeline.cause)
+    replay = apply_rule(rows, cfg)
+    expected = (
+        None
+        if replay.trigger_epoch is None
+        else (replay.trigger_epoch, replay.stop_epoch, replay.cause)
+    )
+    assert online_trigger == expected
+    assert online_phases == [float(replay.phase_at(e)) for e, _ in rows]
+    return online_phases

@@ -19,7 +19,7 @@ from ganlab.rules import (
     rule_config,
 )
 from ganlab.rules.detectors import dominant, frozen, level_shift, persistent
-from tests.test_phases import assert_online_equals_replay
+from tests.support import assert_online_equals_replay
 
 
 def test_cusum_accumulates_a_sustained_shift_but_drains_after_a_spike() -> None:

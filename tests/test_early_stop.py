@@ -11,7 +11,7 @@ from ganlab.tracking import metric_history
 from ganlab.training.checkpoint import load_checkpoint
 from ganlab.training.run import train
 from tests.conftest import metric_steps, metric_values
-from tests.test_train import artifact_paths
+from tests.support import artifact_paths
 
 # Against its running minimum D's gradient scores log(g / min g) >= 0 = tau at every
 # evaluation, so the rule triggers at the first one after the one warm-up evaluation

@@ -7,7 +7,7 @@ import pytest
 
 from ganlab.training.run import train
 from tests.conftest import metric_steps, metric_values, run_cli
-from tests.test_train import artifact_paths
+from tests.support import artifact_paths
 
 KEY = "quality/data_precision_300_k3"
 

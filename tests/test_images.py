@@ -387,7 +387,7 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
     assert run.data.metrics["early_stop/trigger_epoch"] == int(
         run.data.tags["early_stop.trigger_epoch"]
     )
-    from tests.test_train import artifact_paths
+    from tests.support import artifact_paths
 
     assert {
         "samples/epoch_0002.png",

@@ -16,7 +16,7 @@ from ganlab.rules.library.learned import load_model, probabilities
 from ganlab.study.labels import LabelCriteria
 from ganlab.study.learned_fit import examples, fit, save
 from ganlab.study.scoring import labelled
-from tests.test_phases import assert_online_equals_replay
+from tests.support import assert_online_equals_replay
 
 
 def synthetic_run(rng: random.Random, name: str, collapse_at: int | None, n: int = 30):

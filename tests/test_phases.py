@@ -20,6 +20,7 @@ from ganlab.rules import (
     rule_config,
 )
 from ganlab.rules.verdict import verdict
+from tests.support import assert_online_equals_replay
 
 # No smoothing and short windows, so the expected epochs can be read off by hand; the
 # running reference (minimum D gradient, maximum steepness since warm-up)
@@ -175,29 +176,6 @@ def test_online_decisions_equal_replay(rule: str, seed: int) -> None:
     )
     online_phases = assert_online_equals_replay(rows, cfg)
     assert online_phases == sorted(online_phases)  # these rules' phases only move forward
-
-
-def assert_online_equals_replay(rows: list, cfg) -> list[float]:
-    """Feed `rows` to the online stopper epoch by epoch; its first trigger (epoch, stop
-    epoch, cause) and its phase per epoch must be what a replay of the whole history
-    finds. Returns the online phases."""
-    stopper = EarlyStopper(cfg)
-    online_trigger, online_phases = None, []
-    for epoch, metrics in rows:
-        logged = stopper.update(epoch, metrics)
-        online_phases.append(logged["phase"])
-        if stopper.triggered and online_trigger is None:
-            timeline = stopper.timeline
-            online_trigger = (epoch, timeline.stop_epoch, timeline.cause)
-    replay = apply_rule(rows, cfg)
-    expected = (
-        None
-        if replay.trigger_epoch is None
-        else (replay.trigger_epoch, replay.stop_epoch, replay.cause)
-    )
-    assert online_trigger == expected
-    assert online_phases == [float(replay.phase_at(e)) for e, _ in rows]
-    return online_phases
 
 
 def test_stopper_state_round_trip() -> None:

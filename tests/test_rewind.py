@@ -13,7 +13,7 @@ from ganlab.rules.stopper import rewound
 from ganlab.training.run import train
 from ganlab.training.steps import Trainer
 from tests.conftest import metric_steps, metric_values
-from tests.test_train import comparable_history, final_weights
+from tests.support import final_weights, logged_values
 
 # Against its running minimum D's gradient scores >= tau = 0 at every evaluation: the
 # rule fires at the first scored evaluation after a rewind, every time.
@@ -89,8 +89,8 @@ def test_a_rewinding_run_resumes_exactly(make_cfg, client) -> None:
     first = train(make_cfg("trainer.epochs=3", *common))
     assert metric_steps(client, first.run_id, "rewind/to_epoch")  # rewound before the cut
     resumed = train(make_cfg("trainer.epochs=6", *common, f"trainer.resume='{first.output_dir}'"))
-    history = comparable_history(client, resumed.run_id)
-    reference = comparable_history(client, straight.run_id)
+    history = logged_values(client, resumed.run_id)
+    reference = logged_values(client, straight.run_id)
     assert history.keys() == reference.keys()
     for key, points in reference.items():
         assert [s for s, _ in history[key]] == [s for s, _ in points], key

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from mlflow.tracking import MlflowClient
 
 from ganlab.core.errors import CheckpointError, GanlabError, TrainingFailed
 from ganlab.registry import LOSSES
@@ -14,6 +13,7 @@ from ganlab.training.checkpoint import load_checkpoint
 from ganlab.training.run import train
 from ganlab.training.steps import Trainer
 from tests.conftest import metric_steps, metric_values
+from tests.support import artifact_paths, final_weights, logged_values
 
 EPOCH_METRICS = [
     "train/loss_d",
@@ -27,13 +27,6 @@ EPOCH_METRICS = [
     "quality/mode_hq_count/0",
     "time/epoch_seconds",
 ]
-
-
-def artifact_paths(client: MlflowClient, run_id: str, path: str | None = None) -> set[str]:
-    found: set[str] = set()
-    for info in client.list_artifacts(run_id, path):
-        found |= artifact_paths(client, run_id, info.path) if info.is_dir else {info.path}
-    return found
 
 
 def test_monitors_off_log_no_empty_phase_figure(make_cfg, client) -> None:
@@ -105,19 +98,6 @@ def test_same_seed_same_run(make_cfg, client) -> None:
     assert metric_values(client, a.run_id, key) != metric_values(client, c.run_id, key)
 
 
-def final_weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_checkpoint(path)["trainer"]["generator"]
-
-
-def comparable_history(client: MlflowClient, run_id: str) -> dict[str, list[tuple[int, float]]]:
-    run = client.get_run(run_id)
-    return {
-        key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
-        for key in run.data.metrics
-        if not key.startswith("time/")
-    }
-
-
 def test_resume_continues_the_same_run_identically(make_cfg, client, tmp_path) -> None:
     # every monitor every epoch: a run's last epoch always evaluates everything, and the
     # first half below ends at epoch 2; D's learning rate steps up after epoch 2
@@ -138,8 +118,8 @@ def test_resume_continues_the_same_run_identically(make_cfg, client, tmp_path) -
     resumed = train(make_cfg("trainer.epochs=4", *common, f"trainer.resume='{first.output_dir}'"))
     assert resumed.run_id == first.run_id
     assert client.get_run(first.run_id).info.status == "FINISHED"
-    history = comparable_history(client, first.run_id)
-    reference = comparable_history(client, straight.run_id)
+    history = logged_values(client, first.run_id)
+    reference = logged_values(client, straight.run_id)
     assert history.keys() == reference.keys()
     assert [s for s, _ in history["train/loss_d"]] == [1, 2, 3, 4]  # each epoch exactly once
     for key, points in reference.items():
@@ -288,7 +268,7 @@ def test_run_description_states_the_verdict(make_cfg, client) -> None:
     lines = note.splitlines()
     assert lines[0] == "**ganlab verdict** (rule `combined`, action `record`)"
     assert lines[2].startswith("- phases: fitting from epoch 0")
-    history = comparable_history(client, result.run_id)
+    history = logged_values(client, result.run_id)
     hq = dict(history["quality/hq_fraction"])
     covered = dict(history["quality/modes_covered"])
     final = hq[3] * covered[3] / 8  # ring8
