@@ -46,7 +46,7 @@ from ganlab.study.catalogue import (
     load_catalogue,
 )
 from ganlab.study.digits import PREPARERS
-from ganlab.study.trajectories import DEFAULT_PATH, export, read_or_empty
+from ganlab.study.trajectories import DEFAULT_PATH, export, read_or_empty, repository_commit
 from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
 
 
@@ -167,7 +167,7 @@ def train_missing(
         {ROLE_TAG: BENCHMARK_ROLE, "ganlab.version": __version__},
     )
     # runs a previous call trained but could not add (it was stopped): add them first
-    added = export(uri, experiment, catalogue, path)
+    added = export(uri, experiment, catalogue, path, commit=repository_commit())
     if added:
         print(f"ganlab-benchmark: added {added} stored runs to {path}", flush=True)
     have = {t.run for t in read_or_empty(path)}
@@ -203,7 +203,7 @@ def train_missing(
             flush=True,
         )
         subprocess.run(command, check=False)  # failed jobs are FAILED runs: scored as such
-        added = export(uri, experiment, catalogue, path)
+        added = export(uri, experiment, catalogue, path, commit=repository_commit())
         elapsed = (time.perf_counter() - started) / 60
         print(
             f"ganlab-benchmark: added {added} runs to {path} ({elapsed:.1f} min so far)",

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import GanlabConfig, SignalsConfig, flatten
 from ganlab.core.errors import Terminated, TrainingFailed
+from ganlab.core.paths import PROJECT_ROOT
 from ganlab.core.seeding import generator
 from ganlab.core.version import __version__
 from ganlab.monitors import MonitorSuite, build_monitors
@@ -333,7 +334,9 @@ def start_tracking(
         "ganlab.threads": str(torch.get_num_threads()),
     }
     tags |= {str(k): str(v) for k, v in cfg.tracking.tags.items()}
-    commit = git_commit(cfg.paths.root)
+    # the commit of the code that trains (not of paths.root, which is where outputs go
+    # and often no repository at all)
+    commit = git_commit(str(PROJECT_ROOT))
     if commit:
         tags["mlflow.source.git.commit"] = commit
     tracker = RunTracker.start(uri, cfg.tracking.experiment, run_name, tags)
