@@ -161,20 +161,21 @@ def test_a_requeued_job_resumes_into_the_same_run(
 def test_a_job_past_its_time_limit_is_requeued_and_resumes(
     cluster: slurm_cluster.Cluster, tmp_path: Path
 ) -> None:
-    """A one-minute time limit with SLURM's warning signal 40 s before it (submitit's
+    """A one-minute time limit with SLURM's warning signal 15 s before it (submitit's
     --signal=USR2), and submitit allowed to requeue the job twice (max_num_timeout=2).
 
     The job has more epochs than any machine trains in three minutes, so the test does not
-    depend on the CPU's speed: each of the three cycles must resume where the previous one
-    stopped and train at least one epoch (epochs of 200 steps: well under a second), every
-    epoch logged exactly once in the same run; after the last cycle the run ends KILLED
-    with its checkpoint, and the sweep says the job did not finish."""
+    depend on the CPU's speed: every cycle that gets to train (on a loaded machine the
+    first may spend its time starting up) must resume where the previous one stopped and
+    train at least one epoch (epochs of 200 steps: well under a second), every epoch
+    logged exactly once in the same run; after the last cycle the run ends KILLED with its
+    checkpoint, and the sweep says the job did not finish."""
     process = start_sweep(
         cluster,
         tmp_path,
         100_000,
         "hydra.launcher.timeout_min=1",
-        "hydra.launcher.signal_delay_s=40",
+        "hydra.launcher.signal_delay_s=15",
         "hydra.launcher.max_num_timeout=2",
         "trainer.steps_per_epoch=200",
     )
@@ -190,7 +191,7 @@ def test_a_job_past_its_time_limit_is_requeued_and_resumes(
     # the cycles, as the job's log headers name them: "epochs FIRST-100000"
     logs = "".join(p.read_text() for p in (tmp_path / "multirun").rglob("*_log.err"))
     firsts = [int(f) for f in re.findall(r"epochs (\d+)-100000 x 200 steps", logs)]
-    assert len(firsts) == 3, (firsts, err[-3000:])  # the first cycle, two requeues
-    assert firsts[0] == 1 and firsts[0] < firsts[1] < firsts[2] <= len(logged), firsts
+    assert 2 <= len(firsts) <= 3, (firsts, err[-3000:])  # of three cycles, >= 2 trained
+    assert firsts[0] == 1 and firsts == sorted(set(firsts)) and firsts[-1] <= len(logged)
     assert run.info.status == "KILLED", run.data.tags
-    assert int(run.data.tags["ganlab.resumed_at_epoch"]) == firsts[2] - 1
+    assert int(run.data.tags["ganlab.resumed_at_epoch"]) == firsts[-1] - 1
