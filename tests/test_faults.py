@@ -19,7 +19,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.training.checkpoint import load_checkpoint
-from tests.conftest import TINY, run_cli, start_cli
+from tests.conftest import TINY, metric_steps, run_cli, start_cli
 from tests.support import (
     assert_same_state,
     free_port,
@@ -54,10 +54,6 @@ def wait_for_epoch(
             pytest.fail(f"training ended early: {process.stderr.read()[-2000:]}")
         time.sleep(0.2)
     pytest.fail(f"no checkpoint of epoch {epoch} within {timeout} s")
-
-
-def steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
-    return sorted(m.step for m in client.get_metric_history(run_id, key))
 
 
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -97,7 +93,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
     assert run.info.status == "FINISHED"
     for key in ("train/loss_d", "quality/hq_fraction"):
         first = 1 if key.startswith("train/") else 0
-        assert steps(client, run.info.run_id, key) == list(range(first, 6)), key
+        assert metric_steps(client, run.info.run_id, key) == list(range(first, 6)), key
     # the resumed run IS the uninterrupted one: G, D, both optimisers' moments, the random
     # stream and the stopper's history to the last bit, and every value it logged
     final = load_checkpoint(Path(run.data.tags["ganlab.checkpoint"]))
@@ -141,7 +137,7 @@ def test_tracking_server_restart_mid_run_is_ridden_out(tmp_path: Path) -> None:
         client = MlflowClient(uri)
         (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
         assert run.info.status == "FINISHED"
-        assert steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
+        assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
     finally:
         trainer.kill()
         stop_server(server)
@@ -173,7 +169,7 @@ def test_tracking_server_gone_for_good_fails_clearly_and_resumes_later(tmp_path:
         server = start_server(tmp_path, port, backend)
         client = MlflowClient(uri)
         (run,) = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
-        logged = steps(client, run.info.run_id, "train/loss_d")
+        logged = metric_steps(client, run.info.run_id, "train/loss_d")
         assert logged == list(range(1, len(logged) + 1)) and len(logged) >= saved
         resumed = run_cli(
             [f"trainer.resume={run_dir}", "trainer.progress=log"],
@@ -181,7 +177,7 @@ def test_tracking_server_gone_for_good_fails_clearly_and_resumes_later(tmp_path:
             env={"GANLAB_ROOT": str(tmp_path), "MLFLOW_TRACKING_URI": uri},
         )
         assert resumed.returncode == 0, resumed.stderr[-2000:]
-        assert steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
+        assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
         assert client.get_run(run.info.run_id).info.status == "FINISHED"
     finally:
         trainer.kill()
@@ -244,7 +240,7 @@ def test_sigterm_and_sigint_end_the_run_killed_in_one_line_and_resume_cleanly(
     run = client.get_run(run.info.run_id)
     assert run.info.status == "FINISHED"
     assert "ganlab.failure" not in run.data.tags
-    assert steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
+    assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3, 4, 5]
 
 
 def test_exploding_losses_end_the_run_as_failed_not_finished(tmp_path: Path) -> None:
@@ -325,8 +321,8 @@ def test_a_full_disk_is_one_sentence_and_leaves_no_temporary_files(
     # metrics are logged before its checkpoint is written), in metrics and quality alike
     whole = load_checkpoint(out / "checkpoints" / "last.pt")["epoch"]
     failed_at = whole + 1
-    assert steps(client, run.info.run_id, "train/loss_d") == list(range(1, failed_at + 1))
-    assert steps(client, run.info.run_id, "quality/score") == list(range(0, failed_at + 1))
+    assert metric_steps(client, run.info.run_id, "train/loss_d") == list(range(1, failed_at + 1))
+    assert metric_steps(client, run.info.run_id, "quality/score") == list(range(0, failed_at + 1))
 
 
 def test_a_corrupt_image_is_named_in_one_line(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from tests import slurm_cluster
-from tests.conftest import TINY, run_cli, start_cli
+from tests.conftest import TINY, metric_steps, run_cli, start_cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -57,8 +57,7 @@ def children(store: Path) -> list:
 
 
 def epochs_logged(store: Path, run_id: str, key: str = "train/loss_d") -> list[int]:
-    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
-    return sorted(m.step for m in client.get_metric_history(run_id, key))
+    return metric_steps(MlflowClient(f"sqlite:///{store / 'mlflow.db'}"), run_id, key)
 
 
 def await_sweep(

@@ -288,7 +288,8 @@ def rewind_study(
         if r.split in ("holdout", "confirm")
         and r.label.label in ("collapsed", "partial", "healthy", "recovering")
     }
-    fired = {n for n, r in labelled.items() if decide(r, seal.rule).cause == "collapse"}
+    outcomes = {n: decide(r, seal.rule) for n, r in labelled.items()}  # replayed once
+    fired = {n for n, o in outcomes.items() if o.cause == "collapse"}
     controls = sorted(set(labelled) - fired)[:2]  # never fired: must train identically
     default = rule_config(seal.rule.rule)
     extra = [f"early_stop={seal.rule.rule}", "early_stop.action=rewind"] + [
@@ -319,7 +320,7 @@ def rewind_study(
             continue  # not trained yet
         partner = relabelled.get(name) if name in fired else None
         count = sum("rewind/to_epoch" in m for _, m in rewound[name].history) if partner else 0
-        stopped = decide(recorded, seal.rule).verdict.quality_at_stop if name in fired else None
+        stopped = outcomes[name].verdict.quality_at_stop if name in fired else None
         pairs.append(Pair(recorded, partner, count, stopped))
     header, rows = summary_rows(pairs)
     write_csv(out / "rewind.csv", header, rows)
