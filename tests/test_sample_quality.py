@@ -10,11 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from ganlab.config import validate
 from ganlab.core.errors import ConfigError
+from ganlab.core.seeding import generator
+from ganlab.data import build_mixture
 from ganlab.monitors.coverage import inception_score
 from ganlab.monitors.prdc import knn_radii, prdc
+from ganlab.training.build import build_parts
 from ganlab.training.run import train
 from tests.conftest import metric_steps, metric_values
+from tests.support import final_weights
 
 
 def brute_force(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
@@ -100,11 +105,29 @@ def test_inception_score_matches_the_formula_by_hand() -> None:
 
 
 def test_mixture_runs_log_data_space_prdc_under_protocol_named_keys(make_cfg, client) -> None:
-    run = train(make_cfg("monitor.prdc.every_n_epochs=1", "monitor.prdc.n_samples=300"))
+    """Every epoch under its protocol-named key, and the last epoch's four values equal
+    brute force on the run's own samples: its final generator (from the checkpoint) on the
+    monitor's seeded latents, against the monitor's seeded real draw."""
+    # wide modes, so that a 3-epoch generator is partly inside them: values strictly
+    # between 0 and 1, which a wrong sample, latent or radius would change
+    cfg = make_cfg("monitor.prdc.every_n_epochs=1", "monitor.prdc.n_samples=300", "dataset.std=0.5")
+    run = train(cfg)
+    settings = validate(cfg)
+    parts = build_parts(settings, torch.device("cpu"))
+    parts.generator.load_state_dict(final_weights(run.checkpoint))
+    rng = generator(settings.seed, "monitor/prdc")  # the monitor's draws, in its order
+    latents = torch.randn(300, settings.model.latent_dim, generator=rng)
+    real = build_mixture(settings.dataset).sample(300, rng)
+    parts.generator.eval()
+    with torch.no_grad():
+        fake = parts.generator(latents)
+    expected = brute_force(real.double().numpy(), fake.double().numpy(), 3)
     for name in ("precision", "recall", "density", "coverage"):
         key = f"quality/data_{name}_300_k3"
         assert metric_steps(client, run.run_id, key) == [0, 1, 2, 3], key
-        assert all(v >= 0 for v in metric_values(client, run.run_id, key))
+        logged = metric_values(client, run.run_id, key)[-1]
+        assert logged == pytest.approx(expected[name], abs=1e-6), key
+    assert all(0 < expected[name] < 1 for name in ("precision", "recall", "coverage")), expected
 
 
 def test_prdc_needs_more_samples_than_neighbours(make_cfg) -> None:
