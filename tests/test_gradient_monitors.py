@@ -12,7 +12,8 @@ from scipy import integrate
 from scipy.stats import norm
 from torch import nn
 
-from ganlab.config import DatasetConfig, DualityGapConfig, LossConfig, SteepnessMonitorConfig
+from ganlab.config import DualityGapConfig, LossConfig, SteepnessMonitorConfig
+from ganlab.config.dataset import CustomConfig
 from ganlab.data import build_mixture
 from ganlab.losses import build_formulation
 from ganlab.monitors.base import EvalState, distribution_stats
@@ -216,9 +217,7 @@ def test_jsd_estimate_at_the_optimal_discriminator(mu: float) -> None:
 
 def duality_gap_setup(offset: float):
     """Data N(0, I) in 2-D; G(z) = z + offset; D a zero linear map (indifferent)."""
-    mixture = build_mixture(
-        DatasetConfig(name="gauss", layout="custom", centers=[[0.0, 0.0]], std=1.0)
-    )
+    mixture = build_mixture(CustomConfig(name="gauss", centers=[[0.0, 0.0]], std=1.0))
     g = nn.Linear(2, 2)
     d = nn.Linear(2, 1)
     with torch.no_grad():

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganlab.config import DatasetConfig, FIDMonitorConfig, ModelConfig, NetConfig
+from ganlab.config import FIDMonitorConfig, ModelConfig, NetConfig
+from ganlab.config.dataset import PublishedImagesConfig
 from ganlab.data.images import DataError, load_images, to_float, to_uint8, to_uint8_rgb
 from ganlab.models.classifier import classify, load_or_train, register_with_torch_fidelity
 from ganlab.models.dcgan import build_dcgan_pair
@@ -31,8 +32,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def image_cfg(name: str, **kw) -> DatasetConfig:
-    return DatasetConfig(name=name, kind="image", download=False, **kw)
+def image_cfg(name: str, **kw) -> PublishedImagesConfig:
+    return PublishedImagesConfig(name=name, download=False, **kw)
 
 
 def test_mnist_idx_files_load_through_torchvision(data_root: Path) -> None:
@@ -105,7 +106,7 @@ def test_offline_download_failure_is_one_clear_sentence(tmp_path, monkeypatch) -
     # torchvision's MNIST module holds its own reference to the download function
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_network)
     with pytest.raises(DataError, match=r"could not be downloaded \(no network\?\): put"):
-        load_images(DatasetConfig(name="fashion_mnist", kind="image", download=True), tmp_path)
+        load_images(PublishedImagesConfig(name="fashion_mnist", download=True), tmp_path)
     assert attempts  # it did try to download
 
 

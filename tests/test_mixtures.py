@@ -8,14 +8,14 @@ import scipy.linalg
 import torch
 from scipy.spatial.distance import jensenshannon
 
-from ganlab.config import DatasetConfig
+from ganlab.config.dataset import CustomConfig, GridConfig, RingConfig, SpiralConfig
 from ganlab.data import build_mixture
 from ganlab.monitors.frechet import frechet_distance_samples
 from ganlab.monitors.quality import js_distance, mode_statistics
 
 
 def test_ring8_has_eight_distinct_modes_on_radius_two() -> None:
-    ring = build_mixture(DatasetConfig(name="ring8", layout="ring", n_modes=8, radius=2.0))
+    ring = build_mixture(RingConfig(name="ring8", n_modes=8, radius=2.0))
     assert ring.n_modes == 8
     torch.testing.assert_close(ring.centers.norm(dim=1), torch.full((8,), 2.0))
     assert torch.cdist(ring.centers, ring.centers).add(torch.eye(8) * 9).min() > 1.5
@@ -23,25 +23,21 @@ def test_ring8_has_eight_distinct_modes_on_radius_two() -> None:
 
 
 def test_grid25_centres_follow_the_convention() -> None:
-    grid = build_mixture(DatasetConfig(name="grid25", layout="grid", n_modes=25, spacing=2.0))
+    grid = build_mixture(GridConfig(name="grid25", n_modes=25, spacing=2.0))
     expected = {(-4 + 2 * i, -4 + 2 * j) for i in range(5) for j in range(5)}
     assert {tuple(round(v) for v in c) for c in grid.centers.tolist()} == expected
 
 
 def test_spiral_and_custom_weights_are_normalised() -> None:
-    spiral = build_mixture(
-        DatasetConfig(name="s", layout="spiral", n_modes=3, weights=[1.0, 2.0, 1.0])
-    )
+    spiral = build_mixture(SpiralConfig(name="s", n_modes=3, weights=[1.0, 2.0, 1.0]))
     torch.testing.assert_close(spiral.weights, torch.tensor([0.25, 0.5, 0.25]))
-    custom = build_mixture(DatasetConfig(name="c", layout="custom", centers=[[0, 0], [5, 5]]))
+    custom = build_mixture(CustomConfig(name="c", centers=[[0, 0], [5, 5]]))
     assert custom.n_modes == 2
     torch.testing.assert_close(custom.weights, torch.tensor([0.5, 0.5]))
 
 
 def test_sampling_matches_weights_and_std() -> None:
-    mix = build_mixture(
-        DatasetConfig(name="c", layout="custom", centers=[[0, 0], [10, 0]], weights=[1, 3], std=0.5)
-    )
+    mix = build_mixture(CustomConfig(name="c", centers=[[0, 0], [10, 0]], weights=[1, 3], std=0.5))
     x = mix.sample(40_000, torch.Generator().manual_seed(0))
     right = x[:, 0] > 5
     assert right.float().mean().item() == pytest.approx(0.75, abs=0.01)
@@ -49,7 +45,7 @@ def test_sampling_matches_weights_and_std() -> None:
 
 
 def test_sampling_is_reproducible_with_a_generator() -> None:
-    ring = build_mixture(DatasetConfig())
+    ring = build_mixture(RingConfig())
     a = ring.sample(10, torch.Generator().manual_seed(3))
     b = ring.sample(10, torch.Generator().manual_seed(3))
     torch.testing.assert_close(a, b)
@@ -58,9 +54,7 @@ def test_sampling_is_reproducible_with_a_generator() -> None:
 @pytest.fixture
 def square():
     """Four modes at the corners of a square, std 0.1, equal weights."""
-    return build_mixture(
-        DatasetConfig(name="sq", layout="custom", centers=[[0, 0], [4, 0], [0, 4], [4, 4]], std=0.1)
-    )
+    return build_mixture(CustomConfig(name="sq", centers=[[0, 0], [4, 0], [0, 4], [4, 4]], std=0.1))
 
 
 def test_perfect_samples_cover_every_mode(square) -> None:

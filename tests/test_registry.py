@@ -68,7 +68,8 @@ def test_reference_names_every_key_and_every_loss() -> None:
 
 def test_the_configuration_reference_shows_what_ganlab_train_composes() -> None:
     """Every default in docs/configuration.md is the value `ganlab-train --cfg job`
-    composes for that key (each rule's section with `early_stop=<rule>`): a generator
+    composes for that key (each rule's section with `early_stop=<rule>`, each dataset
+    variant's with the first `dataset=<name>` its heading names): a generator
     that read a dataclass default where a factory or a YAML file sets another value
     would have documented the wrong one (model.d.activation was documented as relu)."""
     import re
@@ -81,10 +82,10 @@ def test_the_configuration_reference_shows_what_ganlab_train_composes() -> None:
     checked = 0
     section = None
     for line in (DOCS / "configuration.md").read_text().splitlines():
-        heading = re.match(r"^### `early_stop=(\w+)`", line)
-        if heading:
-            section = heading.group(1)
-            trees.setdefault(section, composed([f"early_stop={section}"]))
+        heading = re.match(r"^### `(early_stop=\w+)`|^### `\w+`: `(dataset=\w+)`", line)
+        if heading:  # a rule's section, or a dataset variant's (its first file's values)
+            section = heading.group(1) or heading.group(2)
+            trees.setdefault(section, composed([section]))
             continue
         if line.startswith("## "):
             section = None

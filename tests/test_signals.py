@@ -9,13 +9,13 @@ import torch
 from torch import nn
 
 from ganlab.config import (
-    DatasetConfig,
     DiscriminatorConfidenceConfig,
     LossConfig,
     OptimizerConfig,
     SignalsConfig,
     TrainerConfig,
 )
+from ganlab.config.dataset import RingConfig
 from ganlab.data import build_mixture
 from ganlab.losses import build_formulation
 from ganlab.monitors.base import EvalState
@@ -118,7 +118,7 @@ def test_learning_rate_steps_like_multistep_lr() -> None:
 
 def test_trainer_logs_the_signals_and_applies_the_schedule() -> None:
     torch.manual_seed(0)
-    mixture = build_mixture(DatasetConfig())
+    mixture = build_mixture(RingConfig())
     g = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     d = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
     parts = GanParts(

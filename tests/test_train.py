@@ -63,6 +63,20 @@ def test_every_loss_trains_and_logs_everything(make_cfg, client, loss: str) -> N
         assert metric_steps(client, result.run_id, "train/gp") == [1, 2, 3]
 
 
+def test_a_run_logs_only_its_own_variants_settings(make_cfg, client) -> None:
+    """A grid run logs the grid's dataset settings and the default rule's, none of another
+    layout's or rule's (the comparison table and the MLflow UI show what mattered)."""
+    result = train(make_cfg("dataset=grid25", "trainer.epochs=1"))
+    params = client.get_run(result.run_id).data.params
+    dataset = {key for key in params if key.startswith("dataset.")}
+    assert dataset == {
+        f"dataset.{name}"
+        for name in ("name", "kind", "layout", "n_modes", "std", "weights", "spacing")
+    }
+    assert params["dataset.spacing"] == "2.0" and params["dataset.n_modes"] == "25"
+    assert params["early_stop.rule"] == "combined" and "early_stop.tau" not in params
+
+
 def test_instance_noise_sigma_is_logged(make_cfg, client) -> None:
     result = train(
         make_cfg("loss.instance_noise.sigma0=0.3", "loss.instance_noise.anneal_epochs=2")
@@ -144,6 +158,30 @@ def test_resume_by_run_id_needs_no_other_argument(make_cfg, client) -> None:
     resumed = train(cfg, launch)
     assert resumed.run_id == first.run_id
     assert resumed.run_name == "hinge-ring8-s3"
+    assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3]
+
+
+def test_a_checkpoint_from_before_dataset_variants_resumes(make_cfg, client) -> None:
+    """A checkpoint whose stored config carries every dataset variant's fields (as all
+    did before each variant had its own node) resumes the same run; nothing it logged is
+    lost."""
+    import yaml
+
+    from ganlab.training.checkpoint import load_checkpoint, save_checkpoint
+
+    first = train(make_cfg("trainer.epochs=2", "early_stop=none"))
+    payload = load_checkpoint(first.checkpoint)
+    stored = yaml.safe_load(payload["config_yaml"])
+    stored["dataset"].update(  # the other variants' fields at their defaults then
+        spacing=2.0, inner_radius=0.5, turns=1.5, centers=None, split="train", download=True,
+        subset=None, subset_seed=0, path=None, image_size=32, channels=3,
+    )  # fmt: skip
+    payload["config_yaml"] = yaml.safe_dump(stored)
+    payload.pop("format"), payload.pop("ganlab_version")
+    save_checkpoint(first.checkpoint, payload)
+    spec = f"trainer.resume='{first.output_dir}'"
+    resumed = train(make_cfg("trainer.epochs=3", "early_stop=none", spec))
+    assert resumed.run_id == first.run_id
     assert metric_steps(client, first.run_id, "train/loss_g") == [1, 2, 3]
 
 

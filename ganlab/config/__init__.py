@@ -19,7 +19,15 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from ganlab.config.dataset import DatasetConfig
+from ganlab.config.dataset import (
+    VARIANTS,
+    DatasetConfig,
+    ImageConfig,
+    MixtureConfig,
+    RingConfig,
+    dataset_config_class,
+    own_fields,
+)
 from ganlab.config.early_stop import DEFAULT_RULE, EarlyStopConfig, RewindConfig
 from ganlab.config.fields import check_fields, option, schema_defaults
 from ganlab.config.loss import InstanceNoiseConfig, LossConfig
@@ -87,7 +95,7 @@ class GanlabConfig:
     optim: OptimConfig = option(doc="optimisers", factory=OptimConfig)
     model: ModelConfig = option(doc="networks", factory=ModelConfig)
     loss: LossConfig = option(doc="loss and stabilisers", factory=LossConfig)
-    dataset: DatasetConfig = option(doc="data", factory=DatasetConfig)
+    dataset: DatasetConfig = option(doc="data", factory=RingConfig)
     monitor: MonitorConfig = option(doc="monitors", factory=MonitorConfig)
     early_stop: EarlyStopConfig = option(doc="stopping rule", factory=default_rule_config)
     tracking: TrackingConfig = option(doc="MLflow", factory=TrackingConfig)
@@ -135,11 +143,17 @@ def register() -> None:
     with schema_defaults():
         # `early_stop` typed by the settings every rule shares: the group option chosen
         # (conf/config.yaml's defaults, or early_stop=<rule>) brings the rule's own
-        store.store(name="ganlab_schema", node=GanlabConfig(early_stop=EarlyStopConfig()))
+        store.store(
+            name="ganlab_schema",
+            node=GanlabConfig(early_stop=EarlyStopConfig(), dataset=DatasetConfig()),
+        )
         for entry in RULES.entries():
             store.store(
                 group="early_stop", name=entry.name, node=entry.value.config(rule=entry.name)
             )
+        # each dataset variant's fields: conf/dataset/<name>.yaml starts from one of these
+        for variant, cls in VARIANTS.items():
+            store.store(group="schema/dataset", name=variant, node=cls)
     # a loss a plugin registered has no conf/loss/<name>.yaml: this is its group option
     for name in LOSSES.registered_without_loading():
         if not (CONF_DIR / "loss" / f"{name}.yaml").is_file():
@@ -170,6 +184,11 @@ def validate(cfg: DictConfig | dict[str, Any]) -> GanlabConfig:
     stop = user.get("early_stop")
     rule = str(stop.get("rule", DEFAULT_RULE)) if stop is not None else DEFAULT_RULE
     schema.early_stop = OmegaConf.structured(rule_config_class(rule)(rule=rule))
+    stored = user.get("dataset")
+    if stored is not None:  # checked against its variant's dataclass, likewise
+        data: dict[str, Any] = dict(OmegaConf.to_container(OmegaConf.create(stored)))  # type: ignore[arg-type]
+        schema.dataset = OmegaConf.structured(dataset_config_class(data))
+        user["dataset"] = own_fields(data)
     try:
         merged = OmegaConf.merge(schema, user)
     except (ConfigKeyError, ValidationError) as exc:
@@ -189,6 +208,9 @@ __all__ = [
     "GROUPS",
     "ClassifierMonitorConfig",
     "DatasetConfig",
+    "ImageConfig",
+    "MixtureConfig",
+    "dataset_config_class",
     "DiscriminatorConfidenceConfig",
     "DiscriminatorGradientConfig",
     "DualityGapConfig",

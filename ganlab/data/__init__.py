@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganlab.config import DatasetConfig
+from ganlab.config.dataset import DatasetConfig, ImageConfig, MixtureConfig
 from ganlab.data.images import ImageData, load_images
 from ganlab.data.mixtures import GaussianMixture, build_mixture
 
@@ -16,7 +16,12 @@ Data = GaussianMixture | ImageData
 
 
 def build_data(cfg: DatasetConfig, data_root: str | Path) -> Data:
-    return build_mixture(cfg) if cfg.kind == "mixture" else load_images(cfg, data_root)
+    """The data a validated dataset config (one of its variants) describes."""
+    if isinstance(cfg, MixtureConfig):
+        return build_mixture(cfg)
+    if isinstance(cfg, ImageConfig):
+        return load_images(cfg, data_root)
+    raise TypeError(f"no data for {type(cfg).__name__}: validate the config first")
 
 
 __all__ = ["Data", "GaussianMixture", "ImageData", "build_data", "build_mixture", "load_images"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganlab.config import DatasetConfig
+from ganlab.config.dataset import ImageConfig, ImageFolderConfig, PublishedImagesConfig
 from ganlab.core.errors import GanlabError
 from ganlab.core.safe_files import load_pickle
 from ganlab.core.seeding import generator
@@ -106,7 +106,7 @@ def to_uint8_rgb(images: Tensor) -> Tensor:
 Loaded = tuple[Tensor, Tensor, int, str]  # images, labels, classes, identity prefix
 
 
-def _missing(cfg: DatasetConfig, data_root: Path) -> DataError:
+def _missing(cfg: PublishedImagesConfig, data_root: Path) -> DataError:
     folder, files = EXPECTED_FILES[cfg.name]
     how = (
         "could not be downloaded (no network?)"
@@ -119,7 +119,7 @@ def _missing(cfg: DatasetConfig, data_root: Path) -> DataError:
     )
 
 
-def _torchvision(cfg: DatasetConfig, data_root: Path, class_name: str) -> Loaded:
+def _torchvision(cfg: PublishedImagesConfig, data_root: Path, class_name: str) -> Loaded:
     """MNIST-like datasets through torchvision, whose reader parses the IDX files
     (no pickle involved)."""
     from torchvision import datasets
@@ -145,7 +145,7 @@ CIFAR10_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["
 
 
 @DATASETS.register("cifar10")
-def _cifar10(cfg: DatasetConfig, data_root: Path) -> Loaded:
+def _cifar10(cfg: PublishedImagesConfig, data_root: Path) -> Loaded:
     """CIFAR-10: 50k 32x32 colour images in 10 classes.
 
     Its python batches are pickles. torchvision unpickles them with no restriction, so a
@@ -188,7 +188,7 @@ def _cifar10(cfg: DatasetConfig, data_root: Path) -> Loaded:
 
 
 @DATASETS.register("image_folder")
-def _image_folder(cfg: DatasetConfig, data_root: Path) -> Loaded:
+def _image_folder(cfg: ImageFolderConfig, data_root: Path) -> Loaded:
     """Your images: a folder of class sub-folders, resized and centre-cropped."""
     from torchvision import datasets, transforms
 
@@ -227,7 +227,7 @@ def _image_folder(cfg: DatasetConfig, data_root: Path) -> Loaded:
     return images, labels, len(dataset.classes), f"folder-{path.resolve().name}"
 
 
-def load_images(cfg: DatasetConfig, data_root: str | Path) -> ImageData:
+def load_images(cfg: ImageConfig, data_root: str | Path) -> ImageData:
     """The configured image dataset (its `subset` if set), uint8 in memory, CPU."""
     images, labels, n_classes, identity = DATASETS.get(cfg.name)(cfg, Path(data_root))
     if cfg.subset is not None and cfg.subset < len(images):

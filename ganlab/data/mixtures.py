@@ -4,8 +4,9 @@ Conventions (docs/method.md section 4): `ring` puts n modes evenly on a circle (
 2*pi*k/n, so 8 modes really are 8; `linspace(0, 2pi, 8)` would give 7), `grid` puts a
 square number of modes at spacing apart centred on the origin, `spiral` places modes along
 an Archimedean spiral, `custom` takes the centres from config. Each layout is a
-function `DatasetConfig -> centres` registered in LAYOUTS (ganlab.registry): a new layout
-is one more function here, and `dataset.layout` accepts it.
+function `MixtureConfig -> centres` registered in LAYOUTS (ganlab.registry): a new layout
+is one more function here, and `dataset.layout` accepts it (settings of its own: a
+MixtureConfig subclass in ganlab/config/dataset.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ganlab.config import DatasetConfig
+from ganlab.config.dataset import (
+    CustomConfig,
+    GridConfig,
+    MixtureConfig,
+    RingConfig,
+    SpiralConfig,
+)
 from ganlab.registry import LAYOUTS
 
 
@@ -69,30 +76,30 @@ def spiral_centers(n: int, inner_radius: float, outer_radius: float, turns: floa
 
 
 @LAYOUTS.register("ring")
-def ring(cfg: DatasetConfig) -> torch.Tensor:
+def ring(cfg: RingConfig) -> torch.Tensor:
     """`n_modes` evenly on a circle of `radius`."""
     return ring_centers(cfg.n_modes, cfg.radius)
 
 
 @LAYOUTS.register("grid")
-def grid(cfg: DatasetConfig) -> torch.Tensor:
+def grid(cfg: GridConfig) -> torch.Tensor:
     """A square number of modes, `spacing` apart, centred on the origin."""
     return grid_centers(cfg.n_modes, cfg.spacing)
 
 
 @LAYOUTS.register("spiral")
-def spiral(cfg: DatasetConfig) -> torch.Tensor:
+def spiral(cfg: SpiralConfig) -> torch.Tensor:
     """Along a spiral from `inner_radius` to `radius`, `turns` turns."""
     return spiral_centers(cfg.n_modes, cfg.inner_radius, cfg.radius, cfg.turns)
 
 
 @LAYOUTS.register("custom")
-def custom(cfg: DatasetConfig) -> torch.Tensor:
+def custom(cfg: CustomConfig) -> torch.Tensor:
     """The `centers` listed in the config."""
     return torch.tensor(cfg.centers, dtype=torch.float64)
 
 
-def build_mixture(cfg: DatasetConfig) -> GaussianMixture:
+def build_mixture(cfg: MixtureConfig) -> GaussianMixture:
     """Mixture described by a validated dataset config."""
     centers = LAYOUTS.get(cfg.layout)(cfg)
     if cfg.weights is None:

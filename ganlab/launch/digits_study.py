@@ -84,12 +84,18 @@ def references(run_overrides: list[str], draws: int = 5) -> dict[str, float]:
     from dataclasses import replace
 
     from ganlab.config import validate
+    from ganlab.config.dataset import PublishedImagesConfig
+    from ganlab.core.errors import ConfigError
     from ganlab.data.images import load_images, to_float
     from ganlab.launch.prepare import compose_config
     from ganlab.models.classifier import classify, run_classifier
     from ganlab.monitors.frechet import frechet_distance, gaussian_moments
 
     cfg = validate(compose_config(run_overrides))
+    if not isinstance(cfg.dataset, PublishedImagesConfig):
+        raise ConfigError(
+            f"the digits study needs a dataset with a test split, not {cfg.dataset.name}."
+        )
     train = load_images(cfg.dataset, cfg.paths.data_root)
     test = load_images(replace(cfg.dataset, split="test"), cfg.paths.data_root)
     model = run_classifier(cfg, train, torch.device("cpu"))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganlab.config import DEFAULT_RULE, GROUPS, EarlyStopConfig, GanlabConfig, register
+from ganlab.config.dataset import VARIANTS, DatasetConfig
 from ganlab.config.fields import describe_range
 from ganlab.core.paths import CONF_DIR, PROJECT_ROOT
 from ganlab.registry import ALL, RULES
@@ -122,10 +123,48 @@ def configuration_page() -> str:
                 if rows:
                     parts += ["", _table(header, rows)]
             continue
+        if group == "dataset":
+            parts += _dataset_sections(header, defaults[group])
+            continue
         if _doc(cls):
             parts += [_doc(cls), ""]
         parts.append(_table(header, _rows(cls, group, defaults[group])))
     return "\n".join(parts) + "\n"
+
+
+def dataset_files() -> dict[str, list[str]]:
+    """The files of conf/dataset/ by the variant they start from (their defaults list)."""
+    import yaml
+
+    files: dict[str, list[str]] = {}
+    for path in sorted((CONF_DIR / "dataset").glob("*.yaml")):
+        for entry in yaml.safe_load(path.read_text()).get("defaults", []):
+            if isinstance(entry, str) and entry.startswith("/schema/dataset/"):
+                variant = entry.removeprefix("/schema/dataset/").split("@")[0]
+                files.setdefault(variant, []).append(path.stem)
+    return {variant: sorted(names, key=lambda n: (len(n), n)) for variant, names in files.items()}
+
+
+def _dataset_sections(header: Sequence[str], shared_values: dict[str, Any]) -> list[str]:
+    """The settings every dataset has, then each variant's own, with the defaults its
+    first `conf/dataset/` file (the shortest name: ring8 before mmnsat_ring) composes."""
+    parts = [
+        "Settings every dataset has; the dataset's file (`dataset=<name>`) brings its",
+        "variant's own (below), and a run logs only those. A setting of another variant",
+        "is refused.",
+        "",
+        _table(header, _rows(DatasetConfig, "dataset", shared_values)),
+    ]
+    shared = frozenset(f.name for f in dataclasses.fields(DatasetConfig))
+    files = dataset_files()
+    for variant, cls in VARIANTS.items():
+        names = files[variant]
+        node = composed([f"dataset={names[0]}"])["dataset"]
+        choices = ", ".join(f"`dataset={name}`" for name in names)
+        parts += ["", f"### `{variant}`: {choices}", "", _doc(cls)]
+        parts += [f"Defaults as `dataset={names[0]}` composes them.", ""]
+        parts.append(_table(header, _rows(cls, "dataset", node, skip=shared)))
+    return parts
 
 
 def registries_page() -> str:

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ganlab.config import GanlabConfig, register, validate
+from ganlab.config.dataset import foreign_setting, is_dataset_setting
 from ganlab.core.errors import ConfigError
 from ganlab.core.paths import CONF_DIR
 
@@ -39,6 +40,8 @@ def _describe_omegaconf(exc: OmegaConfBaseException) -> str:
                 "its group (early_stop=<rule>, e.g. early_stop=gradient early_stop.tau=3); "
                 "`ganlab-train early_stop=<rule> --cfg job` lists its settings."
             )
+        if str(key).startswith("dataset.") and is_dataset_setting(str(key)):
+            return foreign_setting(str(key))
         return (
             f"'{key}' is not a config key; check its spelling "
             f"(`ganlab-train {listing}` lists them all)."

@@ -189,11 +189,14 @@ def run_classifier(cfg: GanlabConfig, data: ImageData, device: torch.device) -> 
     """
     from dataclasses import replace
 
+    from ganlab.config.dataset import PublishedImagesConfig
     from ganlab.data.images import EXPECTED_FILES, load_images
 
     mon = cfg.monitor.classifier
     cache_dir = Path(cfg.paths.data_root) / "classifiers"
-    if mon.train_split == "other" and cfg.dataset.name in EXPECTED_FILES:
+    published = isinstance(cfg.dataset, PublishedImagesConfig)
+    if mon.train_split == "other" and published and cfg.dataset.name in EXPECTED_FILES:
+        assert isinstance(cfg.dataset, PublishedImagesConfig)  # for the type checker
         other = "test" if cfg.dataset.split == "train" else "train"
         split = replace(cfg.dataset, split=other, subset=None)
         train_on = load_images(split, cfg.paths.data_root)

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import GanlabConfig, flatten, validate
+from ganlab.config.dataset import own_fields
 from ganlab.core.errors import CheckpointError, GanlabError
 from ganlab.core.paths import CHECKPOINT_ARTIFACT
 from ganlab.tracking import fetch_run_checkpoint, resolve_tracking_uri
@@ -142,6 +143,9 @@ def resolve_config(cfg: DictConfig, launch: LaunchInfo) -> tuple[GanlabConfig, R
     ckpt_path = locate_checkpoint(cfg.trainer.resume, uri, Path(fresh.paths.output_dir))
     checkpoint = load_checkpoint(ckpt_path)
     saved = OmegaConf.to_container(OmegaConf.create(checkpoint["config_yaml"]))
+    assert isinstance(saved, dict)
+    if "dataset" in saved:  # a checkpoint from before datasets had variants: its fields
+        saved["dataset"] = own_fields(saved["dataset"])
     merged = merge_resume_config(
         saved,  # type: ignore[arg-type]
         cfg,
