@@ -10,6 +10,14 @@
 # MLFLOW_HOST (default 127.0.0.1: this machine only), MLFLOW_PORT (5000), MLFLOW_WORKERS
 # (2) and MLFLOW_ALLOWED_HOSTS (the Host headers clients may use; MLflow refuses others)
 # tune it.
+#
+# Accounts (a server a lab shares): MLFLOW_AUTH=true runs MLflow's basic-auth app. Every
+# request then needs a user and password (clients: MLFLOW_TRACKING_USERNAME and
+# MLFLOW_TRACKING_PASSWORD in their environment); a user may read every experiment
+# (MLFLOW_AUTH_DEFAULT_PERMISSION, default READ) and log only into experiments they
+# created or were granted. It needs MLFLOW_AUTH_ADMIN_PASSWORD (the `admin` account,
+# created on first start; a placeholder is refused), MLFLOW_FLASK_SERVER_SECRET_KEY and
+# MLFLOW_AUTH_DATABASE_URI (where users and permissions live; its own database).
 set -eu
 : "${MLFLOW_BACKEND_STORE_URI:?set MLFLOW_BACKEND_STORE_URI, e.g. postgresql://user:pass@host:5432/mlflow}"
 : "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION, a folder or bucket for artifacts}"
@@ -25,7 +33,29 @@ export MLFLOW_BACKEND_STORE_URI MLFLOW_ARTIFACTS_DESTINATION
 # MLflow 3 sends usage telemetry unless told not to; off unless the lab opts in with
 # MLFLOW_DISABLE_TELEMETRY=false (docs/guide.md, "Telemetry").
 export MLFLOW_DISABLE_TELEMETRY="${MLFLOW_DISABLE_TELEMETRY:-true}"
-exec mlflow server \
+set --
+if [ "${MLFLOW_AUTH:-false}" = true ]; then
+    case "${MLFLOW_AUTH_ADMIN_PASSWORD:-}" in
+        "" | change-me | changeme | password | password1234)
+            echo "mlflow-server.sh: MLFLOW_AUTH=true needs a real MLFLOW_AUTH_ADMIN_PASSWORD (MLFLOW_ADMIN_PASSWORD in docker/.env); it is empty or a placeholder." >&2
+            exit 2 ;;
+    esac
+    : "${MLFLOW_FLASK_SERVER_SECRET_KEY:?MLFLOW_AUTH=true needs MLFLOW_FLASK_SERVER_SECRET_KEY (a long random string; docker/.env)}"
+    : "${MLFLOW_AUTH_DATABASE_URI:?MLFLOW_AUTH=true needs MLFLOW_AUTH_DATABASE_URI, where users and permissions are kept}"
+    # MLflow reads the auth app's settings from an ini file; the admin password stays in
+    # the environment, out of the file
+    MLFLOW_AUTH_CONFIG_PATH="$(mktemp /tmp/ganlab-mlflow-auth.XXXXXX)"
+    cat >"$MLFLOW_AUTH_CONFIG_PATH" <<EOF
+[mlflow]
+default_permission = ${MLFLOW_AUTH_DEFAULT_PERMISSION:-READ}
+database_uri = ${MLFLOW_AUTH_DATABASE_URI}
+admin_username = admin
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+EOF
+    export MLFLOW_AUTH_CONFIG_PATH MLFLOW_AUTH_ADMIN_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY
+    set -- --app-name basic-auth
+fi
+exec mlflow server "$@" \
     --serve-artifacts \
     --host "${MLFLOW_HOST:-127.0.0.1}" \
     --port "${MLFLOW_PORT:-5000}" \

@@ -143,6 +143,57 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
             "docker/compose.yaml up -d mlflow, or docker/mlflow-server.sh) or point "
             "tracking.uri / MLFLOW_TRACKING_URI at a running one."
         ) from exc
+    check_credentials(uri, timeout)
+
+
+def check_credentials(uri: str, timeout: float = 5.0) -> None:
+    """A server with accounts (MLflow's basic-auth app) answers /health to anyone but
+    refuses everything else without a valid user: find out before any run exists, with
+    the credentials MLflow's client will send (MLFLOW_TRACKING_USERNAME/PASSWORD)."""
+    response = requests.get(
+        uri.rstrip("/") + "/api/2.0/mlflow/experiments/search",
+        params={"max_results": 1},
+        auth=_credentials(),
+        timeout=timeout,
+        verify=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True,
+    )
+    if response.status_code == 401:
+        raise TrackingError(not_authenticated(uri))
+
+
+def _credentials() -> tuple[str, str] | None:
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    return (user, os.environ.get("MLFLOW_TRACKING_PASSWORD", "")) if user else None
+
+
+def not_authenticated(uri: str) -> str:
+    """The one sentence for HTTP 401: which credentials were tried and where they go."""
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user is None:
+        return (
+            f"tracking server {uri} needs an account (HTTP 401): set MLFLOW_TRACKING_USERNAME "
+            "and MLFLOW_TRACKING_PASSWORD in the environment (never on the command line); "
+            "the server's admin creates accounts (docs/guide.md, Sharing the server)."
+        )
+    return (
+        f"tracking server {uri} refused user '{user}' (HTTP 401): check "
+        "MLFLOW_TRACKING_PASSWORD (and MLFLOW_TRACKING_USERNAME) in the environment."
+    )
+
+
+def describe_refusal(uri: str, experiment: str, exc: MlflowException) -> str | None:
+    """One sentence for a refusal by a server with accounts (401, 403), else None."""
+    text = str(exc)
+    if "error code 401" in text:
+        return not_authenticated(uri)
+    if "error code 403" in text:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "?")
+        return (
+            f"user '{user}' may not log into experiment '{experiment}' on {uri} (HTTP 403): "
+            "ask the server's admin to grant EDIT on it (`ganlab-server grant`), or log to "
+            "an experiment of your own (tracking.experiment=<new name>)."
+        )
+    return None
 
 
 def check_tracking(uri: str, require_server: bool, timeout: float) -> None:
@@ -201,7 +252,10 @@ class RunTracker:
             experiment_id = cls._experiment_id(client, uri, experiment, artifact_root)
             run = client.create_run(experiment_id, run_name=run_name, tags=dict(tags))
         except MlflowException as exc:
-            raise TrackingError(f"cannot create a run in tracking store {uri}: {exc}") from exc
+            refused = describe_refusal(uri, experiment, exc)
+            raise TrackingError(
+                refused or f"cannot create a run in tracking store {uri}: {exc}"
+            ) from exc
         return cls(client, run.info.run_id, uri=uri)
 
     @staticmethod
@@ -538,3 +592,62 @@ def load_runs(
         )
         for run in runs
     ]
+
+
+# -- accounts on a server with MLflow's basic-auth app (ganlab-server) ------------------
+PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
+
+
+def _auth_client(uri: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():  # importing MLflow's server warns about its own web stack
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from mlflow.server.auth.client import AuthServiceClient
+
+    return AuthServiceClient(uri)
+
+
+def _admin_call(uri: str, action: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except MlflowException as exc:
+        refused = describe_refusal(uri, "-", exc)
+        if refused and "403" in refused:
+            refused = (
+                f"{action} on {uri} needs an admin account (HTTP 403): set "
+                "MLFLOW_TRACKING_USERNAME=admin and its MLFLOW_TRACKING_PASSWORD."
+            )
+        raise TrackingError(refused or f"{action} on {uri} failed: {exc}") from exc
+
+
+def add_user(uri: str, username: str, password: str) -> None:
+    """Create an account (the caller's credentials, from the environment, must be an
+    admin's)."""
+    check_credentials(uri)
+    _admin_call(uri, "adding a user", lambda: _auth_client(uri).create_user(username, password))
+
+
+def grant_experiment(uri: str, username: str, experiment: str, permission: str) -> str:
+    """Give `username` `permission` on the experiment named `experiment` (created if it
+    does not exist yet, so a lab can hand out experiments before their first run); the
+    experiment's id."""
+    check_credentials(uri)
+    client = MlflowClient(tracking_uri=uri)
+    found = _admin_call(
+        uri, "looking up the experiment", lambda: client.get_experiment_by_name(experiment)
+    )
+    experiment_id = (
+        found.experiment_id
+        if found is not None
+        else _admin_call(
+            uri, "creating the experiment", lambda: client.create_experiment(experiment)
+        )
+    )
+    auth = _auth_client(uri)
+    _admin_call(
+        uri,
+        "granting a permission",
+        lambda: auth.grant_user_permission(username, "experiment", str(experiment_id), permission),
+    )
+    return str(experiment_id)

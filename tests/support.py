@@ -69,11 +69,11 @@ SERVER_SCRIPT = PROJECT_ROOT / "docker" / "mlflow-server.sh"
 
 
 def start_tracking_server(
-    folder: Path, port: int, backend: str, wait: float = 120.0
+    folder: Path, port: int, backend: str, wait: float = 120.0, extra_env: dict | None = None
 ) -> subprocess.Popen:
     """docker/mlflow-server.sh on 127.0.0.1:`port` with `backend` as its store (its own
-    session, logging into `folder`), once its /health answers; AssertionError if it
-    exits or does not answer within `wait` seconds."""
+    session, logging into `folder`; `extra_env` adds settings such as MLFLOW_AUTH), once
+    its /health answers; AssertionError if it exits or does not answer within `wait` s."""
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -81,6 +81,7 @@ def start_tracking_server(
         "MLFLOW_ARTIFACTS_DESTINATION": str(folder / "artifacts"),
         "MLFLOW_HOST": "127.0.0.1",
         "MLFLOW_PORT": str(port),
+        **(extra_env or {}),
     }
     log_path = folder / f"server-{time.time_ns()}.log"
     with log_path.open("w") as log:

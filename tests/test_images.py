@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ganlab.config import FIDMonitorConfig, ModelConfig, NetConfig
-from ganlab.config.dataset import PublishedImagesConfig
+from ganlab.config.dataset import ImageFolderConfig, PublishedImagesConfig
 from ganlab.data.images import DataError, load_images, to_float, to_uint8, to_uint8_rgb
 from ganlab.models.classifier import classify, load_or_train, register_with_torch_fidelity
 from ganlab.models.dcgan import build_dcgan_pair
@@ -118,12 +118,12 @@ def test_image_folder_is_resized_and_cropped(tmp_path: Path) -> None:
             pixels = np.full((48, 64, 3), 40 * i, dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"{i}.png")
     data = load_images(
-        image_cfg("image_folder", path=str(tmp_path / "pets"), image_size=32, channels=1), tmp_path
+        ImageFolderConfig(path=str(tmp_path / "pets"), image_size=32, channels=1), tmp_path
     )
     assert data.images.shape == (6, 1, 32, 32)
     assert data.n_classes == 2
     with pytest.raises(DataError, match="no images found"):
-        load_images(image_cfg("image_folder", path=str(tmp_path / "none")), tmp_path)
+        load_images(ImageFolderConfig(path=str(tmp_path / "none")), tmp_path)
 
 
 def test_uint8_conversion_round_trips_and_tiles_grayscale() -> None:
