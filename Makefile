@@ -36,8 +36,9 @@ test: $(STAMP) system-packages check-docker lint
 
 # docker/ci/compose-check.sh: the stack built on a locally made Debian base (no registry
 # needed), a sweep in the trainer service, every run, metric and artifact checked in
-# PostgreSQL and the artifact volume, a restart, teardown. Needs root; about 1 minute
-# once its images are cached, 4 the first time.
+# PostgreSQL and the artifact volume; accounts (401 without credentials, a second user
+# kept out of the admin's experiment), HTTPS through the proxy with a certificate made
+# for 127.0.0.1, a restart, a backup restored into a fresh stack, teardown. Needs root.
 compose-check: $(STAMP) system-packages
 	PYTHON=$(BIN)/python docker/ci/compose-check.sh
 
@@ -66,9 +67,10 @@ system-packages:
 
 # hadolint comes with the dev extras; docker-compose from Debian (see system-packages)
 check-docker: $(STAMP)
-	$(BIN)/hadolint docker/Dockerfile docker/ci/postgres.Dockerfile
+	$(BIN)/hadolint docker/Dockerfile docker/ci/postgres.Dockerfile docker/proxy/Dockerfile
 	@if command -v docker-compose >/dev/null 2>&1; then \
-		POSTGRES_PASSWORD=checked-by-make docker-compose --env-file docker/.env.example \
+		POSTGRES_PASSWORD=checked-by-make MLFLOW_ADMIN_PASSWORD=checked-by-make \
+		MLFLOW_SECRET_KEY=checked-by-make docker-compose --env-file docker/.env.example \
 			-f docker/compose.yaml config -q \
 		&& echo "docker/compose.yaml: valid"; \
 	else echo "docker-compose is not installed: docker/compose.yaml not validated"; fi

@@ -9,11 +9,10 @@ FAILED with its reason rather than MLflow's default FINISHED.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -118,32 +117,72 @@ def is_server(uri: str) -> bool:
 
 
 def check_server(uri: str, timeout: float = 5.0) -> None:
-    """Fail in seconds, with the fix, when a tracking server does not answer /health.
+    """Fail in seconds, with the fix, when a tracking server does not answer /health, its
+    certificate is not trusted, or it refuses our credentials.
 
     MLflow's client would otherwise retry with back-off for minutes before failing,
     after training time has already been spent.
     """
     url = uri.rstrip("/") + "/health"
     try:
-        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - http(s) only
-            return
-    except urllib.error.HTTPError as exc:
-        hint = (
-            "; the server refuses this host name: start it with --allowed-hosts including it"
-            if exc.code in (400, 403)
-            else ""
-        )
-        raise TrackingError(
-            f"tracking server {uri} answered HTTP {exc.code} on /health{hint}."
-        ) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        response = requests.get(url, timeout=timeout, verify=_verify())
+    except requests.exceptions.SSLError as exc:
+        raise TrackingError(untrusted_certificate(uri, exc)) from exc
+    except requests.exceptions.RequestException as exc:
+        reason = _short_reason(exc)
         raise TrackingError(
             f"tracking server {uri} is unreachable ({reason}); start it (docker compose -f "
             "docker/compose.yaml up -d mlflow, or docker/mlflow-server.sh) or point "
             "tracking.uri / MLFLOW_TRACKING_URI at a running one."
         ) from exc
+    if response.status_code != 200:
+        hint = (
+            "; the server refuses this host name: start it with --allowed-hosts including it"
+            if response.status_code in (400, 403)
+            else ""
+        )
+        raise TrackingError(
+            f"tracking server {uri} answered HTTP {response.status_code} on /health{hint}."
+        )
     check_credentials(uri, timeout)
+
+
+def _short_reason(exc: Exception) -> str:
+    """'[Errno 111] Connection refused' out of requests' nested wording."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+    if found:
+        return found.group(0).strip()
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out"
+    return text[:160]
+
+
+def _verify() -> str | bool:
+    """What MLflow's client verifies a server's certificate with: the lab's CA when
+    MLFLOW_TRACKING_SERVER_CERT_PATH names one, else the system's."""
+    return os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True
+
+
+def untrusted_certificate(uri: str, exc: Exception) -> str:
+    reason = str(exc.__context__ or exc)
+    for marker in (
+        "certificate has expired",
+        "self-signed certificate",
+        "unable to get local issuer certificate",
+        "Hostname mismatch",
+        "IP address mismatch",
+    ):
+        if marker in reason:
+            reason = marker
+            break
+    else:
+        reason = reason[:160]
+    return (
+        f"the certificate of tracking server {uri} is not trusted ({reason}): if the lab "
+        "signs its own, set MLFLOW_TRACKING_SERVER_CERT_PATH to its CA certificate; if it "
+        "expired, the server's admin must renew it."
+    )
 
 
 def check_credentials(uri: str, timeout: float = 5.0) -> None:
@@ -155,7 +194,7 @@ def check_credentials(uri: str, timeout: float = 5.0) -> None:
         params={"max_results": 1},
         auth=_credentials(),
         timeout=timeout,
-        verify=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or True,
+        verify=_verify(),
     )
     if response.status_code == 401:
         raise TrackingError(not_authenticated(uri))
@@ -602,7 +641,7 @@ def _auth_client(uri: str) -> Any:
     import warnings
 
     with warnings.catch_warnings():  # importing MLflow's server warns about its own web stack
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from mlflow.server.auth.client import AuthServiceClient
 
     return AuthServiceClient(uri)

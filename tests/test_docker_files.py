@@ -20,10 +20,14 @@ def compose() -> dict:
 
 
 def test_nothing_is_published_beyond_loopback(compose) -> None:
+    """Only loopback, except the HTTPS proxy, whose address the lab chooses (HTTPS_BIND,
+    loopback unless set): plain HTTP never leaves the machine."""
     for name, service in compose["services"].items():
         for port in service.get("ports", []):
-            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port}"
+            allowed = "${HTTPS_BIND:-127.0.0.1}:" if name == "proxy" else "127.0.0.1:"
+            assert str(port).startswith(allowed), f"{name} publishes {port}"
     assert "ports" not in compose["services"]["postgres"]
+    assert compose["services"]["proxy"]["profiles"] == ["https"]
 
 
 def test_credentials_come_from_the_env_file(compose) -> None:
@@ -37,6 +41,11 @@ def test_credentials_come_from_the_env_file(compose) -> None:
         if line and not line.startswith("#")
     )
     assert {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "MLFLOW_PORT"} <= set(example)
+    # the server's admin password and session key too, shipped empty
+    assert example["MLFLOW_ADMIN_PASSWORD"] == example["MLFLOW_SECRET_KEY"] == ""
+    mlflow = compose["services"]["mlflow"]["environment"]
+    assert mlflow["MLFLOW_AUTH"] == "${MLFLOW_AUTH:-true}"
+    assert mlflow["MLFLOW_AUTH_ADMIN_PASSWORD"].startswith("${MLFLOW_ADMIN_PASSWORD:?")
     assert ".env" in (PROJECT_ROOT / ".dockerignore").read_text()
 
 
@@ -65,6 +74,13 @@ def test_stack_wiring(compose) -> None:
     assert services["trainer"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
 
 
+SECRETS = {
+    "POSTGRES_PASSWORD": "a-real-one",
+    "MLFLOW_ADMIN_PASSWORD": "a-real-admin-one",
+    "MLFLOW_SECRET_KEY": "0123456789abcdef",
+}
+
+
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_compose_file_is_valid_and_refuses_missing_credentials() -> None:
     base = ["docker-compose", "-f", str(DOCKER / "compose.yaml")]
@@ -73,9 +89,18 @@ def test_compose_file_is_valid_and_refuses_missing_credentials() -> None:
         [*with_example, "config", "-q"],
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "POSTGRES_PASSWORD": "a-real-one"},
+        env={"PATH": "/usr/bin:/bin", **SECRETS},
     )
     assert ok.returncode == 0, ok.stderr
+    # the admin password missing: refused, named
+    no_admin = subprocess.run(
+        [*with_example, "config", "-q"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **SECRETS, "MLFLOW_ADMIN_PASSWORD": ""},
+    )
+    assert no_admin.returncode != 0
+    assert "set MLFLOW_ADMIN_PASSWORD in docker/.env" in no_admin.stderr
     # the example ships no password: used as it is, the stack refuses to start
     placeholder = subprocess.run(
         [*with_example, "config", "-q"],
@@ -106,6 +131,24 @@ def test_the_server_script_refuses_a_placeholder_password(tmp_path) -> None:
         "mlflow-server.sh: refusing a placeholder database password in "
         "MLFLOW_BACKEND_STORE_URI; set a real one (POSTGRES_PASSWORD in docker/.env)."
     ]
+
+
+@pytest.mark.parametrize("password", ["", "change-me", "password1234"])
+def test_the_server_script_refuses_accounts_without_a_real_admin_password(
+    tmp_path, password: str
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path}/m.db",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path),
+        "MLFLOW_AUTH": "true",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+    }
+    result = subprocess.run(
+        ["sh", str(DOCKER / "mlflow-server.sh")], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "needs a real MLFLOW_AUTH_ADMIN_PASSWORD" in result.stderr
 
 
 def test_usage_telemetry_is_off_unless_the_lab_opts_in(compose) -> None:

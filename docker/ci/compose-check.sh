@@ -10,7 +10,14 @@
 #  4. the stack with docker/compose.yaml + docker/ci/compose.ci.yaml, a small sweep in
 #     the trainer service, then docker/ci/verify_stack.py checks with MLflow's client
 #     that every run, metric and artifact is in PostgreSQL and the artifact volume;
-#  5. `down` and `up` again (volumes kept), the same check; then `down -v`.
+#  5. accounts: a request without credentials is refused (401) while the sweep, run with
+#     the admin's, logged every epoch; a second user made with ganlab-server cannot log
+#     into the admin's experiment;
+#  6. HTTPS: the nginx proxy (profile https) with a certificate made here for 127.0.0.1;
+#     a run through it with the CA given finishes, one without is refused in one line;
+#  7. `down` and `up` again (volumes kept), the same check;
+#  8. docker/backup.sh, `down -v`, docker/restore.sh into the fresh stack: the same
+#     check again; then `down -v`.
 #
 # Every service listens on 127.0.0.1 only. Environment knobs: GANLAB_DOCKER_ROOT (the
 # daemon's data, default /var/lib/ganlab-docker), COMPOSE_CHECK_KEEP=1 (leave it up).
@@ -26,7 +33,9 @@ PG_PORT=15432               # not 5432: the machine may run its own PostgreSQL
 MLFLOW_PORT=15000
 PROJECT=ganlabci
 STACK=/tmp/ganlab-compose-ci.yaml   # compose.yaml + the CI overlay, resolved
-COMPOSE=(docker-compose -p "$PROJECT" -f "$STACK")
+COMPOSE=(docker-compose -p "$PROJECT" -f "$STACK" --profile https)
+TLS=/tmp/ganlab-ci-tls                 # TLS_CERT_DIR in docker/ci/ci.env
+ADMIN_PASSWORD=$(sed -n 's/^MLFLOW_ADMIN_PASSWORD=//p' docker/ci/ci.env)
 started=$(date +%s)
 say() { echo "compose-check [$(( $(date +%s) - started ))s]: $*"; }
 
@@ -109,6 +118,8 @@ docker build --network host -q -f docker/Dockerfile -t ganlab:latest \
     --build-arg TORCH_INDEX="http://127.0.0.1:$INDEX_PORT/pypi-more/simple" . >/dev/null
 docker build --network host -q -f docker/ci/postgres.Dockerfile -t ganlab-ci-postgres:15 \
     --build-arg BASE_IMAGE="$BASE_IMAGE" docker/ci >/dev/null
+docker build --network host -q -t ganlab-proxy:latest \
+    --build-arg BASE_IMAGE="$BASE_IMAGE" docker/proxy >/dev/null
 kill "$index_server"; index_server=""
 
 # -- 4. the stack, a sweep, the check ---------------------------------------------------
@@ -135,11 +146,79 @@ artifacts=$(docker volume inspect -f '{{ .Mountpoint }}' "${PROJECT}_artifacts")
 verify=("$PYTHON" docker/ci/verify_stack.py --tracking-uri "http://127.0.0.1:$MLFLOW_PORT"
         --database "postgresql://ganlab:ci-only-password@127.0.0.1:$PG_PORT/mlflow"
         --artifacts "$artifacts" --runs 2 --epochs 3)
-"${verify[@]}" --save /tmp/ganlab-compose-before.json
+as_admin=(env MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="$ADMIN_PASSWORD")
+"${as_admin[@]}" "${verify[@]}" --save /tmp/ganlab-compose-before.json
 
-# -- 5. restart: nothing lost ------------------------------------------------------------
+# -- 5. accounts -------------------------------------------------------------------------
+expect_refusal() {  # expect_refusal WHAT TEXT COMMAND...: exit 2 and TEXT in its last line
+    local what=$1 text=$2 out; shift 2
+    if out=$("$@" 2>&1); then echo "compose-check: $what was not refused" >&2; exit 1; fi
+    if ! echo "$out" | tail -1 | grep -qF "$text"; then
+        echo "compose-check: $what: expected '$text', got: $(echo "$out" | tail -3)" >&2; exit 1
+    fi
+}
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$MLFLOW_PORT/api/2.0/mlflow/experiments/search?max_results=1")
+[ "$code" = 401 ] || { echo "compose-check: a request without credentials got HTTP $code, not 401" >&2; exit 1; }
+say "accounts: a request without credentials is refused (401)"
+train_as() {  # train_as USER PASSWORD CA URI EXPERIMENT: a two-epoch run from this machine
+    env MLFLOW_TRACKING_USERNAME="$1" MLFLOW_TRACKING_PASSWORD="$2" \
+        MLFLOW_TRACKING_SERVER_CERT_PATH="$3" \
+        "$PYTHON" -m ganlab tracking=server "tracking.uri=$4" "tracking.experiment=$5" \
+        trainer.epochs=2 trainer.steps_per_epoch=10 trainer.progress=none \
+        monitor=none early_stop=none "paths.root=$(mktemp -d)"
+}
+"${as_admin[@]}" GANLAB_NEW_PASSWORD=ci-only-bob-password "$PYTHON" -m ganlab.launch.server_admin \
+    --tracking-uri "http://127.0.0.1:$MLFLOW_PORT" add-user bob
+expect_refusal "bob logging into the admin's experiment" "user 'bob' may not log into experiment 'ganlab'" \
+    train_as bob ci-only-bob-password "" "http://127.0.0.1:$MLFLOW_PORT" ganlab
+say "accounts: a second user cannot log into the admin's experiment"
+
+# -- 6. HTTPS through the proxy -----------------------------------------------------------
+rm -rf "$TLS" && mkdir -p "$TLS"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ganlab CI CA" \
+    -keyout "$TLS/ca.key" -out "$TLS/ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$TLS/server.key" -out "$TLS/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$TLS/ext.cnf"
+openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" \
+    -CAcreateserial -days 2 -extfile "$TLS/ext.cnf" -out "$TLS/server.crt" 2>/dev/null
+chmod 644 "$TLS/server.key"         # read by nginx inside its container
+"${COMPOSE[@]}" up -d --no-build proxy
+https_uri="https://127.0.0.1:15443"
+for _ in $(seq 60); do
+    curl -sf --cacert "$TLS/ca.crt" "$https_uri/health" >/dev/null && break; sleep 1
+done
+curl -sf --cacert "$TLS/ca.crt" "$https_uri/health" >/dev/null \
+    || { "${COMPOSE[@]}" logs --tail 20 proxy; echo "compose-check: the proxy does not answer" >&2; exit 1; }
+expect_refusal "a client that does not know the lab's CA" "is not trusted" \
+    train_as admin "$ADMIN_PASSWORD" "" "$https_uri" https-check
+train_as admin "$ADMIN_PASSWORD" "$TLS/ca.crt" "$https_uri" https-check \
+    >/tmp/ganlab-https-run.log 2>&1 || { tail -20 /tmp/ganlab-https-run.log; exit 1; }
+"${as_admin[@]}" MLFLOW_TRACKING_SERVER_CERT_PATH="$TLS/ca.crt" "$PYTHON" - "$https_uri" <<'PY'
+import sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(sys.argv[1])
+(run,) = client.search_runs([client.get_experiment_by_name("https-check").experiment_id])
+steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "train/loss_d"))
+assert run.info.status == "FINISHED" and steps == [1, 2], (run.info.status, steps)
+PY
+say "HTTPS: a run through the proxy finished with every epoch; without the CA, refused"
+
+# -- 7. restart: nothing lost ------------------------------------------------------------
 say "restarting the stack (volumes kept)"
 "${COMPOSE[@]}" down
 "${COMPOSE[@]}" up -d --no-build mlflow
-"${verify[@]}" --compare /tmp/ganlab-compose-before.json
-say "the stack came up, ran a sweep, kept everything across a restart; tearing it down"
+"${as_admin[@]}" "${verify[@]}" --compare /tmp/ganlab-compose-before.json
+
+# -- 8. backup, a fresh stack, restore ----------------------------------------------------
+backup=$(mktemp -d /tmp/ganlab-backup.XXXXXX)
+COMPOSE="${COMPOSE[*]}" docker/backup.sh "$backup"
+say "backed up; deleting the stack and its volumes"
+"${COMPOSE[@]}" down -v
+COMPOSE="${COMPOSE[*]}" docker/restore.sh "$backup"
+artifacts=$(docker volume inspect -f '{{ .Mountpoint }}' "${PROJECT}_artifacts")
+verify[7]=$artifacts                 # the fresh volume's folder
+"${as_admin[@]}" "${verify[@]}" --compare /tmp/ganlab-compose-before.json
+rm -rf "$backup"
+say "the stack came up, ran a sweep, kept everything across a restart and a restore; tearing it down"

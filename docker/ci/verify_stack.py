@@ -119,7 +119,7 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 1
-        print("verify_stack: identical after the restart")
+        print(f"verify_stack: identical to what {args.compare} recorded before")
     return 0
 
 

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from ganlab.core.errors import GanlabError
-from ganlab.tracking import PERMISSIONS, add_user, grant_experiment
+from ganlab.tracking import PERMISSIONS, add_user, grant_experiment, is_server
 
 
 def _new_password() -> str:
@@ -54,6 +54,13 @@ def cli(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.tracking_uri:
         parser.error("no server: pass --tracking-uri or set MLFLOW_TRACKING_URI.")
+    if not is_server(args.tracking_uri):
+        print(
+            f"ganlab-server: error: {args.tracking_uri} is not a tracking server; accounts "
+            "live on a server (http:// or https://, MLFLOW_AUTH=true).",
+            file=sys.stderr,
+        )
+        return 2
     try:
         if args.command == "add-user":
             add_user(args.tracking_uri, args.username, _new_password())
