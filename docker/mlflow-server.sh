@@ -18,6 +18,10 @@
 # created or were granted. It needs MLFLOW_AUTH_ADMIN_PASSWORD (the `admin` account,
 # created on first start; a placeholder is refused), MLFLOW_FLASK_SERVER_SECRET_KEY and
 # MLFLOW_AUTH_DATABASE_URI (where users and permissions live; its own database).
+# MLFLOW_AUTH_CACHE_TTL (seconds, default 0 = off) lets each worker remember a checked
+# password that long: every request otherwise pays a PBKDF2 hash, which bounds the load a
+# server takes (benchmarks/README.md); a changed or deleted password then keeps working
+# on other workers for up to that long.
 set -eu
 : "${MLFLOW_BACKEND_STORE_URI:?set MLFLOW_BACKEND_STORE_URI, e.g. postgresql://user:pass@host:5432/mlflow}"
 : "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION, a folder or bucket for artifacts}"
@@ -51,6 +55,7 @@ default_permission = ${MLFLOW_AUTH_DEFAULT_PERMISSION:-READ}
 database_uri = ${MLFLOW_AUTH_DATABASE_URI}
 admin_username = admin
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = ${MLFLOW_AUTH_CACHE_TTL:-0}
 EOF
     export MLFLOW_AUTH_CONFIG_PATH MLFLOW_AUTH_ADMIN_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY
     set -- --app-name basic-auth

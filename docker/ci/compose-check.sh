@@ -214,11 +214,18 @@ say "restarting the stack (volumes kept)"
 # -- 8. backup, a fresh stack, restore ----------------------------------------------------
 backup=$(mktemp -d /tmp/ganlab-backup.XXXXXX)
 COMPOSE="${COMPOSE[*]}" docker/backup.sh "$backup"
-say "backed up; deleting the stack and its volumes"
+damaged=$(mktemp -d /tmp/ganlab-backup-damaged.XXXXXX)
+cp "$backup"/* "$damaged/" && printf 'x' >>"$damaged/artifacts.tar"
+expect_refusal "a damaged backup" "the backup is damaged" \
+    env COMPOSE="${COMPOSE[*]}" docker/restore.sh "$damaged"
+rm -rf "$damaged"
+say "backed up (a damaged copy is refused); deleting the stack and its volumes"
 "${COMPOSE[@]}" down -v
 COMPOSE="${COMPOSE[*]}" docker/restore.sh "$backup"
 artifacts=$(docker volume inspect -f '{{ .Mountpoint }}' "${PROJECT}_artifacts")
 verify[7]=$artifacts                 # the fresh volume's folder
 "${as_admin[@]}" "${verify[@]}" --compare /tmp/ganlab-compose-before.json
+expect_refusal "a restore into a stack that holds runs" "the stack's database is not empty" \
+    env COMPOSE="${COMPOSE[*]}" docker/restore.sh "$backup"
 rm -rf "$backup"
 say "the stack came up, ran a sweep, kept everything across a restart and a restore; tearing it down"

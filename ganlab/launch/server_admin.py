@@ -21,7 +21,8 @@ import sys
 from collections.abc import Sequence
 
 from ganlab.core.errors import GanlabError
-from ganlab.tracking import PERMISSIONS, add_user, grant_experiment, is_server
+from ganlab.tracking import is_server
+from ganlab.tracking.accounts import PERMISSIONS, add_user, grant_experiment
 
 
 def _new_password() -> str:
