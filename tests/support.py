@@ -58,6 +58,15 @@ def logged_values(client, run_id: str) -> dict[str, list[tuple[int, float]]]:  #
     }
 
 
+# The fields a ring8 run's stored `dataset` node carried besides a ring's own before each
+# dataset variant had its node (runs stored up to a34abf7), at the defaults they had then.
+OTHER_VARIANTS_THEN = {
+    "spacing": 2.0, "inner_radius": 0.5, "turns": 1.5, "centers": None, "split": "train",
+    "download": True, "subset": None, "subset_seed": 0, "path": None, "image_size": 32,
+    "channels": 3,
+}  # fmt: skip
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:

@@ -12,7 +12,7 @@ from ganlab.config import register, validate
 from ganlab.core.paths import CONF_DIR
 from ganlab.registry import LOSSES
 from tests.conftest import run_cli
-from tests.support import check_command_line
+from tests.support import OTHER_VARIANTS_THEN, check_command_line
 
 # every option file of conf/dataset/, sorted: the message must list exactly these
 DATASETS = ", ".join(sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml")))
@@ -229,9 +229,7 @@ def test_a_config_stored_before_datasets_had_variants_still_loads() -> None:
 
     union = {  # the dataset node of a ring8 run stored at a34abf7
         "name": "ring8", "kind": "mixture", "layout": "ring", "n_modes": 8, "radius": 2.0,
-        "spacing": 2.0, "inner_radius": 0.5, "turns": 1.5, "std": 0.02, "centers": None,
-        "weights": None, "split": "train", "download": True, "subset": None,
-        "subset_seed": 0, "path": None, "image_size": 32, "channels": 3,
+        "std": 0.02, "weights": None, **OTHER_VARIANTS_THEN,
     }  # fmt: skip
     stored = {"dataset": union, "paths": {"output_dir": "."}}
     loaded = validate(stored)

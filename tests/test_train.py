@@ -13,7 +13,7 @@ from ganlab.training.checkpoint import load_checkpoint
 from ganlab.training.run import train
 from ganlab.training.steps import Trainer
 from tests.conftest import metric_steps, metric_values
-from tests.support import artifact_paths, final_weights, logged_values
+from tests.support import OTHER_VARIANTS_THEN, artifact_paths, final_weights, logged_values
 
 EPOCH_METRICS = [
     "train/loss_d",
@@ -172,10 +172,7 @@ def test_a_checkpoint_from_before_dataset_variants_resumes(make_cfg, client) -> 
     first = train(make_cfg("trainer.epochs=2", "early_stop=none"))
     payload = load_checkpoint(first.checkpoint)
     stored = yaml.safe_load(payload["config_yaml"])
-    stored["dataset"].update(  # the other variants' fields at their defaults then
-        spacing=2.0, inner_radius=0.5, turns=1.5, centers=None, split="train", download=True,
-        subset=None, subset_seed=0, path=None, image_size=32, channels=3,
-    )  # fmt: skip
+    stored["dataset"].update(OTHER_VARIANTS_THEN)
     payload["config_yaml"] = yaml.safe_dump(stored)
     payload.pop("format"), payload.pop("ganlab_version")
     save_checkpoint(first.checkpoint, payload)

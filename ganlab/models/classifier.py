@@ -194,11 +194,14 @@ def run_classifier(cfg: GanlabConfig, data: ImageData, device: torch.device) -> 
 
     mon = cfg.monitor.classifier
     cache_dir = Path(cfg.paths.data_root) / "classifiers"
-    published = isinstance(cfg.dataset, PublishedImagesConfig)
-    if mon.train_split == "other" and published and cfg.dataset.name in EXPECTED_FILES:
-        assert isinstance(cfg.dataset, PublishedImagesConfig)  # for the type checker
-        other = "test" if cfg.dataset.split == "train" else "train"
-        split = replace(cfg.dataset, split=other, subset=None)
+    dataset = cfg.dataset  # a published set has the other split; a folder has none
+    if (
+        mon.train_split == "other"
+        and isinstance(dataset, PublishedImagesConfig)
+        and dataset.name in EXPECTED_FILES
+    ):
+        other = "test" if dataset.split == "train" else "train"
+        split = replace(dataset, split=other, subset=None)
         train_on = load_images(split, cfg.paths.data_root)
         return load_or_train(
             train_on, cache_dir, mon.train_epochs, device, mon.holdout_fraction, judged_on=data

@@ -220,12 +220,19 @@ def not_authenticated(uri: str) -> str:
     )
 
 
+def refusal_status(exc: MlflowException) -> int | None:
+    """401 or 403 when a server with accounts refused the request, else None (MLflow's
+    client puts the status only into its message)."""
+    found = re.search(r"error code (401|403)\b", str(exc))
+    return int(found.group(1)) if found else None
+
+
 def describe_refusal(uri: str, experiment: str, exc: MlflowException) -> str | None:
     """One sentence for a refusal by a server with accounts (401, 403), else None."""
-    text = str(exc)
-    if "error code 401" in text:
+    status = refusal_status(exc)
+    if status == 401:
         return not_authenticated(uri)
-    if "error code 403" in text:
+    if status == 403:
         user = os.environ.get("MLFLOW_TRACKING_USERNAME", "?")
         return (
             f"user '{user}' may not log into experiment '{experiment}' on {uri} (HTTP 403): "

@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ganlab.core.errors import TrackingError
-from ganlab.tracking import check_credentials, describe_refusal
+from ganlab.tracking import check_credentials, not_authenticated, refusal_status
 
 PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 
@@ -30,13 +30,17 @@ def _admin_call(uri: str, action: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except MlflowException as exc:
-        refused = describe_refusal(uri, "-", exc)
-        if refused and "403" in refused:
-            refused = (
+        status = refusal_status(exc)
+        if status == 403:
+            message = (
                 f"{action} on {uri} needs an admin account (HTTP 403): set "
                 "MLFLOW_TRACKING_USERNAME=admin and its MLFLOW_TRACKING_PASSWORD."
             )
-        raise TrackingError(refused or f"{action} on {uri} failed: {exc}") from exc
+        elif status == 401:
+            message = not_authenticated(uri)
+        else:
+            message = f"{action} on {uri} failed: {exc}"
+        raise TrackingError(message) from exc
 
 
 def add_user(uri: str, username: str, password: str) -> None:
