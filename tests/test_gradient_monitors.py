@@ -21,7 +21,7 @@ from ganlab.monitors.dgrad import input_gradient_norms
 from ganlab.monitors.duality_gap import DualityGapMonitor
 from ganlab.monitors.jsd import jsd_estimate
 from ganlab.monitors.steepness import SteepnessMonitor, steepness_exact, steepness_power
-from ganlab.training.signals import total_grad_norm
+from ganlab.training.signals import grad_norms_per_tensor, total_grad_norm, total_grad_norms
 
 F64 = torch.float64
 
@@ -183,6 +183,36 @@ def test_total_grad_norm_matches_clip_grad_norm() -> None:
     expected = torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=1e9)
     assert float(total_grad_norm(list(net.parameters()))) == pytest.approx(
         float(expected), rel=1e-6
+    )
+
+
+def test_epoch_of_grad_norms_matches_clip_grad_norm_per_step() -> None:
+    """The trainer keeps each step's per-tensor norms and forms the totals once per
+    epoch; each total must be the step's own norm, also when a parameter has no
+    gradient on some steps (the lists then differ in length)."""
+    net = small_mlp(4, 3, seed=7)
+    params = list(net.parameters())
+    per_step, expected = [], []
+    for step in range(5):
+        net.zero_grad(set_to_none=True)
+        net(
+            torch.randn(10, 4, generator=torch.Generator().manual_seed(step))
+        ).square().sum().backward()
+        if step == 3:
+            params[-1].grad = None  # e.g. a bias frozen for a step
+        expected.append(
+            float(torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]))
+        )
+        per_step.append(grad_norms_per_tensor(params))
+    torch.testing.assert_close(
+        total_grad_norms(per_step), torch.tensor(expected), rtol=1e-6, atol=0
+    )
+    same_length = [per_step[i] for i in (0, 1, 2, 4)]
+    torch.testing.assert_close(
+        total_grad_norms(same_length),
+        torch.tensor([expected[i] for i in (0, 1, 2, 4)]),
+        rtol=1e-6,
+        atol=0,
     )
 
 

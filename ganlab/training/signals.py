@@ -110,13 +110,29 @@ class ActivationProbe:
         self._handles = []
 
 
-def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
-    """L2 norm of the gradients of `params` (after backward), as a 0-d tensor.
+def grad_norms_per_tensor(params: Sequence[Tensor]) -> list[Tensor]:
+    """The L2 norm of each gradient of `params` (after backward): one fused call.
 
-    Called twice per training step, so it skips the per-call device/dtype grouping of
-    `get_total_norm` / `clip_grad_norm_` and calls the fused per-tensor norm they use
-    underneath: half their cost on the ring8 MLPs (benchmarks/monitor_overhead.py). The
-    caller passes a parameter list built once, not `module.parameters()` each step.
+    Taken twice per training step, so it does no more than that: the total norm of each
+    step is formed once per epoch, for all steps together, by `total_grad_norms`. A
+    total per step (`torch.stack` and a norm on top) cost 45% more on the ring8 MLPs
+    (25 vs 17 microseconds a call), and `get_total_norm` / `clip_grad_norm_`, which also
+    group tensors by device and dtype on every call, twice as much
+    (benchmarks/monitor_overhead.py). The caller passes a parameter list built once.
     """
-    grads = [p.grad for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    return list(torch._foreach_norm([p.grad for p in params if p.grad is not None]))
+
+
+def total_grad_norms(per_step: Sequence[Sequence[Tensor]]) -> Tensor:
+    """Each step's total gradient norm, sqrt(sum of its per-tensor norms squared), from
+    `grad_norms_per_tensor`'s lists: one stack and one norm for a whole epoch."""
+    if len({len(step) for step in per_step}) == 1:
+        flat = torch.stack([norm for step in per_step for norm in step])
+        return torch.linalg.vector_norm(flat.view(len(per_step), -1), dim=1)
+    # a parameter without a gradient on some steps: the lists differ in length
+    return torch.stack([torch.linalg.vector_norm(torch.stack(list(step))) for step in per_step])
+
+
+def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
+    """L2 norm of the gradients of `params` (after backward), as a 0-d tensor."""
+    return total_grad_norms([grad_norms_per_tensor(params)])[0]

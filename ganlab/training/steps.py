@@ -30,9 +30,10 @@ from ganlab.losses import (
 from ganlab.training.signals import (
     ActivationProbe,
     flat_parameters,
+    grad_norms_per_tensor,
     logit_magnitudes,
     relative_change,
-    total_grad_norm,
+    total_grad_norms,
 )
 
 PROGRESS_EVERY = 10  # steps between progress callbacks
@@ -97,6 +98,8 @@ class Trainer:
         )
         self._params_d = list(parts.discriminator.parameters())
         self._params_g = list(parts.generator.parameters())
+        # per step, each gradient's norm (track_grad_norms); the totals are formed per epoch
+        self._grad_norms: dict[str, list[list[Tensor]]] = {"d": [], "g": []}
         # the EMA copy of G (trainer.ema_decay), updated after every G step
         self.ema = ema_generator(parts.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.epoch = 0  # completed epochs
@@ -118,6 +121,8 @@ class Trainer:
         # Detached per-step values are collected and reduced once per epoch: no extra
         # tensor op or device sync per step.
         collected: dict[str, list[Tensor]] = defaultdict(list)
+        for per_step in self._grad_norms.values():
+            per_step.clear()  # an epoch cut short (an interrupt) left its steps here
         update_norms = self.signals is not None and self.signals.update_norms
         start = (
             {"g": flat_parameters(parts.generator), "d": flat_parameters(parts.discriminator)}
@@ -158,12 +163,12 @@ class Trainer:
                 )
         self.epoch = epoch
         metrics = {f"train/{k}": means[k] for k in STEP_STATS if k in means}
-        for net in ("d", "g"):
-            if f"grad_norm_{net}" in collected:
-                metrics[f"monitor/grad_norm_{net}_mean"] = means[f"grad_norm_{net}"]
-                metrics[f"monitor/grad_norm_{net}_max"] = (
-                    _reduce(collected[f"grad_norm_{net}"]).max().item()
-                )
+        for net, per_step in self._grad_norms.items():
+            if per_step:
+                totals = total_grad_norms(per_step)
+                metrics[f"monitor/grad_norm_{net}_mean"] = totals.mean().item()
+                metrics[f"monitor/grad_norm_{net}_max"] = totals.max().item()
+                per_step.clear()
         if self.loss_cfg.instance_noise.sigma0 > 0.0:
             metrics["train/instance_noise_sigma"] = sigma
         if self.signals is not None:
@@ -232,7 +237,7 @@ class Trainer:
         p.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if self.track_grad_norms:
-            stats["grad_norm_d"] = total_grad_norm(self._params_d).detach()
+            self._grad_norms["d"].append(grad_norms_per_tensor(self._params_d))
         p.opt_d.step()
         if loss_cfg.clip is not None:
             clip_weights(p.discriminator, loss_cfg.clip)
@@ -260,8 +265,8 @@ class Trainer:
             "d_fake": l_fake.detach(),
         }
         if self.track_grad_norms:
-            stats["grad_norm_d"] = total_grad_norm(self._params_d).detach()
-            stats["grad_norm_g"] = total_grad_norm(self._params_g).detach()
+            self._grad_norms["d"].append(grad_norms_per_tensor(self._params_d))
+            self._grad_norms["g"].append(grad_norms_per_tensor(self._params_g))
         p.opt_d.step()
         p.opt_g.step()
         if loss_cfg.clip is not None:
@@ -276,7 +281,7 @@ class Trainer:
         loss.backward()
         stats = {"loss_g": loss.detach()}
         if self.track_grad_norms:
-            stats["grad_norm_g"] = total_grad_norm(self._params_g).detach()
+            self._grad_norms["g"].append(grad_norms_per_tensor(self._params_g))
         p.opt_g.step()
         return stats
 
