@@ -308,3 +308,64 @@ def test_forked_jobs_train_exactly_as_a_new_interpreter_does(tmp_path: Path) -> 
             for key in ("train/loss_d", "monitor/steepness_p90", "quality/hq_fraction")
         ]
     assert histories["1"] == histories["0"]
+
+
+WARM_PROCESS_SCRIPT = """
+import sys
+from multiprocessing import forkserver
+from ganlab.launch import warm
+if sys.argv[1] == "warm":
+    warm.WARM_MODULES[:] = ["teardown_marker"]  # instead of torch, MLflow, ...
+    context = warm.warm_context()
+else:  # a plain forkserver preloading the same module: its teardown does run
+    import multiprocessing
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["teardown_marker"])
+forkserver.ensure_running()
+print(forkserver._forkserver._forkserver_pid, flush=True)
+"""
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie nobody has reaped yet (its parent exited)."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_warm_process_exits_without_tearing_down_its_modules(tmp_path: Path) -> None:
+    """With torch and MLflow loaded that teardown costs seconds of CPU after the sweep's
+    command has returned. A preloaded module whose object leaves a file when destroyed
+    shows whether the warm process tore its modules down; a plain forkserver, the control,
+    must."""
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "teardown_marker.py").write_text(
+        "class Marker:\n"
+        "    def __init__(self, path, opener=open):\n"
+        "        self.path, self.opener = path, opener\n"
+        "    def __del__(self):\n"
+        "        self.opener(self.path, 'w').close()\n"
+        f"marker = Marker({str(tmp_path / 'torn_down')!r})\n"
+    )
+    for kind, tears_down in (("plain", True), ("warm", False)):
+        (tmp_path / "torn_down").unlink(missing_ok=True)
+        out = subprocess.run(
+            [sys.executable, "-c", WARM_PROCESS_SCRIPT, kind],
+            # the forkserver imports its preloads from PYTHONPATH, not the caller's sys.path
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        pid = int(out.stdout.split()[0])
+        deadline = time.monotonic() + 30
+        while not ended(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ended(pid), f"the {kind} forkserver did not exit after its launcher"
+        assert (tmp_path / "torn_down").exists() == tears_down, kind
