@@ -48,6 +48,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--gap", action="store_true", help="also the duality gap (every 5)")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="B without the in-step statistics: B/A is then position alone",
+    )
     args = parser.parse_args()
     register()
     overrides = ["monitor.duality_gap.every_n_epochs=5"] if args.gap else []
@@ -58,7 +63,7 @@ def main() -> None:
         cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}", *overrides]))
     device = torch.device("cpu")
     trainers = {}
-    for name, in_step in (("A", False), ("B", True)):
+    for name, in_step in (("A", False), ("B", not args.control)):
         trainers[name] = Trainer(
             build_parts(cfg, device),
             cfg.trainer,
