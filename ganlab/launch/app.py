@@ -12,17 +12,20 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import configure_log
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import register
 from ganlab.core.errors import GanlabError, Terminated, TrainingFailed
 from ganlab.core.paths import CONF_DIR
 from ganlab.launch.job import run_job
+from ganlab.launch.warm import JobRequest
 from ganlab.training.launch_info import (
     JOB_ENV,
     SWEEP_DIR_ENV,
     THREADS_ENV,
+    ComposedJob,
     LaunchInfo,
     SweepInfo,
 )
@@ -87,8 +90,13 @@ def hydra_main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     launch = launch_from_hydra(hydra_cfg)
     if launch.multirun:
-        _sweep_job(hydra_cfg, launch)
+        _sweep_job(cfg, hydra_cfg, launch)
         return None
+    return train_or_exit(cfg, launch, hydra_cfg.runtime.output_dir)
+
+
+def train_or_exit(cfg: DictConfig, launch: LaunchInfo, output_dir: str) -> float | None:
+    """Train one run; how it ended becomes the command's exit code and last line."""
     from ganlab.training.run import train  # torch: not needed by a sweep's launchers
 
     try:
@@ -105,7 +113,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
         )
         print(
             f"ganlab-train: stopped by {name}; the MLflow run is marked KILLED and the last "
-            f"checkpoint kept: resume with trainer.resume={hydra_cfg.runtime.output_dir}",
+            f"checkpoint kept: resume with trainer.resume={output_dir}",
             file=sys.stderr,
             flush=True,
         )
@@ -113,27 +121,60 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return result.metrics.get("quality/hq_fraction")
 
 
-def _sweep_job(hydra_cfg: Any, launch: LaunchInfo) -> None:
-    """Train this job in a process of its own, so that a killed job fails only itself."""
+def _sweep_job(cfg: DictConfig, hydra_cfg: Any, launch: LaunchInfo) -> None:
+    """Train this job in a process of its own, so that a killed job fails only itself;
+    the config composed here goes with it."""
 
     if launch.sweep is None:
         raise GanlabError(f"{hydra_cfg.sweep.dir} has no ganlab_sweep.json: not a ganlab sweep.")
     assert launch.job is not None and launch.overrides is not None
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    run_job(launch.sweep, launch.job, launch.overrides, output_dir, launch.threads, train_forked)
+    composed = ComposedJob(
+        OmegaConf.to_yaml(cfg, resolve=True),
+        OmegaConf.to_yaml(hydra_cfg.job_logging, resolve=True),
+        list(launch.overrides),
+        dict(launch.choices),
+    )
+    run_job(
+        launch.sweep,
+        launch.job,
+        launch.overrides,
+        output_dir,
+        launch.threads,
+        train_forked,
+        composed,
+    )
 
 
-def train_forked(args: list[str], env: dict[str, str], cwd: str) -> None:
+def train_forked(request: JobRequest) -> None:
     """A sweep job's forked child (ganlab.launch.warm): become `ganlab-train <args>` in
-    `env` and `cwd`, then run.
+    the request's environment and folder, then run.
 
-    The launching `ganlab-train -m` checked these overrides already, so the child goes
-    straight to Hydra (which still reports anything wrong with the job's config)."""
+    The launching `ganlab-train -m` checked these overrides already. With the config its
+    Hydra job composed (`request.composed`), the child sets up the job's logging as
+    Hydra would and trains that config; without it (a requeued job resuming from its
+    checkpoint), it goes through Hydra, which still reports anything wrong."""
     from ganlab.training.run import FORKED_FROM_ENV  # preloaded by the warm process
 
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(request.env)
     os.environ[FORKED_FROM_ENV] = str(os.getppid())
-    os.chdir(cwd)
-    sys.argv = ["ganlab-train", *args]
-    hydra_main()
+    os.chdir(request.cwd)
+    sys.argv = ["ganlab-train", *request.args]
+    composed = request.composed
+    if composed is None:
+        hydra_main()
+        return
+    logging_cfg = OmegaConf.create(composed.logging_yaml)
+    cfg = OmegaConf.create(composed.config_yaml)
+    assert isinstance(logging_cfg, DictConfig) and isinstance(cfg, DictConfig)  # mappings
+    configure_log(logging_cfg)
+    sweep_dir = os.environ.get(SWEEP_DIR_ENV)
+    launch = LaunchInfo(
+        overrides=list(composed.overrides),
+        choices=dict(composed.choices),
+        sweep=SweepInfo.load(sweep_dir) if sweep_dir else None,
+        job=_env_int(JOB_ENV),
+        threads=_env_int(THREADS_ENV),
+    )
+    train_or_exit(cfg, launch, str(cfg.paths.output_dir))

@@ -31,8 +31,8 @@ from pathlib import Path
 from ganlab.core.paths import CHECKPOINT_ARTIFACT
 from ganlab.launch.job_command import job_args
 from ganlab.launch.slurm import EndedBySlurm, slurm_job_id, wait_to_be_requeued
-from ganlab.launch.warm import ChildMain, fork_job, run_on_job_server, warm_context
-from ganlab.training.launch_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, SweepInfo
+from ganlab.launch.warm import ChildMain, JobRequest, fork_job, run_on_job_server, warm_context
+from ganlab.training.launch_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, ComposedJob, SweepInfo
 
 log = logging.getLogger("ganlab")
 
@@ -67,18 +67,19 @@ def mark_killed(info: SweepInfo, job: int, reason: str) -> bool:
     return True
 
 
-def start_child(args: list[str], env: dict[str, str], child_main: ChildMain) -> int:
-    """Run `ganlab-train <args>` to its end in a process of its own: forked by the sweep's
-    job server, else from this process's own warm process (running `child_main`), else as
-    a new interpreter. Its exit code, or -N when killed by signal N."""
-    cwd = os.getcwd()
-    returncode = run_on_job_server(args, env, cwd)
+def start_child(request: JobRequest, child_main: ChildMain) -> int:
+    """Run `ganlab-train <request.args>` to its end in a process of its own: forked by the
+    sweep's job server, else from this process's own warm process (running `child_main`),
+    else as a new interpreter (which composes the config from the arguments). Its exit
+    code, or -N when killed by signal N."""
+    returncode = run_on_job_server(request)
     if returncode is not None:
         return returncode
     context = warm_context()
     if context is None:
-        return subprocess.run([sys.executable, "-m", "ganlab", *args], env=env).returncode
-    return fork_job(context, child_main, args, env, cwd)
+        command = [sys.executable, "-m", "ganlab", *request.args]
+        return subprocess.run(command, env=request.env).returncode
+    return fork_job(context, child_main, request)
 
 
 STOPPED_BY_SIGNAL = 143  # ganlab-train's exit code after SIGTERM or SIGUSR2 (launch.app)
@@ -100,6 +101,7 @@ def run_job(
     job_dir: Path,
     threads: int | None,
     child_main: ChildMain,
+    composed: ComposedJob | None = None,
 ) -> int:
     """Train one sweep job in a child process; return its exit code (< 0: a signal).
 
@@ -112,12 +114,14 @@ def run_job(
     if checkpoint.is_file():
         log.info("sweep job #%d: %s exists: resuming the job from it", job, checkpoint)
         overrides = [*overrides, f"trainer.resume={job_dir}"]
-    args, env = job_args(overrides, job_dir), child_environment(info, job, threads)
+        composed = None  # the resumed config is the checkpoint's: composed afresh
+    env = child_environment(info, job, threads)
+    request = JobRequest(job_args(overrides, job_dir), env, os.getcwd(), composed)
     if slurm_job_id() is None or threading.current_thread() is not threading.main_thread():
-        returncode = start_child(args, env, child_main)  # (signals reach only the main thread)
+        returncode = start_child(request, child_main)  # (signals reach only the main thread)
     else:
         with EndedBySlurm() as ended:
-            returncode = start_child(args, env, child_main)
+            returncode = start_child(request, child_main)
             if returncode == STOPPED_BY_SIGNAL and ended.signal_name is None:
                 # SLURM signalled the child first (a time limit's SIGUSR2, a requeue's
                 # SIGTERM): the same signal is on its way here, where submitit requeues

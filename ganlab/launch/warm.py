@@ -28,8 +28,11 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Client, Connection, Listener
 from multiprocessing.context import BaseContext
+
+from ganlab.training.launch_info import ComposedJob  # light: dataclasses only
 
 log = logging.getLogger("ganlab")
 
@@ -69,15 +72,24 @@ def warm_context() -> BaseContext | None:
     return context
 
 
-ChildMain = Callable[[list[str], dict[str, str], str], None]  # (args, env, cwd)
+@dataclass
+class JobRequest:
+    """One job for a forked process: `ganlab-train`'s arguments, environment and working
+    directory, and the job's config when its Hydra job has composed it already."""
+
+    args: list[str]
+    env: dict[str, str]
+    cwd: str
+    composed: ComposedJob | None = None
 
 
-def fork_job(
-    context: BaseContext, child_main: ChildMain, args: list[str], env: dict[str, str], cwd: str
-) -> int:
-    """Fork one job's child from the warm process, running `child_main(args, env, cwd)`
+ChildMain = Callable[[JobRequest], None]
+
+
+def fork_job(context: BaseContext, child_main: ChildMain, request: JobRequest) -> int:
+    """Fork one job's child from the warm process, running `child_main(request)`
     (ganlab.launch.app.train_forked); wait; its exit code (-N: signal N)."""
-    process = context.Process(target=child_main, args=(args, env, cwd))  # type: ignore[attr-defined]
+    process = context.Process(target=child_main, args=(request,))  # type: ignore[attr-defined]
     process.start()
     process.join()
     assert process.exitcode is not None
@@ -88,7 +100,7 @@ class JobServer:
     """Forks sweep jobs from one warm process for every launcher process on this host.
 
     A Unix socket with a random key (passed only through the environment); each request
-    is (args, env, cwd) and is answered, in a thread of its own, with the job's exit code.
+    is a JobRequest and is answered, in a thread of its own, with the job's exit code.
     """
 
     def __init__(self, context: BaseContext, child_main: ChildMain) -> None:
@@ -115,8 +127,8 @@ class JobServer:
     def _handle(self, connection: Connection) -> None:
         with connection:
             try:
-                args, env, cwd = connection.recv()
-                connection.send(fork_job(self.context, self.child_main, args, env, cwd))
+                request = connection.recv()
+                connection.send(fork_job(self.context, self.child_main, request))
             except (OSError, EOFError) as exc:  # the asking process died: its job goes on
                 log.debug("job server: a client went away (%s)", exc)
 
@@ -129,7 +141,7 @@ def start_job_server(child_main: ChildMain) -> None:
         os.environ[SERVER_ENV] = JobServer(context, child_main).spec
 
 
-def run_on_job_server(args: list[str], env: dict[str, str], cwd: str) -> int | None:
+def run_on_job_server(request: JobRequest) -> int | None:
     """Run a job through this sweep's server; None when there is none to reach here."""
     spec = os.environ.get(SERVER_ENV, "").split()
     if len(spec) != 3 or spec[0] != socket.gethostname() or not os.path.exists(spec[1]):
@@ -139,7 +151,7 @@ def run_on_job_server(args: list[str], env: dict[str, str], cwd: str) -> int | N
     except (OSError, EOFError, multiprocessing.AuthenticationError):
         return None
     with connection:
-        connection.send((args, env, cwd))
+        connection.send(request)
         try:
             return int(connection.recv())
         except (OSError, EOFError):

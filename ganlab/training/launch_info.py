@@ -54,3 +54,17 @@ class LaunchInfo:
     @property
     def parent_run_id(self) -> str | None:
         return self.sweep.parent_run_id if self.sweep else None
+
+
+@dataclass
+class ComposedJob:
+    """A sweep job's config as its Hydra job composed it, for the process that trains it.
+
+    The Hydra job (in the launcher or a joblib worker) has composed and validated the
+    job's config already; the training process forked for it starts from this instead of
+    running Hydra's composition again (~0.4 s a job; benchmarks/README.md)."""
+
+    config_yaml: str  # the job's config, interpolations resolved (its folder included)
+    logging_yaml: str  # Hydra's job_logging, resolved: the console and the job's log file
+    overrides: list[str]  # the job's overrides, as its LaunchInfo records them
+    choices: dict[str, str]  # the config groups chosen
