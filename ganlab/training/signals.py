@@ -115,10 +115,10 @@ def grad_norms_per_tensor(params: Sequence[Tensor]) -> list[Tensor]:
 
     Taken twice per training step, so it does no more than that: the total norm of each
     step is formed once per epoch, for all steps together, by `total_grad_norms`. A
-    total per step (`torch.stack` and a norm on top) cost 45% more on the ring8 MLPs
-    (25 vs 17 microseconds a call), and `get_total_norm` / `clip_grad_norm_`, which also
-    group tensors by device and dtype on every call, twice as much
-    (benchmarks/monitor_overhead.py). The caller passes a parameter list built once.
+    total per step (`torch.stack` and a norm on top) cost 40% more on a ring8 MLP (15 vs
+    11 microseconds a call), and `get_total_norm` / `clip_grad_norm_`, which also group
+    tensors by device and dtype on every call, twice as much (benchmarks/README.md,
+    monitor_overhead.py). The caller passes a parameter list built once.
     """
     return list(torch._foreach_norm([p.grad for p in params if p.grad is not None]))
 
