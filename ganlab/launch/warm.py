@@ -49,6 +49,7 @@ WARM_MODULES = [
     "ganlab.monitors",
     "ganlab.rules",
     "ganlab.data",
+    "ganlab.launch.warm_registries",  # every registry's modules, which a run loads
     "torch._dynamo",  # imported by the first torch.optim optimizer (~1 s)
     "mlflow.store.tracking.sqlalchemy_store",
     "matplotlib.pyplot",
