@@ -131,8 +131,3 @@ def total_grad_norms(per_step: Sequence[Sequence[Tensor]]) -> Tensor:
         return torch.linalg.vector_norm(flat.view(len(per_step), -1), dim=1)
     # a parameter without a gradient on some steps: the lists differ in length
     return torch.stack([torch.linalg.vector_norm(torch.stack(list(step))) for step in per_step])
-
-
-def total_grad_norm(params: Sequence[Tensor]) -> Tensor:
-    """L2 norm of the gradients of `params` (after backward), as a 0-d tensor."""
-    return total_grad_norms([grad_norms_per_tensor(params)])[0]
