@@ -139,7 +139,10 @@ def pairs_figure(pairs: Sequence[Pair]) -> Figure:
     ax.set_xlabel("final quality, recording only")
     ax.set_ylabel("final quality, with rewind")
     ax.set_title("rewind vs record, same run and seed (above the line: rewind better)", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
+    else:  # say so, rather than leave an empty plot (and matplotlib's warning)
+        ax.text(0.5, 0.5, "no run was rewound", ha="center", va="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
