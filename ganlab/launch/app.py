@@ -53,6 +53,14 @@ def _env_int(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def _sweep_job_from_environment() -> tuple[SweepInfo | None, int | None, int | None]:
+    """The sweep, job number and thread budget a sweep job's process was given in its
+    environment (ganlab.launch.job); all None for a run outside a sweep."""
+    sweep_dir = os.environ.get(SWEEP_DIR_ENV)
+    sweep = SweepInfo.load(sweep_dir) if sweep_dir else None
+    return sweep, _env_int(JOB_ENV), _env_int(THREADS_ENV)
+
+
 def launch_from_hydra(hydra_cfg: Any) -> LaunchInfo:
     """A sweep job is either Hydra's multirun job or the process it starts for the
     training (ganlab.launch.job), which reads its sweep from the environment."""
@@ -62,9 +70,7 @@ def launch_from_hydra(hydra_cfg: Any) -> LaunchInfo:
         job: int | None = int(hydra_cfg.job.num)
         threads = launcher_threads(hydra_cfg.launcher, os.cpu_count() or 1)
     else:
-        sweep_dir = os.environ.get(SWEEP_DIR_ENV)
-        sweep = SweepInfo.load(sweep_dir) if sweep_dir else None
-        job, threads = _env_int(JOB_ENV), _env_int(THREADS_ENV)
+        sweep, job, threads = _sweep_job_from_environment()
     return LaunchInfo(
         overrides=list(hydra_cfg.overrides.task),
         choices={
@@ -169,12 +175,12 @@ def train_forked(request: JobRequest) -> None:
     cfg = OmegaConf.create(composed.config_yaml)
     assert isinstance(logging_cfg, DictConfig) and isinstance(cfg, DictConfig)  # mappings
     configure_log(logging_cfg)
-    sweep_dir = os.environ.get(SWEEP_DIR_ENV)
+    sweep, job, threads = _sweep_job_from_environment()
     launch = LaunchInfo(
         overrides=list(composed.overrides),
         choices=dict(composed.choices),
-        sweep=SweepInfo.load(sweep_dir) if sweep_dir else None,
-        job=_env_int(JOB_ENV),
-        threads=_env_int(THREADS_ENV),
+        sweep=sweep,
+        job=job,
+        threads=threads,
     )
     train_or_exit(cfg, launch, str(cfg.paths.output_dir))
