@@ -1,17 +1,23 @@
 """Monitor overhead on ring8 at default settings, relative to training time, one process.
 
-Two trainers built from the same seed follow identical trajectories; they alternate one
-epoch at a time, one reading the in-step statistics (parameter-gradient norms, D's logit
-magnitudes, layer activations, parameter movement) and one not, so their cost is a
-paired ratio (geometric mean over epochs, with its 95% interval). Which of the two goes
-first alternates from one epoch to the next: the second epoch of a pair runs a few
-percent slower whatever it computes (benchmarks/monitor_after.py), which a fixed order
-charged to the in-step statistics. After each epoch every monitor is timed on the same state.
-A monitor's overhead = its time per epoch (its time per call / every_n_epochs) divided by
-the training time of an epoch. Target: all default monitors together <= 5%. The duality
-gap is off by default; its cost is reported apart, at the phase studies' interval (5).
+Two trainers built from the same seed follow identical trajectories, one reading the
+in-step statistics (parameter-gradient norms, D's logit magnitudes, layer activations,
+parameter movement) and one not. They take turns every 10 steps on one thread (each runs
+as a greenlet and hands over at the trainer's progress callback), so the machine's drift
+from one second to the next falls on both alike: the in-step cost is a paired ratio per
+epoch (geometric mean over epochs, with its 95% interval). Which of the two starts
+alternates from one epoch to the next. Threads instead of greenlets would give each
+trainer its own OpenMP pool, whose idle workers spin beside the other's (a 0.16 spread
+of the per-epoch ratio against 0.02-0.04 this way); whole epochs in turn, as this script
+did before 2026-12-04, left a 0.11 spread. `--control` makes both trainers plain, so the
+ratio shows the method's own bias (it should be 1).
 
-    python benchmarks/monitor_overhead.py [--epochs 40]
+After each epoch every monitor is timed on the same state. A monitor's overhead = its
+time per epoch (its time per call / every_n_epochs) divided by the training time of an
+epoch. Target: all default monitors together <= 5%. The duality gap is off by default;
+its cost is reported apart, at the phase studies' interval (5).
+
+    python benchmarks/monitor_overhead.py [--epochs 60] [--control]
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import math
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import greenlet
 import torch
 from hydra import compose, initialize_config_dir
 
@@ -37,9 +45,48 @@ from ganlab.training.steps import Trainer
 GRADIENT_MONITORS = ("steepness", "dgrad", "dconf", "jsd")
 
 
+def interleaved_epoch(
+    trainers: dict[bool, Trainer], first: bool
+) -> tuple[dict[bool, float], dict[bool, dict[str, float]]]:
+    """One epoch of each trainer, in turns of PROGRESS_EVERY steps on this thread; each
+    one's own seconds (the hand-overs are charged to neither) and its epoch metrics."""
+    seconds = dict.fromkeys(trainers, 0.0)
+    metrics: dict[bool, dict[str, float]] = {}
+    lets: dict[bool, greenlet.greenlet] = {}
+
+    def hand_over_to(other: bool) -> None:
+        if not lets[other].dead:
+            lets[other].switch()
+
+    def run(me: bool) -> Callable[[], None]:
+        def body() -> None:
+            started = time.perf_counter()
+
+            def on_steps(_steps: int) -> None:
+                nonlocal started
+                seconds[me] += time.perf_counter() - started
+                hand_over_to(not me)
+                started = time.perf_counter()
+
+            metrics[me] = trainers[me].train_epoch(on_steps=on_steps)
+            seconds[me] += time.perf_counter() - started
+
+        return body
+
+    for key in trainers:
+        lets[key] = greenlet.greenlet(run(key))
+    lets[first].switch()
+    while not all(g.dead for g in lets.values()):
+        next(g for g in lets.values() if not g.dead).switch()
+    return seconds, metrics
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument(
+        "--control", action="store_true", help="both trainers plain: the method's own bias"
+    )
     args = parser.parse_args()
     register()
     with (
@@ -57,13 +104,14 @@ def main() -> None:
     trainers = {}
     for in_step in (False, True):
         parts = build_parts(cfg, device)
+        reads = in_step and not args.control
         trainers[in_step] = Trainer(
             parts,
             cfg.trainer,
             cfg.loss,
             generator(cfg.seed, "train"),
-            track_grad_norms=in_step,
-            signals=signals_config(cfg) if in_step else None,
+            track_grad_norms=reads,
+            signals=signals_config(cfg) if reads else None,
         )
     parts = trainers[True].parts
     suite = build_monitors(cfg, parts, "bench")
@@ -75,18 +123,12 @@ def main() -> None:
     train_plain, norm_ratios = [], []
     per_call: dict[str, list[float]] = {name: [] for name in monitors}
     for epoch in range(args.epochs):
-        seconds = {}
-        for in_step in (False, True) if epoch % 2 == 0 else (True, False):
-            started = time.perf_counter()
-            metrics = trainers[in_step].train_epoch()
-            seconds[in_step] = time.perf_counter() - started
-            if in_step:
-                train_metrics = metrics
-        plain, with_norms = seconds[False], seconds[True]
+        seconds, metrics = interleaved_epoch(trainers, first=epoch % 2 == 1)
         if epoch == 0:
             continue  # warm-up: lazy imports, allocator, first torch.func traces
-        train_plain.append(plain)
-        norm_ratios.append(with_norms / plain)
+        train_plain.append(seconds[False])
+        norm_ratios.append(seconds[True] / seconds[False])
+        train_metrics = metrics[True]
         state = EvalState(parts.generator, parts.discriminator, epoch, device, train_metrics)
         for name, monitor in monitors.items():
             started = time.perf_counter()
@@ -103,17 +145,13 @@ def main() -> None:
     )
     print(f"training epoch (no monitors): {epoch_time:.3f} s (median)\n")
     print(f"{'monitor':<22}{'per call':>10}{'every':>7}{'per epoch':>11}{'overhead':>10}")
-    # one value per two consecutive epochs (one of each order): the position in the pair
-    # cancels, which a ratio of single epochs would add to the spread
-    logs = [
-        (math.log(first) + math.log(second)) / 2
-        for first, second in zip(norm_ratios[::2], norm_ratios[1::2], strict=False)
-    ]
+    logs = [math.log(ratio) for ratio in norm_ratios]
     half = 1.96 * statistics.stdev(logs) / math.sqrt(len(logs))
     mean = statistics.fmean(logs)
     print(
-        f"in-step statistics: epoch x {math.exp(mean):.3f} "
-        f"(95% CI {math.exp(mean - half):.3f}-{math.exp(mean + half):.3f})\n"
+        f"{'control (both plain)' if args.control else 'in-step statistics'}: epoch x "
+        f"{math.exp(mean):.3f} (95% CI {math.exp(mean - half):.3f}-{math.exp(mean + half):.3f}, "
+        f"spread of the per-epoch log ratio {statistics.stdev(logs):.3f})\n"
     )
     rows = {"in-step": (epoch_time * (math.exp(mean) - 1), 1)}
     for name, times in per_call.items():
