@@ -68,11 +68,12 @@ def test_confidence_monitor_reads_d_on_both_sets() -> None:
     assert stats["monitor/d_logit_fake_mean"] == pytest.approx(-6.0)
 
 
-def test_activation_probe_records_layer_rms_only_when_active() -> None:
+@pytest.mark.parametrize("second_batch", [8, 3])  # same-sized outputs, and not
+def test_activation_probe_records_layer_rms_only_when_active(second_batch: int) -> None:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
     probe = ActivationProbe({"d": net})
-    x1, x2 = torch.randn(8, 3), torch.randn(8, 3) * 4
+    x1, x2 = torch.randn(8, 3), torch.randn(second_batch, 3) * 4
     net(torch.randn(8, 3) * 100)  # inactive: ignored
     assert not any(layer._forward_hooks for layer in net)  # unsampled steps keep the fast path
     probe.active = True
@@ -100,9 +101,31 @@ def test_relative_change_and_logit_magnitudes() -> None:
     with torch.no_grad():
         net.weight.add_(torch.tensor([[0.0, 0.5]]))
     assert relative_change(before, net) == pytest.approx(0.5 / 5.0)
-    per_step = [torch.tensor([1.0, -3.0]), torch.tensor([-10.0, 10.0])]
-    stats = logit_magnitudes(per_step)
-    assert stats == {"train/d_logit_abs_mean": 6.0, "train/d_logit_abs_max": 10.0}
+    real = [torch.tensor([[1.0], [-3.0]]), torch.tensor([[-10.0], [10.0]])]
+    fake = [torch.tensor([[2.0], [0.0]]), torch.tensor([[-6.0], [2.0]])]
+    # step means of |logit| over real and fake together: 1.5 and 7
+    stats = logit_magnitudes(real, fake)
+    assert stats == {"train/d_logit_abs_mean": 4.25, "train/d_logit_abs_max": 7.0}
+    # batches of different sizes are reduced step by step, to the same definition
+    ragged = logit_magnitudes(real + [torch.tensor([[4.0]])], fake + [torch.tensor([[-4.0]])])
+    assert ragged == pytest.approx(
+        {"train/d_logit_abs_mean": 12.5 / 3, "train/d_logit_abs_max": 7.0}, rel=1e-6
+    )
+
+
+def test_logit_magnitudes_of_an_epoch_match_a_mean_per_step() -> None:
+    generator = torch.Generator().manual_seed(3)
+    real = [torch.randn(64, 1, generator=generator) * (1 + i) for i in range(50)]
+    fake = [torch.randn(64, 1, generator=generator) - i / 10 for i in range(50)]
+    per_step = np.array(
+        [
+            np.abs(np.concatenate([r.numpy(), f.numpy()])).mean()
+            for r, f in zip(real, fake, strict=True)
+        ]
+    )
+    stats = logit_magnitudes(real, fake)
+    assert stats["train/d_logit_abs_mean"] == pytest.approx(per_step.mean(), rel=1e-6)
+    assert stats["train/d_logit_abs_max"] == pytest.approx(per_step.max(), rel=1e-6)
 
 
 def test_learning_rate_steps_like_multistep_lr() -> None:
@@ -152,3 +175,49 @@ def test_trainer_logs_the_signals_and_applies_the_schedule() -> None:
         )
         assert metrics["train/d_logit_abs_max"] >= metrics["train/d_logit_abs_mean"] > 0
         assert metrics["train/g_update_rel"] > 0
+
+
+@pytest.mark.parametrize("updates", ["alternating", "simultaneous"])
+def test_trainer_logs_each_steps_own_gradient_norms(updates: str) -> None:
+    """The logged mean and max are over each step's gradient norm as the optimiser sees
+    it, read independently by a hook on the optimiser's step (in alternating updates
+    G's backward also reaches D's gradients after D's step: that must not count)."""
+    torch.manual_seed(1)
+    g = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    d = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+    parts = GanParts(
+        g,
+        d,
+        torch.optim.Adam(g.parameters(), 1e-3),
+        torch.optim.RMSprop(d.parameters(), 1e-3),
+        build_formulation(LossConfig()),
+        build_mixture(RingConfig()),
+        2,
+        torch.device("cpu"),
+    )
+    seen: dict[str, list[float]] = {"g": [], "d": []}
+    for net, optimizer, module in (("g", parts.opt_g, g), ("d", parts.opt_d, d)):
+
+        def before_step(_opt, _args, _kwargs, net=net, module=module) -> None:
+            grads = [p.grad for p in module.parameters() if p.grad is not None]
+            seen[net].append(float(torch.nn.utils.get_total_norm(grads)))
+
+        optimizer.register_step_pre_hook(before_step)
+    trainer = Trainer(
+        parts,
+        TrainerConfig(steps_per_epoch=37, batch_size=32, updates=updates),
+        LossConfig(),
+        torch.Generator().manual_seed(0),
+        track_grad_norms=True,
+    )
+    for _epoch in range(2):
+        metrics = trainer.train_epoch()
+        for net in ("g", "d"):
+            assert len(seen[net]) == 37
+            assert metrics[f"monitor/grad_norm_{net}_mean"] == pytest.approx(
+                np.mean(seen[net]), rel=1e-5
+            )
+            assert metrics[f"monitor/grad_norm_{net}_max"] == pytest.approx(
+                max(seen[net]), rel=1e-5
+            )
+            seen[net].clear()

@@ -21,6 +21,7 @@ uninterrupted one does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -41,9 +42,19 @@ def relative_change(before: Tensor, module: nn.Module) -> float:
     return float((now - before).norm() / before.norm().clamp_min(1e-12))
 
 
-def logit_magnitudes(per_step: list[Tensor]) -> dict[str, float]:
-    """Mean and max over steps of each step's mean |logit| (per_step: one batch per step)."""
-    magnitudes = torch.stack([batch.abs().mean() for batch in per_step])
+def logit_magnitudes(real: Sequence[Tensor], fake: Sequence[Tensor]) -> dict[str, float]:
+    """Mean and max over D steps of each step's mean |logit| over its real and fake batch
+    (`real[i]`, `fake[i]`: step i's raw D outputs).
+
+    Steps with batches of one size (every loop here) are reduced in a few tensor ops for
+    the whole epoch, not three per step."""
+    if len({t.shape for t in real} | {t.shape for t in fake}) == 1:
+        both = torch.cat([torch.stack(list(real)), torch.stack(list(fake))], dim=1)
+        magnitudes = both.abs().flatten(1).mean(dim=1)
+    else:
+        magnitudes = torch.stack(
+            [torch.cat([r, f]).abs().mean() for r, f in zip(real, fake, strict=True)]
+        )
     return {
         "train/d_logit_abs_mean": float(magnitudes.mean()),
         "train/d_logit_abs_max": float(magnitudes.max()),
@@ -59,10 +70,13 @@ class ActivationProbe:
     The hooks are attached only while `active` is true: a module with any forward hook
     takes PyTorch's slow call path on every forward, which on the ring8 MLPs cost 5% of
     training when the hooks stayed attached and merely returned on unsampled steps.
+    A hook takes one op, the output's L2 norm (RMS = norm / sqrt(numel), formed per
+    epoch), where squaring and averaging it took two.
     """
 
     def __init__(self, networks: dict[str, nn.Module]) -> None:
-        self.records: dict[tuple[str, int], list[Tensor]] = {}
+        # per layer, (L2 norm, number of elements) of its output on each sampled forward
+        self.records: dict[tuple[str, int], list[tuple[Tensor, int]]] = {}
         self._layers: list[tuple[str, int, nn.Module]] = []
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         for name, network in networks.items():
@@ -87,7 +101,9 @@ class ActivationProbe:
 
     def _hook(self, name: str, index: int):
         def record(_module: nn.Module, _inputs: tuple, output: Tensor) -> None:
-            self.records[(name, index)].append(output.detach().pow(2).mean())
+            self.records[(name, index)].append(
+                (torch.linalg.vector_norm(output.detach()), output.numel())
+            )
 
         return record
 
@@ -97,7 +113,13 @@ class ActivationProbe:
         for (name, index), values in self.records.items():
             if not values:
                 continue
-            rms = float(torch.stack(values).max().sqrt())
+            norms = torch.stack([norm for norm, _ in values])
+            sizes = {size for _, size in values}
+            if len(sizes) == 1:
+                rms = float(norms.max()) / math.sqrt(sizes.pop())
+            else:
+                counts = torch.tensor([size for _, size in values], dtype=norms.dtype)
+                rms = float((norms / counts.sqrt()).max())
             stats[f"train/act_{name}_rms/{index}"] = rms
             key = f"train/act_{name}_rms_max"
             stats[key] = max(stats.get(key, 0.0), rms)

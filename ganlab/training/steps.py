@@ -172,12 +172,7 @@ class Trainer:
         if self.loss_cfg.instance_noise.sigma0 > 0.0:
             metrics["train/instance_noise_sigma"] = sigma
         if self.signals is not None:
-            metrics |= logit_magnitudes(
-                [
-                    torch.cat(pair)
-                    for pair in zip(collected["d_real"], collected["d_fake"], strict=True)
-                ]
-            )
+            metrics |= logit_magnitudes(collected["d_real"], collected["d_fake"])
             if self.probe is not None:
                 metrics |= self.probe.epoch_stats()
             for net, before in start.items():
