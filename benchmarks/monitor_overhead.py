@@ -2,15 +2,13 @@
 
 Two trainers built from the same seed follow identical trajectories, one reading the
 in-step statistics (parameter-gradient norms, D's logit magnitudes, layer activations,
-parameter movement) and one not. They take turns every 10 steps on one thread (each runs
-as a greenlet and hands over at the trainer's progress callback), so the machine's drift
-from one second to the next falls on both alike: the in-step cost is a paired ratio per
-epoch (geometric mean over epochs, with its 95% interval). Which of the two starts
-alternates from one epoch to the next. Threads instead of greenlets would give each
-trainer its own OpenMP pool, whose idle workers spin beside the other's (a 0.16 spread
-of the per-epoch ratio against 0.02-0.04 this way); whole epochs in turn, as this script
-did before 2026-12-04, left a 0.11 spread. `--control` makes both trainers plain, so the
-ratio shows the method's own bias (it should be 1).
+parameter movement) and one not. They take turns every 10 steps on one thread
+(benchmarks/turns.py), so the machine's drift falls on both alike: the in-step cost is a
+paired ratio per epoch (geometric mean over epochs, with its 95% interval); which of the
+two starts alternates from one epoch to the next. Whole epochs in turn, as this script
+did before 2026-12-04, left a 0.11 spread of the per-epoch log ratio against 0.04-0.06
+now. `--control` makes both trainers plain, so the ratio shows the method's own bias
+(it should be 1).
 
 After each epoch every monitor is timed on the same state. A monitor's overhead = its
 time per epoch (its time per call / every_n_epochs) divided by the training time of an
@@ -23,16 +21,14 @@ its cost is reported apart, at the phase studies' interval (5).
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import greenlet
 import torch
 from hydra import compose, initialize_config_dir
+from turns import epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
 
 from ganlab.config import register, validate
 from ganlab.core.paths import CONF_DIR
@@ -43,42 +39,6 @@ from ganlab.training.run import signals_config
 from ganlab.training.steps import Trainer
 
 GRADIENT_MONITORS = ("steepness", "dgrad", "dconf", "jsd")
-
-
-def interleaved_epoch(
-    trainers: dict[bool, Trainer], first: bool
-) -> tuple[dict[bool, float], dict[bool, dict[str, float]]]:
-    """One epoch of each trainer, in turns of PROGRESS_EVERY steps on this thread; each
-    one's own seconds (the hand-overs are charged to neither) and its epoch metrics."""
-    seconds = dict.fromkeys(trainers, 0.0)
-    metrics: dict[bool, dict[str, float]] = {}
-    lets: dict[bool, greenlet.greenlet] = {}
-
-    def hand_over_to(other: bool) -> None:
-        if not lets[other].dead:
-            lets[other].switch()
-
-    def run(me: bool) -> Callable[[], None]:
-        def body() -> None:
-            started = time.perf_counter()
-
-            def on_steps(_steps: int) -> None:
-                nonlocal started
-                seconds[me] += time.perf_counter() - started
-                hand_over_to(not me)
-                started = time.perf_counter()
-
-            metrics[me] = trainers[me].train_epoch(on_steps=on_steps)
-            seconds[me] += time.perf_counter() - started
-
-        return body
-
-    for key in trainers:
-        lets[key] = greenlet.greenlet(run(key))
-    lets[first].switch()
-    while not all(g.dead for g in lets.values()):
-        next(g for g in lets.values() if not g.dead).switch()
-    return seconds, metrics
 
 
 def main() -> None:
@@ -123,7 +83,7 @@ def main() -> None:
     train_plain, norm_ratios = [], []
     per_call: dict[str, list[float]] = {name: [] for name in monitors}
     for epoch in range(args.epochs):
-        seconds, metrics = interleaved_epoch(trainers, first=epoch % 2 == 1)
+        seconds, metrics = epoch_in_turns(trainers, first=epoch % 2 == 1)
         if epoch == 0:
             continue  # warm-up: lazy imports, allocator, first torch.func traces
         train_plain.append(seconds[False])
@@ -145,15 +105,13 @@ def main() -> None:
     )
     print(f"training epoch (no monitors): {epoch_time:.3f} s (median)\n")
     print(f"{'monitor':<22}{'per call':>10}{'every':>7}{'per epoch':>11}{'overhead':>10}")
-    logs = [math.log(ratio) for ratio in norm_ratios]
-    half = 1.96 * statistics.stdev(logs) / math.sqrt(len(logs))
-    mean = statistics.fmean(logs)
+    ratio, low, high, spread = geometric_mean_interval(norm_ratios)
     print(
         f"{'control (both plain)' if args.control else 'in-step statistics'}: epoch x "
-        f"{math.exp(mean):.3f} (95% CI {math.exp(mean - half):.3f}-{math.exp(mean + half):.3f}, "
-        f"spread of the per-epoch log ratio {statistics.stdev(logs):.3f})\n"
+        f"{ratio:.3f} (95% CI {low:.3f}-{high:.3f}, "
+        f"spread of the per-epoch log ratio {spread:.3f})\n"
     )
-    rows = {"in-step": (epoch_time * (math.exp(mean) - 1), 1)}
+    rows = {"in-step": (epoch_time * (ratio - 1), 1)}
     for name, times in per_call.items():
         rows[name] = (statistics.median(times), max(monitors[name].every_n_epochs, 1))
     overhead = {}
