@@ -13,15 +13,11 @@ and all of them together, as a default run has them.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from turns import epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
+from turns import default_config, epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
 
-from ganlab.config import SignalsConfig, register, validate
-from ganlab.core.paths import CONF_DIR
+from ganlab.config import SignalsConfig
 from ganlab.core.seeding import generator
 from ganlab.training.build import build_parts
 from ganlab.training.run import signals_config
@@ -32,12 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=41)
     args = parser.parse_args()
-    register()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
-    ):
-        cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}"]))
+    if args.epochs < 3:
+        parser.error("--epochs must be at least 3: a warm-up and two measured epochs")
+    cfg = default_config()
     every = cfg.monitor.signals.every_n_steps
     parts = {
         "gradient norms": {"track_grad_norms": True},

@@ -22,16 +22,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-from turns import epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
+from turns import default_config, epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
 
-from ganlab.config import register, validate
-from ganlab.core.paths import CONF_DIR
 from ganlab.core.seeding import generator
 from ganlab.monitors import EvalState, build_monitors
 from ganlab.training.build import build_parts
@@ -48,18 +43,10 @@ def main() -> None:
         "--control", action="store_true", help="both trainers plain: the method's own bias"
     )
     args = parser.parse_args()
-    register()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
-    ):
-        cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}"]))
-        gap_cfg = validate(
-            compose(
-                "config",
-                overrides=[f"paths.output_dir={Path(tmp)}", "monitor.duality_gap.every_n_epochs=5"],
-            )
-        )
+    if args.epochs < 3:
+        parser.error("--epochs must be at least 3: a warm-up and two measured epochs")
+    cfg = default_config()
+    gap_cfg = default_config("monitor.duality_gap.every_n_epochs=5")
     device = torch.device("cpu")
     trainers = {}
     for in_step in (False, True):

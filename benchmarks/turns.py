@@ -1,5 +1,6 @@
 """Two trainers timed in turns of a few steps on one thread, for paired ratios that this
-VM's drift does not reach (imported by the benchmark scripts beside it).
+VM's drift does not reach, and the default config they are built from (imported by the
+benchmark scripts beside it).
 
 Each trainer runs its epoch as a greenlet and hands over to the other at the trainer's
 progress callback (every `ganlab.training.steps.PROGRESS_EVERY` steps), so the two share
@@ -13,12 +14,28 @@ from __future__ import annotations
 
 import math
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
 
 import greenlet
+from hydra import compose, initialize_config_dir
 
+from ganlab.config import GanlabConfig, register, validate
+from ganlab.core.paths import CONF_DIR
 from ganlab.training.steps import Trainer
+
+
+def default_config(*overrides: str) -> GanlabConfig:
+    """The default run's config (ring8), with `overrides`; its output directory is a
+    temporary one, gone on return: the benchmarks train in memory and write nothing."""
+    register()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
+    ):
+        return validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}", *overrides]))
 
 
 def epoch_in_turns(

@@ -139,21 +139,25 @@ def test_learning_rate_steps_like_multistep_lr() -> None:
         reference.step()
 
 
-def test_trainer_logs_the_signals_and_applies_the_schedule() -> None:
-    torch.manual_seed(0)
-    mixture = build_mixture(RingConfig())
+def small_ring_parts(seed: int, d_optimizer: type[torch.optim.Optimizer]) -> GanParts:
+    """Two small MLPs on ring8, G with Adam, D with `d_optimizer`."""
+    torch.manual_seed(seed)
     g = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
     d = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
-    parts = GanParts(
+    return GanParts(
         g,
         d,
         torch.optim.Adam(g.parameters(), 1e-3),
-        torch.optim.Adam(d.parameters(), 1e-3),
+        d_optimizer(d.parameters(), 1e-3),
         build_formulation(LossConfig()),
-        mixture,
+        build_mixture(RingConfig()),
         2,
         torch.device("cpu"),
     )
+
+
+def test_trainer_logs_the_signals_and_applies_the_schedule() -> None:
+    parts = small_ring_parts(0, torch.optim.Adam)
     from ganlab.config import OptimConfig
 
     optim = OptimConfig(d=OptimizerConfig(lr=1e-3, milestones=[1], gamma=5.0))
@@ -180,23 +184,14 @@ def test_trainer_logs_the_signals_and_applies_the_schedule() -> None:
 @pytest.mark.parametrize("updates", ["alternating", "simultaneous"])
 def test_trainer_logs_each_steps_own_gradient_norms(updates: str) -> None:
     """The logged mean and max are over each step's gradient norm as the optimiser sees
-    it, read independently by a hook on the optimiser's step (in alternating updates
-    G's backward also reaches D's gradients after D's step: that must not count)."""
-    torch.manual_seed(1)
-    g = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
-    d = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
-    parts = GanParts(
-        g,
-        d,
-        torch.optim.Adam(g.parameters(), 1e-3),
-        torch.optim.RMSprop(d.parameters(), 1e-3),
-        build_formulation(LossConfig()),
-        build_mixture(RingConfig()),
-        2,
-        torch.device("cpu"),
-    )
+    it, read independently by a hook on the optimiser's step (D's are its own step's,
+    nothing from G's step added)."""
+    parts = small_ring_parts(1, torch.optim.RMSprop)
     seen: dict[str, list[float]] = {"g": [], "d": []}
-    for net, optimizer, module in (("g", parts.opt_g, g), ("d", parts.opt_d, d)):
+    for net, optimizer, module in (
+        ("g", parts.opt_g, parts.generator),
+        ("d", parts.opt_d, parts.discriminator),
+    ):
 
         def before_step(_opt, _args, _kwargs, net=net, module=module) -> None:
             grads = [p.grad for p in module.parameters() if p.grad is not None]
