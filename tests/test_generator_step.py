@@ -62,6 +62,17 @@ def test_training_is_bit_identical_to_a_full_backward_g_step(loss: str) -> None:
         assert all(torch.equal(mine[k], theirs[k]) for k in mine), net
 
 
+def test_a_generator_with_a_frozen_layer_trains_and_keeps_it() -> None:
+    trainer = ring_trainer(Trainer, "ns")
+    frozen = trainer.parts.generator[0]
+    frozen.requires_grad_(False)
+    before = frozen.weight.detach().clone()
+    moving = trainer.parts.generator[2].weight.detach().clone()
+    trainer.train_epoch()
+    assert torch.equal(frozen.weight, before)
+    assert not torch.equal(trainer.parts.generator[2].weight, moving)
+
+
 @pytest.mark.parametrize(
     ("batch_norm", "spectral_norm", "pggan"),
     [(False, False, False), (True, False, False), (False, True, False), (True, False, True)],

@@ -275,8 +275,8 @@ class Trainer:
         p.opt_g.zero_grad(set_to_none=True)
         # G's gradients only: D's weight gradients of this pass were never used (D's step
         # starts from zero) and cost ~6% of a ring8 epoch; G's are bit-identical
-        # (tests/test_generator_step.py).
-        loss.backward(inputs=self._params_g)
+        # (tests/test_generator_step.py). A frozen parameter cannot be asked for.
+        loss.backward(inputs=[q for q in self._params_g if q.requires_grad])
         stats = {"loss_g": loss.detach()}
         if self.track_grad_norms:
             self._grad_norms["g"].append(grad_norms_per_tensor(self._params_g))
