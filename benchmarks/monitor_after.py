@@ -17,17 +17,11 @@ the rounds right after the monitors and the rounds after none.
 from __future__ import annotations
 
 import argparse
-import math
-import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
+from turns import default_config, geometric_mean_interval  # benchmarks/turns.py
 
-from ganlab.config import register, validate
-from ganlab.core.paths import CONF_DIR
 from ganlab.core.seeding import generator
 from ganlab.monitors import EvalState, build_monitors
 from ganlab.training.build import build_parts
@@ -36,12 +30,8 @@ from ganlab.training.steps import Trainer
 
 
 def interval(ratios: list[float]) -> str:
-    logs = [math.log(r) for r in ratios]
-    mean, half = statistics.fmean(logs), 1.96 * statistics.stdev(logs) / math.sqrt(len(logs))
-    return (
-        f"{math.exp(mean):.3f} (95% CI {math.exp(mean - half):.3f}-{math.exp(mean + half):.3f}, "
-        f"{len(ratios)} rounds)"
-    )
+    ratio, low, high, _spread = geometric_mean_interval(ratios)
+    return f"{ratio:.3f} (95% CI {low:.3f}-{high:.3f}, {len(ratios)} rounds)"
 
 
 def main() -> None:
@@ -54,13 +44,7 @@ def main() -> None:
         help="B without the in-step statistics: B/A is then position alone",
     )
     args = parser.parse_args()
-    register()
-    overrides = ["monitor.duality_gap.every_n_epochs=5"] if args.gap else []
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
-    ):
-        cfg = validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}", *overrides]))
+    cfg = default_config(*(["monitor.duality_gap.every_n_epochs=5"] if args.gap else []))
     device = torch.device("cpu")
     trainers = {}
     for name, in_step in (("A", False), ("B", not args.control)):

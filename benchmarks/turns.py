@@ -20,22 +20,17 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 import greenlet
-from hydra import compose, initialize_config_dir
 
-from ganlab.config import GanlabConfig, register, validate
-from ganlab.core.paths import CONF_DIR
+from ganlab.config import GanlabConfig, validate
+from ganlab.launch.prepare import compose_config
 from ganlab.training.steps import Trainer
 
 
 def default_config(*overrides: str) -> GanlabConfig:
     """The default run's config (ring8), with `overrides`; its output directory is a
     temporary one, gone on return: the benchmarks train in memory and write nothing."""
-    register()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"),
-    ):
-        return validate(compose("config", overrides=[f"paths.output_dir={Path(tmp)}", *overrides]))
+    with tempfile.TemporaryDirectory() as tmp:
+        return validate(compose_config([f"paths.output_dir={Path(tmp)}", *overrides]))
 
 
 def epoch_in_turns(

@@ -21,7 +21,6 @@ uninterrupted one does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -114,12 +113,8 @@ class ActivationProbe:
             if not values:
                 continue
             norms = torch.stack([norm for norm, _ in values])
-            sizes = {size for _, size in values}
-            if len(sizes) == 1:
-                rms = float(norms.max()) / math.sqrt(sizes.pop())
-            else:
-                counts = torch.tensor([size for _, size in values], dtype=norms.dtype)
-                rms = float((norms / counts.sqrt()).max())
+            counts = torch.tensor([size for _, size in values], dtype=norms.dtype)
+            rms = float((norms / counts.sqrt()).max())
             stats[f"train/act_{name}_rms/{index}"] = rms
             key = f"train/act_{name}_rms_max"
             stats[key] = max(stats.get(key, 0.0), rms)
