@@ -6,7 +6,9 @@ Two kinds of fresh processes, alternating over `--repeats` rounds:
 - `python -m ganlab trainer.epochs=1 ...` (the default ring8 run) with a small shim that
   timestamps the phases of start-up and exits at the first discriminator step.
 The shim is imported first, so torch and ganlab's trainer module are imported before
-anything else; every later import is counted in the phase that triggers it. Times are
+anything else (with the garbage collector paused, as `ganlab-train` pauses it first
+thing: ganlab.core.collection); every later import is counted in the phase that
+triggers it. Times are
 from just before the process is started (measured by this script) to each phase.
 
     python benchmarks/startup.py [--repeats 5] [overrides ...]
@@ -25,6 +27,11 @@ import time
 
 SHIM = r"""
 import json, os, sys, time
+try:  # ganlab-train's main() pauses the garbage collector first thing; so does the shim
+    from ganlab.core import collection
+    collection.pause()
+except ImportError:  # code from before the collector was paused at start-up
+    pass
 import ganlab.training.steps as trainer_module
 marks = {"imports (torch, ganlab.training.steps)": time.time()}
 def mark(name):

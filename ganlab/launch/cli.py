@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from ganlab.core import collection
 from ganlab.core.errors import ConfigError, GanlabError
 from ganlab.launch.app import hydra_main, train_forked  # light: torch comes with training
 from ganlab.launch.overrides import check_overrides
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def main() -> None:
+    collection.pause()  # until the run is about to train: ganlab.core.collection
     try:
         train_command()
     except SystemExit as exc:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ganlab.core import collection
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
 from ganlab.core.version import __version__
@@ -85,6 +86,7 @@ class SweepCallback(Callback):
             uri,
             config.tracking.experiment,
         )
+        collection.resume()  # the launcher's start-up is over: ganlab.core.collection
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         finalize_active()

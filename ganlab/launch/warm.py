@@ -62,7 +62,8 @@ def warm_context() -> BaseContext | None:
         return None
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
-    preload = ["ganlab.launch.warm_exit", *WARM_MODULES]  # first: its handler runs last
+    # first: the collector is off while it imports, and the exit handler runs last
+    preload = ["ganlab.launch.warm_pause", "ganlab.launch.warm_exit", *WARM_MODULES]
     current = multiprocessing.get_start_method(allow_none=True)
     if current not in (None, "fork", "spawn", "forkserver"):
         # a launcher's own start method (joblib's "loky" in its workers) is passed on to

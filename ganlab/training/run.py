@@ -25,6 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ganlab.config import GanlabConfig, SignalsConfig, flatten
+from ganlab.core import collection
 from ganlab.core.errors import Terminated, TrainingFailed
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.core.seeding import generator
@@ -353,4 +354,6 @@ def start_tracking(
 def train(cfg: DictConfig, launch: LaunchInfo | None = None) -> RunResult:
     """Run (or resume) one training run described by a composed config: the library call
     behind `ganlab-train`, every sweep job and `ganlab.run`."""
-    return Run.create(cfg, launch).execute()
+    run = Run.create(cfg, launch)
+    collection.resume()  # start-up is over (when ganlab-train paused the collector)
+    return run.execute()
