@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -23,6 +24,8 @@ from ganlab.config import GanlabConfig, register, validate
 from ganlab.config.dataset import foreign_setting, is_dataset_setting
 from ganlab.core.errors import ConfigError
 from ganlab.core.paths import CONF_DIR
+
+GroupOptions = Callable[[str], list[str]]  # a config group's options, by group name
 
 
 def _first_line(text: str) -> str:
@@ -69,7 +72,7 @@ def override_values(override: Override) -> list[str]:
     return []  # glob / interval sweeps are expanded by Hydra's sweepers; not checked here
 
 
-def _check_group_choice(override: Override, groups: dict[str, list[str]]) -> None:
+def _check_group_choice(override: Override, groups: set[str], options: GroupOptions) -> None:
     group = override.key_or_group
     if group not in groups or override.is_delete():
         return
@@ -78,11 +81,10 @@ def _check_group_choice(override: Override, groups: dict[str, list[str]]) -> Non
         if isinstance(override.value(), ChoiceSweep)
         else [override.get_value_element_as_str()]
     )
+    choices = options(group)
     for value in values:
-        if value not in groups[group] and value != "null":
-            raise ConfigError(
-                f"unknown {group} '{value}'; valid choices: {', '.join(groups[group])}."
-            )
+        if value not in choices and value != "null":
+            raise ConfigError(f"unknown {group} '{value}'; valid choices: {', '.join(choices)}.")
 
 
 def check_output_dir(folder: Path, key: str) -> None:
@@ -137,15 +139,12 @@ def check_overrides(args: list[str], multirun: bool = False) -> list[GanlabConfi
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
-        groups = {
-            g: loader.get_group_options(g)
-            for g in loader.list_groups("")
-            if not g.startswith("hydra")
-        }
-        # the one Hydra group users pick on the command line (joblib, slurm, ...)
-        groups["hydra/launcher"] = loader.get_group_options("hydra/launcher")
+        # the options of the groups the command line names: Hydra copies its whole
+        # config repository to list one group's (~25 ms), so not every group's
+        groups = {g for g in loader.list_groups("") if not g.startswith("hydra")}
+        groups.add("hydra/launcher")  # the one Hydra group users pick (joblib, slurm, ...)
         for override in overrides:
-            _check_group_choice(override, groups)
+            _check_group_choice(override, groups, loader.get_group_options)
         per_override = [values for values in (override_values(o) for o in ours) if values]
         # group choices (hydra/launcher=joblib) as well as values (hydra.launcher.n_jobs=2):
         # a launcher's keys only exist once the launcher is chosen. They are checked with
