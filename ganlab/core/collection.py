@@ -18,10 +18,11 @@ documentation of `gc.freeze` recommends for a fork without exec.
 The cost is memory, once: cyclic garbage made during start-up (~83,000 objects in a
 default run, Hydra's composed configs among them) is frozen with the rest and never
 freed, 20-40 MB of peak RSS. Collecting it before the freeze would take 0.5 s, a third of
-what the pause saves. `resume` does nothing
-unless `pause` was called in this process (or the process it was forked from), so
-library code calling it (`ganlab.training.run.train`) leaves other programs' collectors
-alone.
+what the pause saves.
+
+`resume` does nothing unless `pause` was called in this process (or the process it was
+forked from), so library code calling it (`ganlab.training.run.train`) leaves other
+programs' collectors alone.
 """
 
 from __future__ import annotations
