@@ -66,6 +66,21 @@ def test_a_collector_that_was_off_stays_off(restored_collector) -> None:
     assert not gc.isenabled()
 
 
+def run_script(script: str, args: list[str], cwd: Path, timeout: float = 300):
+    """`python -c script args` in `cwd` with a store of its own there, as a user's command
+    would run (ganlab from this checkout, modules in `cwd` importable)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env |= {"PYTHONPATH": os.pathsep.join([str(cwd), str(PROJECT_ROOT)]), "GANLAB_ROOT": str(cwd)}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 FIRST_STEP_SCRIPT = """
 import gc, os, sys
 import ganlab.training.run as run_module
@@ -86,16 +101,7 @@ main()
 
 
 def test_a_run_starts_with_the_collector_off_and_trains_with_it_on(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env |= {"PYTHONPATH": str(PROJECT_ROOT), "GANLAB_ROOT": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", FIRST_STEP_SCRIPT, *TINY],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_script(FIRST_STEP_SCRIPT, TINY, tmp_path)
     lines = dict(
         line.split(" ", 1)
         for line in result.stdout.splitlines()
@@ -124,16 +130,8 @@ cli.main()
 def test_a_sweeps_launcher_collects_again_once_its_parent_run_exists(tmp_path: Path) -> None:
     """The launcher lives as long as the sweep (hours, on SLURM) and composes every job's
     config: its collector must be back on after start-up."""
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env |= {"PYTHONPATH": str(PROJECT_ROOT), "GANLAB_ROOT": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-c", SWEEP_END_SCRIPT, "-m", "seed=0,1", *TINY, "trainer.epochs=1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    args = ["-m", "seed=0,1", *TINY, "trainer.epochs=1"]
+    result = run_script(SWEEP_END_SCRIPT, args, tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "SWEEP END True" in result.stdout.splitlines()
 
@@ -171,14 +169,6 @@ def test_a_job_forked_from_the_warm_process_resumes_collection(tmp_path: Path) -
     paused and turns collection on (with the inherited heap frozen) when it resumes."""
     (tmp_path / "collection_probe.py").write_text(PROBE_MODULE)
     out = tmp_path / "states.txt"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)])}
-    result = subprocess.run(
-        [sys.executable, "-c", WARM_SCRIPT, str(out)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_script(WARM_SCRIPT, [str(out)], tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert out.read_text() == repr([False, True, True, True])
