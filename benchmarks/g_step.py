@@ -13,12 +13,17 @@ ganlab's epoch time over the full backward's (geometric mean over epochs, 95% in
 
 from __future__ import annotations
 
-import argparse
 import statistics
 
 import torch
 from torch import Tensor
-from turns import default_config, epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
+from turns import (  # benchmarks/turns.py
+    default_config,
+    epoch_in_turns,
+    epochs_parser,
+    geometric_mean_interval,
+    parse_epochs,
+)
 
 from ganlab.core.seeding import generator
 from ganlab.training.build import build_parts
@@ -51,11 +56,7 @@ def same_weights(a: Trainer, b: Trainer) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
-    args = parser.parse_args()
-    if args.epochs < 3:
-        parser.error("--epochs must be at least 3: a warm-up and two measured epochs")
+    args = parse_epochs(epochs_parser(__doc__, epochs=40))
     cfg = default_config()
     device = torch.device("cpu")
     trainers: dict[str, Trainer] = {

@@ -12,10 +12,14 @@ and all of them together, as a default run has them.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
-from turns import default_config, epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
+from turns import (  # benchmarks/turns.py
+    default_config,
+    epoch_in_turns,
+    epochs_parser,
+    geometric_mean_interval,
+    parse_epochs,
+)
 
 from ganlab.config import SignalsConfig
 from ganlab.core.seeding import generator
@@ -25,11 +29,7 @@ from ganlab.training.steps import Trainer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=41)
-    args = parser.parse_args()
-    if args.epochs < 3:
-        parser.error("--epochs must be at least 3: a warm-up and two measured epochs")
+    args = parse_epochs(epochs_parser(__doc__, epochs=41))
     cfg = default_config()
     every = cfg.monitor.signals.every_n_steps
     parts = {

@@ -20,12 +20,17 @@ its cost is reported apart, at the phase studies' interval (5).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
-from turns import default_config, epoch_in_turns, geometric_mean_interval  # benchmarks/turns.py
+from turns import (  # benchmarks/turns.py
+    default_config,
+    epoch_in_turns,
+    epochs_parser,
+    geometric_mean_interval,
+    parse_epochs,
+)
 
 from ganlab.core.seeding import generator
 from ganlab.monitors import EvalState, build_monitors
@@ -37,14 +42,11 @@ GRADIENT_MONITORS = ("steepness", "dgrad", "dconf", "jsd")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=60)
+    parser = epochs_parser(__doc__, epochs=60)
     parser.add_argument(
         "--control", action="store_true", help="both trainers plain: the method's own bias"
     )
-    args = parser.parse_args()
-    if args.epochs < 3:
-        parser.error("--epochs must be at least 3: a warm-up and two measured epochs")
+    args = parse_epochs(parser)
     cfg = default_config()
     gap_cfg = default_config("monitor.duality_gap.every_n_epochs=5")
     device = torch.device("cpu")

@@ -12,6 +12,7 @@ spread of the per-epoch log ratio, against 0.02-0.05 this way); whole epochs in 
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
 import tempfile
@@ -24,6 +25,21 @@ import greenlet
 from ganlab.config import GanlabConfig, validate
 from ganlab.launch.prepare import compose_config
 from ganlab.training.steps import Trainer
+
+
+def epochs_parser(doc: str, epochs: int) -> argparse.ArgumentParser:
+    """A paired benchmark's command line: its docstring's first line, `--epochs`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=epochs)
+    return parser
+
+
+def parse_epochs(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The parsed command line; fewer than 3 epochs is refused in one sentence."""
+    args = parser.parse_args()
+    if args.epochs < 3:
+        parser.error("--epochs must be at least 3: a warm-up and two measured epochs")
+    return args
 
 
 def default_config(*overrides: str) -> GanlabConfig:
