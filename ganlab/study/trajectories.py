@@ -12,7 +12,9 @@ Layout (Parquet through pyarrow; `SCHEMA_VERSION` in the file's metadata):
 - run columns, repeated on each of the run's rows (dictionary-encoded, so nearly free):
   `run` (family-scenario-sSEED), `family`, `scenario`, `seed`, `split` (as the catalogue
   assigned it at export), `status`, `run_id`, `command` (the `ganlab-train` command that
-  trains it again), `commit` and `ganlab_version` (provenance: the code that trained it),
+  trains it again), `commit`, `ganlab_version`, `cpu` and `torch_version` (provenance: the
+  code and the machine that trained it; the same commit reproduces a run bit for bit on a
+  CPU of the same model with the same torch, and not on another CPU: docs/collapse.md),
   `label` and `onset_epoch` (its label when exported; scoring labels again from quality);
 - `epoch`, then one float64 column per logged metric key (NaN where the key was not
   logged at that epoch), exactly as MLflow stored them.
@@ -30,7 +32,9 @@ from typing import Any
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT
 
-SCHEMA_VERSION = "ganlab-trajectories/1"
+SCHEMA_VERSION = "ganlab-trajectories/2"
+# version 1 had no `cpu` and `torch_version` columns: read as '' (not recorded)
+READABLE_VERSIONS = ("ganlab-trajectories/1", SCHEMA_VERSION)
 DEFAULT_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "trajectories.parquet"
 RUN_COLUMNS = (
     "run",
@@ -43,6 +47,8 @@ RUN_COLUMNS = (
     "command",
     "commit",
     "ganlab_version",
+    "cpu",
+    "torch_version",
     "label",
     "onset_epoch",
 )
@@ -70,6 +76,8 @@ class Trajectory:
     label: str
     onset_epoch: int | None
     history: list[tuple[int, dict[str, float]]]
+    cpu: str = ""  # the CPU model it trained on ('' when not recorded)
+    torch_version: str = ""
 
     @property
     def name(self) -> str:  # the attribute StoredRun-based code reads
@@ -140,7 +148,7 @@ def read(path: Path = DEFAULT_PATH) -> list[Trajectory]:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
         raise TrajectoryError(f"{path} is not a readable Parquet file ({exc}).") from exc
     found = (table.schema.metadata or {}).get(b"format", b"").decode()
-    if found != SCHEMA_VERSION:
+    if found not in READABLE_VERSIONS:
         raise TrajectoryError(
             f"{path} is not a {SCHEMA_VERSION} file (found {found or 'no format'}); "
             "re-export it with this version's ganlab-benchmark."
@@ -151,7 +159,9 @@ def read(path: Path = DEFAULT_PATH) -> list[Trajectory]:
     for row in range(table.num_rows):
         name = data["run"][row]
         if name not in by_run:
-            fields: dict[str, Any] = {column: data[column][row] for column in RUN_COLUMNS}
+            fields: dict[str, Any] = {
+                column: data[column][row] if column in data else "" for column in RUN_COLUMNS
+            }
             fields["split"] = fields["split"] or None
             by_run[name] = Trajectory(
                 **fields,
@@ -247,6 +257,8 @@ def from_stored(run: Any, catalogue: Any, criteria: Any = None, commit: str = ""
         command="ganlab-train " + " ".join(job.command_overrides) if job is not None else "",
         commit=run.tags.get("mlflow.source.git.commit", "")[:12] or commit,
         ganlab_version=run.tags.get("ganlab.version", ""),
+        cpu=run.tags.get("ganlab.cpu", ""),
+        torch_version=run.tags.get("ganlab.torch", ""),
         label=label.label,
         onset_epoch=label.onset_epoch,
         history=[(int(e), dict(m)) for e, m in run.history],

@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab.config import GanlabConfig, SignalsConfig, flatten
 from ganlab.core import collection
 from ganlab.core.errors import Terminated, TrainingFailed
+from ganlab.core.machine import cpu_model
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.core.seeding import generator
 from ganlab.core.version import __version__
@@ -333,6 +334,9 @@ def start_tracking(
         "ganlab.output_dir": str(output_dir),
         "ganlab.overrides": " ".join(launch.overrides or []),
         "ganlab.threads": str(torch.get_num_threads()),
+        # what reproduces where: the same commit, CPU model and torch give the same run
+        "ganlab.cpu": cpu_model(),
+        "ganlab.torch": torch.__version__,
     }
     tags |= {str(k): str(v) for k, v in cfg.tracking.tags.items()}
     # the commit of the code that trains (not of paths.root, which is where outputs go
