@@ -54,6 +54,8 @@ class Catalogue:
     holdout_families: frozenset[str]
     # seeds scored only once, after the final choice (docs/collapse.md, the protocol)
     confirm_seeds: frozenset[int] = frozenset()
+    # families added after the choice, whose collapses nobody injected: a split of their own
+    natural_families: frozenset[str] = frozenset()
 
     def jobs(self) -> Iterator[Job]:
         for family, spec in self.families.items():
@@ -74,11 +76,14 @@ class Catalogue:
         return LabelCriteria(**self.families.get(family, {}).get("labels", {}))
 
     def split_of(self, family: str, seed: int) -> str | None:
-        """'tune', 'holdout', 'confirm', or None (a seed in no list).
+        """'tune', 'holdout', 'confirm', 'natural', or None (a seed in no list).
 
-        Every seed of a held-out family is held out; in the other families the seed
-        decides: tuning seeds, held-out seeds, and confirmation seeds (new seeds of the
-        same scenarios, scored once after the final choice)."""
+        Every seed of a held-out family is held out and every seed of a natural family is
+        in the natural split; in the other families the seed decides: tuning seeds,
+        held-out seeds, and confirmation seeds (new seeds of the same scenarios, scored
+        once after the final choice)."""
+        if family in self.natural_families:
+            return "natural"
         if family in self.holdout_families:
             return "holdout"
         if seed in self.confirm_seeds:
@@ -109,4 +114,5 @@ def load_catalogue(path: Path = CATALOGUE_FILE, quick: bool = False) -> Catalogu
         holdout_seeds=frozenset(spec["holdout_seeds"]),
         holdout_families=frozenset(spec.get("holdout_families", [])),
         confirm_seeds=frozenset(spec.get("confirm_seeds", [])),
+        natural_families=frozenset(spec.get("natural_families", [])),
     )
