@@ -25,8 +25,8 @@ import itertools
 import json
 import math
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,63 +43,119 @@ SEAL_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "choice.json"
 LOOK_LOG = PROJECT_ROOT / "docs" / "collapse-looks.md"
 
 
-def grid(rule: str, **axes: Sequence[Any]) -> list[EarlyStopConfig]:
-    names = list(axes)
-    return [
-        rule_config(rule, **dict(zip(names, values, strict=True)))
-        for values in itertools.product(*(axes[n] for n in names))
-    ]
+@dataclass(frozen=True)
+class Family:
+    """A family of settings of one rule: every combination of `axes` (over `fixed`).
+
+    Between them, `fixed` and `axes` name every setting of the rule (`unnamed` is empty,
+    a test keeps it so): a family never inherits a default, so changing a rule's defaults
+    (as sealing a choice does) cannot change what the protocol searched."""
+
+    rule: str
+    fixed: Mapping[str, Any]
+    axes: Mapping[str, Sequence[Any]]
+
+    def settings(self) -> list[EarlyStopConfig]:
+        names = list(self.axes)
+        return [
+            rule_config(self.rule, **{**self.fixed, **dict(zip(names, values, strict=True))})
+            for values in itertools.product(*(self.axes[n] for n in names))
+        ]
+
+    def unnamed(self) -> set[str]:
+        """Settings of the rule left to its defaults (`action`, `rewind` and `model` do
+        not change a replay)."""
+        names = {f.name for f in fields(rule_config(self.rule))}
+        return names - set(self.fixed) - set(self.axes) - {"rule", "action", "rewind", "model"}
+
+
+# What every rule shares, as the protocol was sealed (EarlyStopConfig's fields)
+SHARED = {"warmup_epochs": 5, "ema": 0.5, "window": 3, "plateau_tol": 0.05}
+# The combined rule's channels at rest: each family below switches on what it searches
+COMBINED_OFF = {
+    **SHARED,
+    "frozen_tol": 1e-4,
+    "drift": 0.3,
+    "shift_window": 3,
+    "shift_up": 0.0,
+    "shift_down": 0.0,
+    "escalation": 0.0,
+    "confirm_within": 0,
+    "confirm_drop": 0.3,
+    "quality_drop": 0.0,
+    "quality_window": 3,
+    "quality_patience": 1,
+    "quality_floor": 0.25,
+    "patience": 1,
+}
 
 
 LOG = math.log
-FAMILIES: dict[str, Callable[[], list[EarlyStopConfig]]] = {
+FAMILIES: dict[str, Family] = {
     # the rule shipped before the benchmark: a spike of D's gradient at the fakes
-    "gradient": lambda: grid(
+    "gradient": Family(
         "gradient",
-        tau=(1.0, 2.0, 3.0),
-        reference=("recent", "running"),
-        beta=(0.0, 1.0),
-        ema=(0.5, 1.0),
+        {**SHARED, "patience": 1, "score_from": "warmup"},
+        {
+            "tau": (1.0, 2.0, 3.0),
+            "reference": ("recent", "running"),
+            "beta": (0.0, 1.0),
+            "ema": (0.5, 1.0),
+        },
     ),
     # gradients and in-step signals only: CUSUM shifts, escalation, the failing channels
-    "combined": lambda: grid(
+    "combined": Family(
         "combined",
-        shift_up=(0.0, 3.0),
-        escalation=(0.0, LOG(5), LOG(10), LOG(30), LOG(100)),
-        dominance=(0.75, 0.8, 0.9, 1.0),
-        fail_patience=(3, 6, 10),
-        patience=(1, 2),
+        COMBINED_OFF,
+        {
+            "shift_up": (0.0, 3.0),
+            "escalation": (0.0, LOG(5), LOG(10), LOG(30), LOG(100)),
+            "dominance": (0.75, 0.8, 0.9, 1.0),
+            "fail_patience": (3, 6, 10),
+            "patience": (1, 2),
+        },
     ),
     # the quality channel with its own window and patience (and optionally escalation)
-    "combined+quality": lambda: grid(
+    "combined+quality": Family(
         "combined",
-        quality_drop=(0.3, 0.4, 0.5, 0.6),
-        quality_window=(3, 5),
-        quality_patience=(1, 2, 3),
-        quality_floor=(0.25, 0.5),
-        escalation=(0.0, LOG(30)),
-        dominance=(0.75, 0.9, 1.0),
-        fail_patience=(6, 10),
+        COMBINED_OFF,
+        {
+            "quality_drop": (0.3, 0.4, 0.5, 0.6),
+            "quality_window": (3, 5),
+            "quality_patience": (1, 2, 3),
+            "quality_floor": (0.25, 0.5),
+            "escalation": (0.0, LOG(30)),
+            "dominance": (0.75, 0.9, 1.0),
+            "fail_patience": (6, 10),
+        },
     ),
     # an escalation counts once quality has fallen within a few evaluations of it
-    "confirmed escalation": lambda: grid(
+    "confirmed escalation": Family(
         "combined",
-        escalation=(LOG(5), LOG(10), LOG(30)),
-        confirm_within=(1, 2, 3, 5),
-        confirm_drop=(0.2, 0.3, 0.5),
-        quality_window=(3, 5),
-        dominance=(0.75, 0.9),
-        fail_patience=(6, 10),
+        COMBINED_OFF,
+        {
+            "escalation": (LOG(5), LOG(10), LOG(30)),
+            "confirm_within": (1, 2, 3, 5),
+            "confirm_drop": (0.2, 0.3, 0.5),
+            "quality_window": (3, 5),
+            "dominance": (0.75, 0.9),
+            "fail_patience": (6, 10),
+        },
     ),
     # the learned model (fitted per fold); its threshold and the failing channels
-    "learned": lambda: grid(
+    "learned": Family(
         "learned",
-        threshold=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
-        patience=(1, 2),
-        dominance=(0.75, 0.9),
-        fail_patience=(6, 10),
+        {**SHARED, "frozen_tol": 1e-4},
+        {
+            "threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+            "patience": (1, 2),
+            "dominance": (0.75, 0.9),
+            "fail_patience": (6, 10),
+        },
     ),
 }
+
+
 # the threshold each family's curve of catch rate against alarm rate sweeps
 THRESHOLD_OF = {
     "gradient": ("tau", (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0)),
@@ -139,7 +195,7 @@ def cross_validate(
 ) -> FamilyResult:
     """Leave-one-scenario-out cross-validation of choosing within `family` (see module)."""
     scenarios = sorted({scenario_of(r) for r in runs})
-    settings = FAMILIES[family]()
+    settings = FAMILIES[family].settings()
     learned = family == "learned"
     folds: dict[str, EarlyStopConfig] = {}
     pooled: list[Outcome] = []
