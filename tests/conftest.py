@@ -52,6 +52,18 @@ TINY = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def test_look_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:  # noqa: ANN001
+    """Every test's looks at sealed scores go to a log of its own, marked as a test's
+    (ganlab.study.looks): a test never writes the project's record of looks. Commands a
+    test starts inherit it through the environment."""
+    from ganlab.study.looks import TEST_LOG_ENV
+
+    path = tmp_path_factory.mktemp("looks") / "looks.md"
+    monkeypatch.setenv(TEST_LOG_ENV, str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def tracking_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     store = tmp_path_factory.mktemp("store")

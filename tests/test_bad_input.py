@@ -78,9 +78,10 @@ def test_disk_full_mid_run_fails_the_run_and_keeps_what_was_logged(
     calls = {"n": 0}
 
     def fills_up(obj, path):
-        calls["n"] += 1
-        if calls["n"] == 3:  # the checkpoints of epochs 0 (before training), 1, then 2
-            return disk_full_after(64, real_save)(obj, path)
+        if Path(path).name.startswith("last.pt"):
+            calls["n"] += 1
+            if calls["n"] == 3:  # the checkpoints of epochs 0 (before training), 1, then 2
+                return disk_full_after(64, real_save)(obj, path)
         return real_save(obj, path)
 
     monkeypatch.setattr(checkpoint_module.torch, "save", fills_up)

@@ -8,10 +8,12 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
+from ganlab.core.machine import cpu_model
 from ganlab.launch.benchmark import main as benchmark_main
 from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY, rule_config
 from ganlab.study.catalogue import load_catalogue
 from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED
+from ganlab.study.looks import read_log
 from ganlab.study.scoring import decide, labelled, score, tune, wilson
 from ganlab.study.trajectories import read
 
@@ -63,14 +65,16 @@ def test_a_level_shift_rule_catches_the_collapse_in_time_and_spares_the_healthy_
     outcome = decide(COLLAPSE, SHIFT)
     # log 6 - 0.3 = 1.49 a step: the 3rd step crosses 3, at epoch 18 = onset + 2
     assert outcome.trigger_epoch == 18 and outcome.lag == 2 and outcome.hit
-    assert outcome.stop_epoch == 15  # the last healthy epoch is kept
+    assert outcome.kept_epoch == 6  # the first epoch at the best quality (0.9) is kept
     assert outcome.regret == pytest.approx(0.0)
     assert not decide(HEALTHY_RUN, SHIFT).alarm
 
 
-def test_never_stopping_costs_the_collapse_and_failing_needs_the_freeze_signal() -> None:
+def test_never_stopping_costs_the_collapse_only_without_keeping_the_best() -> None:
     never = decide(COLLAPSE, rule_config("none"))
-    assert not never.hit and never.regret == pytest.approx(0.9 - 0.05)
+    assert not never.hit and never.regret == pytest.approx(0.0)  # it keeps its best (0.9)
+    assert never.final_quality == pytest.approx(0.05)  # the final weights: the collapse
+    assert never.best_quality == pytest.approx(0.9)
     frozen = decide(FROZEN, SHIFT)
     # G frozen from epoch 6, failing after fail_patience=5 evaluations: epoch 10 <= 25 / 2
     assert frozen.failing_epoch == 10 and frozen.failing_by_half and frozen.cause == "failing"
@@ -110,7 +114,9 @@ def test_catalogue_splits_seeds_and_holds_out_whole_families() -> None:
 
 
 @pytest.mark.slow
-def test_quick_benchmark_trains_through_sweeps_scores_and_continues(tmp_path, capsys) -> None:
+def test_quick_benchmark_trains_through_sweeps_scores_and_continues(
+    tmp_path, capsys, test_look_log
+) -> None:
     """The catalogue's runs train as ganlab-train -m sweeps nested under the benchmark's
     parent run, land in the trajectory set, are labelled and scored; the protocol seals a
     choice; a second call trains nothing; a held-out look is logged."""
@@ -154,14 +160,18 @@ def test_quick_benchmark_trains_through_sweeps_scores_and_continues(tmp_path, ca
     second = capsys.readouterr().out
     assert "runs to train" not in second and "| holdout |" in second
     assert (out / "scores_holdout.png").is_file()
-    looks = (out / "looks.md").read_text().splitlines()
-    assert len(looks) > 3 and "holdout scores" in looks[-1]
-    # rewind pairs: runs the rule never fires on train identically with action=rewind
+    (look,) = read_log(test_look_log)  # logged first, in the test's own log
+    assert look.what.startswith("holdout: ")
+    # rewind pairs: both arms trained here; the quiet runs are controls, identical
     assert benchmark_main([*args, "--rewind"]) == 0
     third = capsys.readouterr().out
-    assert "## Rewind instead of stop" in third
-    assert "Controls (never fired, trained again with rewind): 2 of 2 ended with the same" in third
-    assert (out / "rewind.png").is_file() and (out / "rewind_trajectories.parquet").is_file()
+    assert "## Rewind instead of stop, in true pairs" in third
+    assert "| identical (control) | 2 |" in third
+    assert "diverged" not in third
+    assert (out / "rewind.png").is_file() and (out / "pairs" / "record.parquet").is_file()
+    assert read_log(test_look_log)[-1].what.startswith("holdout: rewind pairs")
+    recorded = read(out / "pairs" / "record.parquet")
+    assert {t.cpu for t in recorded} == {cpu_model()} and all(t.torch_version for t in recorded)
 
 
 def test_score_only_with_nothing_to_score_says_so_and_creates_nothing(tmp_path, capsys):

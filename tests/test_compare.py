@@ -146,9 +146,10 @@ def test_compare_reports_what_each_run_decided(sweep, tracking_uri, tmp_path) ->
         tags = run.data.tags
         if tags["early_stop.triggered"] == "true":
             assert row["trigger"] == tags["early_stop.trigger_epoch"]
-            assert row["stop"] == tags["early_stop.stop_epoch"]
-        else:
-            assert row["trigger"] == "-" and row["stop"] == "4"  # trained to the end
+            # what a stop there keeps: the best epoch so far, as the run logged it online
+            assert float(row["kept"]) == run.data.metrics["early_stop/stop_epoch"]
+        else:  # trained to the end, keeping its best epoch
+            assert row["trigger"] == "-" and row["kept"] == tags["ganlab.kept_epoch"]
 
 
 def test_compare_with_nothing_to_compare(sweep, tracking_uri, tmp_path, capsys) -> None:

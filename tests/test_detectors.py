@@ -100,7 +100,6 @@ def test_combined_rule_catches_a_level_shift_a_spike_rule_absorbs() -> None:
     # log 5 - 0.3 = 1.31 per evaluation: 1.31, 2.62, 3.93 >= 3 at the 3rd (epoch 15)
     assert timeline.trigger_epoch == 15
     assert timeline.cause == "collapse"
-    assert timeline.stop_epoch == 12  # the lowest score before the trigger, latest of ties
     assert timeline.phases[14:] == [COLLAPSING] * 8
     spike_rule = rule_config("gradient", reference="recent", ema=1.0, tau=2.0, warmup_epochs=3)
     assert apply_rule(history(dgrad), spike_rule).trigger_epoch is None  # log 5 < 2
@@ -129,7 +128,7 @@ def test_a_frozen_generator_is_marked_failing_after_patience() -> None:
     cfg = rule_config(**{**COMBINED, "fail_patience": 5, "frozen_tol": 1e-4})
     timeline = apply_rule(history([10.0] * n, g_update=update), cfg)
     assert timeline.failing_epoch == 9  # frozen from epoch 5, the 5th in a row is 9
-    assert timeline.trigger_epoch == timeline.stop_epoch == 9
+    assert timeline.trigger_epoch == 9
     assert timeline.cause == "failing"
     assert timeline.phases[8:] == [FAILING] * (n - 8)
 

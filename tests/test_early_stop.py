@@ -24,45 +24,87 @@ ALWAYS_TRIGGER = (
 )
 
 
-def test_stop_action_ends_training_at_the_trigger(make_cfg, client) -> None:
-    result = train(make_cfg(*ALWAYS_TRIGGER, "early_stop.action=stop"))
+def best_by_logged_quality(client, run_id: str, until: int) -> tuple[int, float]:
+    """The earliest epoch <= `until` of highest hq_fraction x modes_covered / 8, computed
+    here from the logged metrics (not by ganlab's quality code)."""
+    hq = dict(
+        zip(
+            metric_steps(client, run_id, "quality/hq_fraction"),
+            metric_values(client, run_id, "quality/hq_fraction"),
+            strict=True,
+        )
+    )
+    modes = dict(
+        zip(
+            metric_steps(client, run_id, "quality/modes_covered"),
+            metric_values(client, run_id, "quality/modes_covered"),
+            strict=True,
+        )
+    )
+    scores = [(hq[e] * modes[e] / 8, -e) for e in hq if 1 <= e <= until]
+    quality, negative_epoch = max(scores)
+    return -negative_epoch, quality
+
+
+def test_stop_action_ends_training_at_the_trigger_with_the_best_weights(make_cfg, client) -> None:
+    cfg = make_cfg(*ALWAYS_TRIGGER, "early_stop.action=stop", "trainer.snapshot_every_n_epochs=1")
+    result = train(cfg)
     assert result.epochs == 2
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags["early_stop.triggered"] == "true"
     assert run.data.tags["early_stop.trigger_epoch"] == "2"
-    assert run.data.tags["early_stop.stop_epoch"] == "2"
-    assert metric_values(client, result.run_id, "early_stop/stop_epoch") == [2.0]
+    best_epoch, best_quality = best_by_logged_quality(client, result.run_id, until=2)
+    # the run ends with its best epoch's weights, says so, and logs which they are
+    assert run.data.tags["ganlab.kept_epoch"] == str(best_epoch)
+    assert float(run.data.tags["ganlab.kept_quality"]) == pytest.approx(best_quality, rel=1e-3)
+    assert metric_values(client, result.run_id, "early_stop/stop_epoch") == [float(best_epoch)]
+    assert metric_values(client, result.run_id, "best/epoch")[-1] == best_epoch
+    note = run.data.tags["mlflow.note.content"]
+    assert f"keeps the weights of epoch {best_epoch} (quality {best_quality:.3f})" in note
+    assert "the run stopped there" in note
+    kept = load_checkpoint_weights(result.checkpoint.parent / "best.pt")
+    snapshot = load_checkpoint_weights(
+        result.output_dir / "snapshots" / f"epoch_{best_epoch:06d}.pt"
+    )
+    assert kept["epoch"] == best_epoch
+    assert all(
+        torch.equal(kept["generator"][k], snapshot["generator"][k]) for k in kept["generator"]
+    )
     assert metric_steps(client, result.run_id, "phase") == [0, 1, 2]  # epoch 0: fitting
     assert metric_values(client, result.run_id, "phase")[-1] == 2.0  # collapsing
-    stop = load_checkpoint_weights(result.checkpoint.parent / "stop.pt")
-    assert stop["epoch"] == 2
     artifacts = artifact_paths(client, result.run_id)
-    assert {"checkpoints/stop.pt", "checkpoints/last.pt", "phases.png"} <= artifacts
+    assert {"checkpoints/best.pt", "checkpoints/last.pt", "phases.png"} <= artifacts
 
 
 def load_checkpoint_weights(path):
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def test_record_action_keeps_training_and_keeps_the_stop_weights(make_cfg, client) -> None:
+def test_record_action_keeps_training_and_keeps_the_best_weights(make_cfg, client) -> None:
     result = train(make_cfg(*ALWAYS_TRIGGER, "early_stop.action=record"))
     assert result.epochs == 5
     assert metric_steps(client, result.run_id, "phase") == [0, 1, 2, 3, 4, 5]
     assert metric_values(client, result.run_id, "phase") == [0.0, 0.0, 2.0, 2.0, 2.0, 2.0]
-    stop = load_checkpoint_weights(result.checkpoint.parent / "stop.pt")
-    final = load_checkpoint(result.checkpoint)["trainer"]["generator"]
-    assert stop["epoch"] == 2
-    assert any(not torch.equal(stop["generator"][k], final[k]) for k in final)
+    best_epoch, _ = best_by_logged_quality(client, result.run_id, until=5)
+    kept = load_checkpoint_weights(result.checkpoint.parent / "best.pt")
+    assert kept["epoch"] == best_epoch
+    assert client.get_run(result.run_id).data.tags["ganlab.kept_epoch"] == str(best_epoch)
+    assert "training went on" in client.get_run(result.run_id).data.tags["mlflow.note.content"]
+    if best_epoch != 5:
+        final = load_checkpoint(result.checkpoint)["trainer"]["generator"]
+        assert any(not torch.equal(kept["generator"][k], final[k]) for k in final)
 
 
-def test_no_trigger_trains_to_the_end(make_cfg, client) -> None:
+def test_no_trigger_trains_to_the_end_and_keeps_the_best(make_cfg, client) -> None:
     result = train(make_cfg("trainer.epochs=4", "early_stop=gradient", "early_stop.tau=1000"))
     assert result.epochs == 4
     tags = client.get_run(result.run_id).data.tags
     assert tags["early_stop.triggered"] == "false"
-    assert "early_stop.stop_epoch" not in tags
-    assert not (result.checkpoint.parent / "stop.pt").exists()
+    assert "early_stop.trigger_epoch" not in tags
+    best_epoch, _ = best_by_logged_quality(client, result.run_id, until=4)
+    assert tags["ganlab.kept_epoch"] == str(best_epoch)
+    assert load_checkpoint_weights(result.checkpoint.parent / "best.pt")["epoch"] == best_epoch
 
 
 def test_resuming_a_stopped_run_does_not_train_past_the_stop(make_cfg, client) -> None:
@@ -93,7 +135,6 @@ def test_replay_of_stored_history_reproduces_the_online_decision(make_cfg, clien
         assert tags["early_stop.triggered"] == "false"
     else:
         assert tags["early_stop.trigger_epoch"] == str(timeline.trigger_epoch)
-        assert tags["early_stop.stop_epoch"] == str(timeline.stop_epoch)
 
 
 def test_replay_cli_reports_regret_per_run_and_per_loss(
@@ -121,7 +162,8 @@ def test_replay_cli_reports_regret_per_run_and_per_loss(
     out = capsys.readouterr().out
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("| ns-ring8-s0 |"))
-    assert row.split(" | ")[3:7] == ["2", "collapse", "-", "2"]  # trigger, cause, -, stop
+    assert row.split(" | ")[3:6] == ["2", "collapse", "-"]  # trigger, cause, failing from
+    assert row.split(" | ")[6] in ("1", "2")  # kept: the best epoch up to the trigger
     assert (
         "| rule=gradient patience=1 reference=running tau=0.0 warmup_epochs=1 | **all** | 2 |"
         in out

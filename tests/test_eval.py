@@ -25,11 +25,11 @@ def snapshotted(make_cfg, client):
     return train(cfg)
 
 
-def test_snapshots_every_n_epochs_and_at_the_best(snapshotted, client) -> None:
+def test_snapshots_every_n_epochs_and_the_best_weights(snapshotted, client) -> None:
     paths = artifact_paths(client, snapshotted.run_id, "snapshots")
     assert {"snapshots/epoch_000002.pt", "snapshots/epoch_000004.pt"} <= paths
     assert "snapshots/epoch_000001.pt" not in paths
-    assert "snapshots/best.pt" in paths
+    assert "checkpoints/best.pt" in artifact_paths(client, snapshotted.run_id, "checkpoints")
 
 
 def test_eval_recomputes_live_values_and_logs_missing_epochs(

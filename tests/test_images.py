@@ -20,6 +20,7 @@ from ganlab.monitors.coverage import class_coverage
 from ganlab.monitors.fid import fidelity
 from ganlab.monitors.frechet import frechet_distance_samples
 from ganlab.monitors.steepness import steepness_exact, steepness_power
+from tests.conftest import metric_steps, metric_values
 from tests.image_fixtures import write_cifar10, write_mnist
 
 
@@ -335,7 +336,6 @@ def test_inception_without_network_says_how_to_work_offline(tmp_path, monkeypatc
 
 def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, client) -> None:
     from ganlab.training.run import train
-    from tests.conftest import metric_steps
 
     cfg = make_cfg(
         "experiment=phases_mnist",
@@ -384,7 +384,15 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
         assert metric_steps(client, result.run_id, key) == epochs, key
     # tau=0 fires at the first scored evaluation; what it logged is what the tags say
     assert run.data.tags["early_stop.triggered"] == "true"
-    assert run.data.metrics["early_stop/stop_epoch"] == int(run.data.tags["early_stop.stop_epoch"])
+    trigger = int(run.data.tags["early_stop.trigger_epoch"])
+    best_then = dict(
+        zip(
+            metric_steps(client, result.run_id, "best/epoch"),
+            metric_values(client, result.run_id, "best/epoch"),
+            strict=True,
+        )
+    )[trigger]
+    assert run.data.metrics["early_stop/stop_epoch"] == best_then  # the weights a stop keeps
     assert run.data.metrics["early_stop/trigger_epoch"] == int(
         run.data.tags["early_stop.trigger_epoch"]
     )
@@ -394,7 +402,7 @@ def test_smoke_scale_mnist_run_logs_the_image_metrics(data_root, make_cfg, clien
         "samples/epoch_0002.png",
         "ema/samples/epoch_0002.png",
         "phases.png",
-        "checkpoints/stop.pt",
+        "checkpoints/best.pt",
     } <= artifact_paths(client, result.run_id)
 
 

@@ -59,8 +59,6 @@ def test_discriminator_gradient_spike_triggers_and_stop_is_before_it() -> None:
     timeline = apply_rule(history(dgrad, s_p90, s_max), rule_config(**RAW))
     # score = log(g / min g since warm-up): 0 until epoch 7, log 8 = 2.08 >= tau at 7 and 8
     assert timeline.trigger_epoch == 8
-    # lowest score among the patience + window = 4 evaluations up to the trigger: epoch 6
-    assert timeline.stop_epoch == 6
     # fitting while steepness grows, refining once it plateaus (growth < 5% over 2
     # evaluations, first seen at epoch 5), collapsing from the trigger on
     assert timeline.phases == [FITTING] * 4 + [REFINING] * 3 + [COLLAPSING] * 2
@@ -74,7 +72,6 @@ def test_settling_generator_is_not_a_collapse() -> None:
     s_max = [20.0] * n
     timeline = apply_rule(history(dgrad, s_p90, s_max), rule_config(**RAW))
     assert timeline.trigger_epoch is None
-    assert timeline.stop_epoch is None
     assert COLLAPSING not in timeline.phases
 
 
@@ -115,7 +112,6 @@ def test_duality_gap_rule_triggers_on_a_rise_after_its_minimum() -> None:
     timeline = apply_rule(rows, cfg)
     # relative rise over the running minimum 0.4: 1.25 at epoch 7, 1.5 at epoch 8
     assert timeline.trigger_epoch == 8
-    assert timeline.stop_epoch == 5  # latest of the equal minima among epochs 5..8
 
 
 def test_oracle_and_regret() -> None:
@@ -128,7 +124,7 @@ def test_oracle_and_regret() -> None:
     assert judged is not None
     assert judged.oracle_epoch == 3  # 0.9 * 8/8
     assert judged.trigger_epoch == 4
-    assert judged.stop_epoch == 3  # lowest score in epochs 2..4: ties -> latest, epoch 3
+    assert judged.kept_epoch == 3  # the best up to the trigger: what a stop keeps
     assert judged.regret == pytest.approx(0.0)
     assert judged.epochs_saved == 2
     assert judged.final_quality == pytest.approx(0.3 * 2 / 8)
@@ -140,9 +136,25 @@ def test_no_trigger_means_training_to_the_end() -> None:
     judged = verdict(rows, rule_config(**RAW))
     assert judged is not None
     assert judged.trigger_epoch is None
-    assert judged.stop_epoch == 5
-    assert judged.regret == pytest.approx(0.9 - 0.4)
+    assert judged.kept_epoch == 2  # never stopped: the run keeps its best weights
+    assert judged.regret == pytest.approx(0.0)
+    assert judged.final_quality == pytest.approx(0.4)  # what the final weights give
     assert judged.epochs_saved == 0
+
+
+def test_a_stop_keeps_the_best_epoch_before_its_trigger_not_after() -> None:
+    """The demo's collapsing run as a history: quality peaks at epoch 19, falls at 25,
+    the rule fires at 26. A stop keeps epoch 19's weights (the best known at 26), even
+    though a later epoch (40) would have been as good had the run gone on."""
+    quality = [0.5] * 18 + [0.79, 0.6, 0.6, 0.6, 0.6, 0.6, 0.02, 0.02] + [0.3] * 13
+    quality += [0.79] + [0.3] * 10
+    n = len(quality)
+    rows = history([1.0] * 25 + [50.0] * (n - 25), [1.0] * n, [1.0] * n, quality, [8] * n)
+    judged = verdict(rows, rule_config(**{**RAW, "patience": 1, "warmup_epochs": 1}))
+    assert judged is not None and judged.trigger_epoch == 26
+    assert judged.kept_epoch == 19 and judged.quality_kept == pytest.approx(0.79)
+    assert judged.oracle_epoch == 19  # the earliest of equal bests
+    assert judged.regret == pytest.approx(0.0)
 
 
 def random_history(rng: random.Random, n: int) -> list:
@@ -210,7 +222,6 @@ def test_scoring_from_the_plateau_waits_for_the_spike(reference: str) -> None:
     timeline = apply_rule(history(FITTING_RISE, STEEP_P90, FLAT_MAX), cfg)
     # steepness growth falls under 5% over 3 evaluations at epoch 9; the spike is 11-12
     assert timeline.trigger_epoch == 12
-    assert timeline.stop_epoch == 10
 
 
 def test_plateau_reference_scores_nothing_during_fitting() -> None:
@@ -235,7 +246,6 @@ def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
     assert before_spike.trigger_epoch is None
     timeline = apply_rule(history(dgrad, steep, steep), defaults)
     assert timeline.trigger_epoch == 25  # the spike's epoch
-    assert timeline.stop_epoch is not None and 22 <= timeline.stop_epoch < 25
     # a 7.5x jump stays below tau = 2 once smoothed: log((75 + 10) / 2 / 10) = 1.45
     mild = [*dgrad[:24], 75.0, 10.0, 9.0]
     assert apply_rule(history(mild, steep, steep), defaults).trigger_epoch is None

@@ -45,16 +45,17 @@ class EarlyStopConfig:
     )
     action: str = option(
         "stop",
-        "`stop` ends training at the trigger (keeping the stop epoch's weights); `record` "
-        "only logs the decision and keeps training; `rewind` restores the best weights so "
-        "far, lowers both learning rates and goes on (`rewind.*`)",
+        "`stop` ends training at the trigger, the run's result being its best epoch so "
+        "far (checkpoints/best.pt); `record` only logs the decision and keeps training; "
+        "`rewind` restores the best weights so far, lowers both learning rates and goes on "
+        "(`rewind.*`). Every run keeps its best epoch's weights, whatever the action",
         choices=("stop", "record", "rewind"),
     )
     warmup_epochs: int = option(5, "evaluations before anything is scored", ge=0)
     ema: float = option(0.5, "smoothing weight of the newest value (1 = none)", gt=0, le=1)
     patience: int = option(1, "consecutive evaluations over the threshold that trigger", ge=1)
     window: int = option(
-        3, "evaluations for the plateau test, recent references and the stop search", ge=1
+        3, "evaluations for the plateau test and the rules' recent references", ge=1
     )
     plateau_tol: float = option(
         0.05, "fitting ends when steepness p90 grows less than this (relative)", ge=0

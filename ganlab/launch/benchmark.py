@@ -32,7 +32,6 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT, project_root
@@ -78,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm",
         action="store_true",
         help="also print the sealed choice's confirmation scores (logged as a look)",
+    )
+    parser.add_argument(
+        "--natural",
+        action="store_true",
+        help="also print the natural families' scores (collapses nobody injected; logged "
+        "as a look)",
     )
     parser.add_argument(
         "--choose",
@@ -142,18 +147,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"`ganlab-benchmark collapse{' --quick' if args.quick else ''}` (without "
                 "--score-only), or pass --trajectories FILE."
             )
+        command = "ganlab-benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+        sealed_splits = [
+            split
+            for split, asked in (
+                ("holdout", args.holdout),
+                ("confirm", args.confirm),
+                ("natural", args.natural),
+            )
+            if asked
+        ]
         text = write_report(
             runs,
             catalogue,
             out,
-            holdout=args.holdout,
-            confirm=args.confirm,
+            path,
+            sealed_splits=sealed_splits,
             choose_now=args.choose,
             sealed=shipped,
-            command="ganlab-benchmark " + " ".join(argv if argv is not None else sys.argv[1:]),
+            command=command,
         )
         if args.rewind:
-            text += "\n\n" + rewind_study(catalogue, runs, args, experiment, out, shipped)
+            text += "\n\n" + rewind_study(catalogue, out, shipped, command)
         if parent is not None:
             parent.log_artifacts(out, "benchmark")
     except GanlabError as exc:
@@ -295,16 +310,72 @@ def train_rewind_pairs(
     train_pairs(catalogue, seal.rule, args, experiment, out, shipped)
 
 
-def rewind_study(
-    catalogue: Catalogue,
-    runs: Sequence[Any],
-    args: argparse.Namespace,
-    experiment: str,
-    out: Path,
-    shipped: bool,
-) -> str:
-    """Compare the pairs the study trained (ganlab.study.rewind_pairs)."""
-    raise GanlabError("scoring the rewind pairs is not built yet; use --train-only.")
+def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -> str:
+    """Score the pairs the study trained (ganlab.study.rewind_pairs): a look at held-out
+    and confirmation runs, logged first."""
+    from ganlab.launch.rewind_study import pair_paths
+    from ganlab.study.looks import LookContext, file_digest, reveal
+    from ganlab.study.protocol import SEAL_PATH, read_seal
+    from ganlab.study.report import label_runs
+    from ganlab.study.rewind_pairs import (
+        SUMMARY_HEADER,
+        make_pairs,
+        pairs_figure,
+        status_rows,
+        summary_rows,
+        targets,
+    )
+    from ganlab.study.scoring import decide
+    from ganlab.study.tables import markdown_table, write_csv
+
+    seal = read_seal(SEAL_PATH if shipped else out / "choice.json")
+    if seal is None:
+        raise GanlabError("--rewind needs a sealed choice: run with --choose first.")
+    record_path, rewind_path = pair_paths(out, shipped)
+    recorded_runs = read_or_empty(record_path)
+    if not recorded_runs:
+        raise GanlabError(
+            f"no rewind pairs in {record_path}: train them with `ganlab-benchmark collapse "
+            "--rewind` (without --score-only)."
+        )
+    seal_path = SEAL_PATH if shipped else out / "choice.json"
+    context = LookContext(command, seal.rule, seal_path, record_path, catalogue.path)
+    rewind_sha = file_digest(rewind_path.read_bytes())[:16] if rewind_path.is_file() else "none"
+    shown = reveal(
+        label_runs(recorded_runs, catalogue),
+        ("holdout", "confirm"),
+        f"rewind pairs (rewind arm {rewind_sha})",
+        context,
+    )
+    rewound = {r.name: r for r in label_runs(read_or_empty(rewind_path), catalogue)}
+    lines = [
+        f"## Rewind instead of stop, in true pairs ({seal.rule.rule}, rewind.lr_scale="
+        f"{seal.rule.rewind.lr_scale}, rewind.max={seal.rule.rewind.max})",
+        "Both arms trained by this study on one machine at one commit; a pair counts only "
+        "if its two histories are identical up to the first rewind.",
+    ]
+    csv_rows: list[list[str]] = []
+    everything = []
+    for split, runs in shown.items():
+        if not runs:
+            continue
+        outcomes = {r.name: decide(r, seal.rule) for r in runs}
+        fired = {n for n, o in outcomes.items() if o.cause == "collapse"}
+        pairs = make_pairs(runs, rewound, fired, {n: o.quality_kept for n, o in outcomes.items()})
+        everything += pairs
+        status_header, status = status_rows(pairs)
+        rows = summary_rows(pairs)
+        csv_rows += [[split, *row] for row in rows]
+        cpus = sorted({t.cpu or "?" for t in recorded_runs if t.run in outcomes})
+        lines += [
+            f"### {split} runs ({len(runs)}; trained on {', '.join(cpus)})",
+            markdown_table(status_header, status),
+            markdown_table(SUMMARY_HEADER, rows),
+            "Targets: " + "; ".join(targets(pairs)) + ".",
+        ]
+    write_csv(out / "rewind.csv", ["split", *SUMMARY_HEADER], csv_rows)
+    pairs_figure(everything).savefig(out / "rewind.png")
+    return "\n\n".join(lines)
 
 
 def cli() -> None:

@@ -39,8 +39,7 @@ def mark_failing(
 ) -> Timeline:
     """Evaluations where G was frozen or D dominant for `fail_patience` in a row become
     FAILING (until a collapse trigger); the first of them triggers (cause "failing") when
-    it comes before a collapse trigger, and is its own stop epoch: a run that never
-    fitted has nothing better to keep."""
+    it comes before a collapse trigger."""
     frozen_flags = frozen(optional_series(history, epochs, G_UPDATE_KEY), cfg.frozen_tol)
     dominant_flags = (
         dominant(optional_series(history, epochs, D_ACC_KEY), cfg.dominance)
@@ -61,6 +60,6 @@ def mark_failing(
     if first_failing is not None:
         timeline.failing_epoch = epochs[first_failing]
         if first_failing < collapse_at:
-            timeline.trigger_epoch = timeline.stop_epoch = epochs[first_failing]
+            timeline.trigger_epoch = epochs[first_failing]
             timeline.cause = "failing"
     return timeline

@@ -29,8 +29,8 @@ from ganlab.rules import (
     n_modes_of,
     quality_series,
 )
-from ganlab.rules.library.oracle import oracle_rule
 from ganlab.rules.stopper import REWIND_KEY, rewound
+from ganlab.rules.verdict import Verdict
 
 PHASE_COLORS = {REFINING: "#cfe3f7", COLLAPSING: "#f7d4cf", FAILING: "#e3e3e3"}
 
@@ -68,6 +68,7 @@ def phase_figure(
     title: str,
     oracle_epoch: int | None = None,
     extra_curves: Mapping[str, str] | None = None,
+    kept_epoch: int | None = None,
 ) -> Figure:
     """Stacked panels sharing the epoch axis: quality (quality/score, what verdicts and the
     benchmark's labels read) first, then steepness, D gradient, and D's accuracy with G's
@@ -119,7 +120,7 @@ def phase_figure(
     rewinds = [(e, int(m[REWIND_KEY])) for e, m in history if REWIND_KEY in m]
     for ax in axes:
         _shade(ax, timeline, last_epoch)
-        _mark(ax, timeline.stop_epoch, "--", "black")
+        _mark(ax, kept_epoch, "--", "black")
         _mark(ax, timeline.trigger_epoch, ":", "tab:red")
         _mark(ax, oracle_epoch, "-.", "tab:green")
         for at, back in rewinds:  # early_stop.action=rewind: where the run went back
@@ -140,7 +141,7 @@ def phase_figure(
     legend = (
         f"shaded: {PHASE_NAMES[REFINING]} (blue), {PHASE_NAMES[COLLAPSING]} (red), "
         f"{PHASE_NAMES[FAILING]} (grey)\n"
-        "-- stop epoch,  : trigger,  -. best quality (oracle)"
+        "-- weights kept at a stop (best so far),  : trigger,  -. best quality (oracle)"
         + (",  purple: rewind (the span undone)" if rewinds else "")
     )
     fig.suptitle(f"{title}\n{legend}", fontsize=9)
@@ -175,9 +176,12 @@ def rule_figure(history: History, cfg: EarlyStopConfig, title: str) -> Figure:
     """The phase figure of a history as `cfg`'s rule reads it, with the oracle epoch."""
     timeline = apply_rule(rewound(history), cfg)  # as the rule read a run that rewound
     final = PHASE_NAMES[timeline.phase_at(history[-1][0])] if history else "-"
+    epochs, quality = quality_series(history)
+    judged = Verdict(timeline, tuple(epochs), tuple(quality)) if epochs else None
     return phase_figure(
         history,
         timeline,
         f"{title}: rule {cfg.rule}, final phase {final}",
-        oracle_rule(history, cfg).stop_epoch,
+        judged.oracle_epoch if judged else None,
+        kept_epoch=judged.kept_epoch if judged and timeline.trigger_epoch is not None else None,
     )

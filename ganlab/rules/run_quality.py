@@ -70,6 +70,17 @@ def bounded_quality(history: History) -> tuple[list[int], list[float]]:
     return [e for e, _ in points], [q for _, q in points]
 
 
+def epoch_quality(epoch: int, metrics: Mapping[str, float]) -> float | None:
+    """One evaluation's quality as a run knows it online, higher is better: the bounded
+    quality when the epoch logged it, else minus FID (images evaluated by FID only);
+    None when the epoch logged neither."""
+    for quality_of in (bounded_quality, quality_series):
+        values = quality_of([(epoch, metrics)])[1]
+        if values:
+            return values[0]
+    return None
+
+
 COVERAGE_KEYS = ("quality/modes_covered", "quality/classes_present")
 
 

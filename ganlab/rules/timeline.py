@@ -1,5 +1,8 @@
 """What a rule returns, and the pieces every rule uses: phases, the history's series,
-the plateau test for the end of fitting, the trigger search and the stop epoch."""
+the plateau test for the end of fitting and the trigger search.
+
+A rule says when a run collapses or fails, not which weights to keep: a run keeps its
+best epoch by quality (ganlab.rules.verdict, ganlab.training.best)."""
 
 from __future__ import annotations
 
@@ -37,7 +40,6 @@ class Timeline:
     scores: list[float | None] = field(default_factory=list)
     phases: list[int] = field(default_factory=list)
     trigger_epoch: int | None = None
-    stop_epoch: int | None = None
     # what the trigger saw: "collapse" or "failing" (the run never fitted); None: no trigger
     cause: str | None = None
     failing_epoch: int | None = None  # first evaluation marked failing, if any
@@ -85,24 +87,14 @@ def plateau_phases(progress: Sequence[float], cfg: EarlyStopConfig, growing: boo
     return phases
 
 
-def find_trigger(
-    epochs: list[int], scores: list[float | None], threshold: float, cfg: EarlyStopConfig
-) -> tuple[int | None, int | None]:
-    """(trigger index, stop index): first run of `patience` scores >= threshold, and the
-    lowest score among the patience + window evaluations up to the trigger."""
+def find_trigger(scores: list[float | None], threshold: float, cfg: EarlyStopConfig) -> int | None:
+    """The trigger's index: the end of the first run of `patience` scores >= threshold."""
     streak = 0
     for i, score in enumerate(scores):
         streak = streak + 1 if score is not None and score >= threshold else 0
         if streak == cfg.patience:
-            candidates = [
-                j
-                for j in range(max(0, i - cfg.patience - cfg.window + 1), i + 1)
-                if scores[j] is not None
-            ]
-            # lowest score; among equals the latest (more training at the same health)
-            stop = min(candidates, key=lambda j: (scores[j], -j))
-            return i, stop
-    return None, None
+            return i
+    return None
 
 
 def finish(
@@ -112,7 +104,7 @@ def finish(
     threshold: float,
     cfg: EarlyStopConfig,
 ) -> Timeline:
-    trigger, stop = find_trigger(epochs, scores, threshold, cfg)
+    trigger = find_trigger(scores, threshold, cfg)
     if trigger is not None:
         phases = phases[:trigger] + [COLLAPSING] * (len(phases) - trigger)
     return Timeline(
@@ -120,7 +112,6 @@ def finish(
         scores=scores,
         phases=phases,
         trigger_epoch=None if trigger is None else epochs[trigger],
-        stop_epoch=None if stop is None else epochs[stop],
         cause=None if trigger is None else "collapse",
     )
 

@@ -6,14 +6,17 @@ phase figures and the collapse benchmark. A `Verdict` holds the rule's timeline 
 per evaluation, trigger, stop, cause) and reads quality off the history at the stop, at
 the best epoch (the oracle) and at the end.
 
-Regret = quality at the best epoch - quality at the stop epoch (the last evaluated epoch
-when the rule never triggers): what stopping there cost against the best one could have
-kept. Epochs saved = last epoch - trigger epoch.
+Whatever the action, a run keeps the weights of its best epoch by the quality it knows
+online (ganlab.training.best). A stop at the trigger therefore keeps the best epoch up to
+the trigger (`kept_epoch`); a run the rule never stops keeps the best of the whole run,
+as does a run that only records. Regret = quality at the best epoch of the whole run -
+quality at the kept epoch: what stopping cost against never stopping while keeping the
+best weights. Epochs saved = last epoch - trigger epoch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from omegaconf import OmegaConf
@@ -56,16 +59,16 @@ class Verdict:
         return self.epochs[-1]
 
     @property
-    def stop_epoch(self) -> int:
-        """Where the rule would stop: its stop epoch, or the end when it never triggers."""
-        stop = self.timeline.stop_epoch
-        return stop if stop is not None else self.last_epoch
+    def kept_epoch(self) -> int:
+        """The weights a stop at the trigger keeps: the earliest epoch of best quality up
+        to the trigger (the whole run when the rule never fires), as known online."""
+        end = self.trigger_epoch if self.trigger_epoch is not None else self.last_epoch
+        return best_epoch(self.epochs, self.quality, end)
 
     @property
     def oracle_epoch(self) -> int:
-        """The earliest epoch of best quality."""
-        best = max(range(len(self.epochs)), key=lambda i: (self.quality[i], -i))
-        return self.epochs[best]
+        """The earliest epoch of best quality over the whole run."""
+        return best_epoch(self.epochs, self.quality, self.last_epoch)
 
     def quality_at(self, epoch: int) -> float:
         """Quality at the latest evaluated epoch at or before `epoch`."""
@@ -73,8 +76,9 @@ class Verdict:
         return self.quality[index]
 
     @property
-    def quality_at_stop(self) -> float:
-        return self.quality_at(self.stop_epoch)
+    def quality_kept(self) -> float:
+        """Quality of the weights a stop at the trigger keeps."""
+        return self.quality_at(self.kept_epoch)
 
     @property
     def quality_at_oracle(self) -> float:
@@ -86,11 +90,18 @@ class Verdict:
 
     @property
     def regret(self) -> float:
-        return self.quality_at_oracle - self.quality_at_stop
+        return self.quality_at_oracle - self.quality_kept
 
     @property
     def epochs_saved(self) -> int:
         return 0 if self.trigger_epoch is None else self.last_epoch - self.trigger_epoch
+
+
+def best_epoch(epochs: Sequence[int], quality: Sequence[float], end: int) -> int:
+    """The earliest evaluated epoch of highest quality at or before `end` (the first
+    evaluation when none is that early)."""
+    candidates = [i for i, e in enumerate(epochs) if e <= end] or [0]
+    return epochs[max(candidates, key=lambda i: (quality[i], -i))]
 
 
 def verdict(
@@ -119,9 +130,16 @@ def rule_of(params: Mapping[str, str]) -> EarlyStopConfig:
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
 
-def describe(history: History, cfg: EarlyStopConfig, timeline: Timeline) -> str:
+def describe(
+    history: History,
+    cfg: EarlyStopConfig,
+    timeline: Timeline,
+    kept: tuple[int, float] | None = None,
+    stopped: bool = False,
+) -> str:
     """A run's verdict in a few Markdown lines, for its MLflow description: when each
-    phase began, what the rule decided, and quality at the best, stop and last epochs.
+    phase began, what the rule decided, which epoch's weights the run keeps (`kept`: its
+    epoch and quality, checkpoints/best.pt) and quality at the best and last epochs.
 
     Quality here is the bounded one (hq_fraction x modes_covered / n_modes on mixtures,
     the classifier's class_quality on images), or minus FID when only FID was logged."""
@@ -148,19 +166,21 @@ def describe(history: History, cfg: EarlyStopConfig, timeline: Timeline) -> str:
     lines.append("- phases: fitting from epoch 0" + "".join(f", {o}" for o in onsets))
     if timeline.trigger_epoch is not None:
         cause = "never fitted" if timeline.cause == "failing" else str(timeline.cause)
-        lines.append(
-            f"- the rule fired at epoch {timeline.trigger_epoch} ({cause}) and chose stop "
-            f"epoch {timeline.stop_epoch}"
-        )
+        then = "the run stopped there" if stopped else "training went on"
+        lines.append(f"- the rule fired at epoch {timeline.trigger_epoch} ({cause}); {then}")
     else:
         lines.append("- the rule did not fire")
+    if kept is not None:
+        lines.append(
+            f"- the run keeps the weights of epoch {kept[0]} (quality {kept[1]:.3f}), its "
+            "best so far when it ended: `checkpoints/best.pt`"
+        )
     if judged is None:
-        lines.append("- no quality was logged (monitors off)")
+        lines.append("- no quality was logged (monitors off): the run keeps its last weights")
     else:
         lines.append(
             f"- quality ({name}): best {judged.quality_at_oracle:.3f} at epoch "
-            f"{judged.oracle_epoch}, {judged.quality_at_stop:.3f} at the stop epoch "
-            f"{judged.stop_epoch}, final {judged.final_quality:.3f} at epoch {judged.last_epoch}"
+            f"{judged.oracle_epoch}, final {judged.final_quality:.3f} at epoch {judged.last_epoch}"
         )
     return "\n".join(lines)
 

@@ -56,6 +56,7 @@ class Catalogue:
     confirm_seeds: frozenset[int] = frozenset()
     # families added after the choice, whose collapses nobody injected: a split of their own
     natural_families: frozenset[str] = frozenset()
+    path: Path = CATALOGUE_FILE  # the file it was read from (its labels are pinned by hash)
 
     def jobs(self) -> Iterator[Job]:
         for family, spec in self.families.items():
@@ -115,4 +116,5 @@ def load_catalogue(path: Path = CATALOGUE_FILE, quick: bool = False) -> Catalogu
         holdout_families=frozenset(spec.get("holdout_families", [])),
         confirm_seeds=frozenset(spec.get("confirm_seeds", [])),
         natural_families=frozenset(spec.get("natural_families", [])),
+        path=path,
     )

@@ -3,13 +3,15 @@
 Runs are selected by experiment, sweep (its parent run id), tags and an MLflow filter.
 For each run it reports what its own stopping rule decided (re-applied to the stored
 history with the run's logged `early_stop.*` params, which reproduces the online
-decision), the oracle epoch, regret, quality at the stop and at the end, and when each
-phase began; then per group (--by: tags or any config key, default: per loss, across
-seeds) the mean and 95% confidence interval (Student's t over the group's runs) of the
-final, best and stop-epoch quality and of the stop epoch, with the number of runs.
+decision), the epoch whose weights a stop at the trigger keeps (the best so far; the
+run's best when the rule never fires), the oracle epoch, regret, quality kept and at the
+end, and when each phase began; then per group (--by: tags or any config key, default:
+per loss, across seeds) the mean and 95% confidence interval (Student's t over the
+group's runs) of the final, best and kept quality and of the kept epoch, with the
+number of runs.
 
 Writes into --out: `runs.csv` / `runs.md`, `groups.csv` / `groups.md`, `grid.png` (one
-column per group: steepness, D gradient and quality over epochs, one line per run, stop
+column per group: steepness, D gradient and quality over epochs, one line per run, kept
 epochs marked), `bands.png` (each group's mean quality over epochs with its 95% CI band)
 and, with --per-run, each run's phase figure. With --sweep the files are
 also logged to the sweep's parent run.
@@ -65,9 +67,9 @@ RUN_HEADER = [
     "collapsing from",
     "failing from",
     "trigger",
-    "stop",
+    "kept",
     "oracle",
-    "q(stop)",
+    "q(kept)",
     "q(oracle)",
     "q(final)",
     "regret",
@@ -78,8 +80,8 @@ GROUP_HEADER = [
     "failed",
     "q(final) mean ± 95% CI",
     "q(best) mean ± 95% CI",
-    "q(stop) mean ± 95% CI",
-    "stop epoch mean ± 95% CI",
+    "q(kept) mean ± 95% CI",
+    "kept epoch mean ± 95% CI",
     "median regret",
     "triggered",
     "marked failing",
@@ -146,9 +148,9 @@ def run_row(run: StoredRun, by: Sequence[str]) -> tuple[list[str], Verdict | Non
         return cells + ["-"] * (len(RUN_HEADER) - len(cells)), None
     return cells + [
         fmt(judged.trigger_epoch),
-        str(judged.stop_epoch),
+        str(judged.kept_epoch),
         str(judged.oracle_epoch),
-        fmt(judged.quality_at_stop),
+        fmt(judged.quality_kept),
         fmt(judged.quality_at_oracle),
         fmt(judged.final_quality),
         fmt(judged.regret),
@@ -185,8 +187,8 @@ def group_rows(
                 str(sum(r.status != "FINISHED" for r, _ in members)),
                 fmt_ci([j.final_quality for j in judged]),
                 fmt_ci([j.quality_at_oracle for j in judged]),
-                fmt_ci([j.quality_at_stop for j in judged]),
-                fmt_ci([float(j.stop_epoch) for j in judged], 1),
+                fmt_ci([j.quality_kept for j in judged]),
+                fmt_ci([float(j.kept_epoch) for j in judged], 1),
                 median([j.regret for j in judged]),
                 fmt(sum(j.trigger_epoch is not None for j in judged) / len(judged), 2)
                 if judged
@@ -239,13 +241,13 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
             label = f"s{run.tags.get('seed', '?')} {run.run_id[:6]}"
             for row, key in enumerate((STEEPNESS_P90_KEY, DGRAD_KEY)):
                 axes[row][column].plot(*_curve(run, key), color=color, lw=1)
-            timeline = own_verdict(run)[0]
+            timeline, judged = own_verdict(run)
             _mark_phase_onsets(axes[0][column], run, timeline, color)
             epochs, quality = quality_series(run.history)
             axes[2][column].plot(epochs, quality, color=color, lw=1, label=label)
-            stop = timeline.stop_epoch
-            if stop is not None and stop in epochs:
-                axes[2][column].plot(stop, quality[epochs.index(stop)], "o", color=color, ms=5)
+            kept = judged.kept_epoch if judged is not None else None
+            if kept is not None and kept in epochs:
+                axes[2][column].plot(kept, quality[epochs.index(kept)], "o", color=color, ms=5)
         axes[0][column].set_title(name, fontsize=10)
         axes[2][column].set_xlabel("epoch")
         axes[2][column].legend(fontsize=7, loc="lower right")
@@ -261,7 +263,7 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     axes[2][0].set_ylim(-0.02, 1.02)
     title = (
         f"runs by {', '.join(by)}: triangles mark where refining begins, crosses where "
-        "collapsing begins, dots each run's stop epoch"
+        "collapsing begins, dots the epoch each run keeps"
     )
     width_chars = max(40, int(fig.get_figwidth() * 100 / 7))  # ~7 px a character at 10 pt
     wrapped = textwrap.fill(title, width_chars)

@@ -5,17 +5,17 @@ stored config, the chosen monitors run on it exactly as they would have during t
 (same fixed latents and real sets, same keys), and the values are logged into the same
 MLflow run at the snapshot's epoch, so they line up with the live curves.
 
-    ganlab-eval RUN_ID --metrics prdc,fid --epochs 10,20,best,stop
+    ganlab-eval RUN_ID --metrics prdc,fid --epochs 10,20,best
     ganlab-eval RUN_ID --metrics pr,dc --epochs all --set monitor.prdc.n_samples=10000
 
 --metrics takes monitor names (ganlab.monitors: quality, prdc, fid, classifier, steepness,
 layer_norms, dgrad, dconf, duality_gap, ...) and the aliases pr, dc (= prdc) and is
 (= classifier: the IS in the classifier's features; in Inception features use
 `--metrics fid --set monitor.fid.inception_score=true`). --epochs takes epoch
-numbers, `best` (the best epoch by the run's quality), `stop` (the rule's stop epoch) or
-`all` (every snapshot). A metric already logged at a snapshot's epoch is left as it is and
-reported, unless --overwrite. Snapshots exist only for runs trained with
-trainer.snapshot_every_n_epochs > 0 (the stop epoch's weights whenever the rule fired).
+numbers, `best` (the weights the run keeps: its best epoch by its own quality, or the
+best before it stopped; every run has it) or `all` (every snapshot). A metric already
+logged at a snapshot's epoch is left as it is and reported, unless --overwrite. Epoch
+snapshots exist only for runs trained with trainer.snapshot_every_n_epochs > 0.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from ganlab.registry import MONITORS
 from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
 from ganlab.training.build import build_parts, resolve_device
 from ganlab.training.checkpoint import WEIGHTS_FORMAT
-from ganlab.training.snapshots import BEST, SNAPSHOT_DIR, STOP, STOP_ARTIFACT, epoch_of_name
+from ganlab.training.snapshots import BEST, BEST_ARTIFACT, SNAPSHOT_DIR, epoch_of_name
 from ganlab.training.steps import GanParts
 
 log = logging.getLogger("ganlab")
@@ -55,7 +55,7 @@ class EvalError(GanlabError):
 
 @dataclass
 class Snapshot:
-    label: str  # "10", "best", "stop"
+    label: str  # "10", "best"
     artifact: str  # path inside the run's artifacts
 
 
@@ -76,17 +76,15 @@ def monitor_names(requested: Sequence[str], known: Sequence[str]) -> list[str]:
 
 
 def available_snapshots(run: RunTracker) -> dict[str, Snapshot]:
-    """{label: snapshot} of everything the run kept: epochs, best, stop."""
+    """{label: snapshot} of everything the run kept: epochs, and `best` (the weights the
+    run keeps: its best epoch, or its best before it stopped)."""
     found: dict[str, Snapshot] = {}
     for path in run.artifact_paths(SNAPSHOT_DIR):
-        name = Path(path).name
-        epoch = epoch_of_name(name)
+        epoch = epoch_of_name(Path(path).name)
         if epoch is not None:
             found[str(epoch)] = Snapshot(str(epoch), path)
-        elif name == f"{BEST}.pt":
-            found[BEST] = Snapshot(BEST, path)
-    if any(Path(p).name == "stop.pt" for p in run.artifact_paths("checkpoints")):
-        found[STOP] = Snapshot(STOP, STOP_ARTIFACT)
+    if BEST_ARTIFACT in run.artifact_paths(str(Path(BEST_ARTIFACT).parent)):
+        found[BEST] = Snapshot(BEST, BEST_ARTIFACT)
     return found
 
 
@@ -98,14 +96,14 @@ def choose(requested: Sequence[str], found: dict[str, Snapshot], run_id: str) ->
             raise EvalError(
                 f"run {run_id} kept no snapshots; train with trainer.snapshot_every_n_epochs=N."
             )
-        return [found[k] for k in epochs] + [found[k] for k in (BEST, STOP) if k in found]
+        return [found[k] for k in epochs] + [found[k] for k in (BEST,) if k in found]
     missing = [item for item in requested if item not in found]
     if missing:
-        have = ", ".join(epochs + [k for k in (BEST, STOP) if k in found]) or "none"
+        have = ", ".join(epochs + [k for k in (BEST,) if k in found]) or "none"
         raise EvalError(
             f"run {run_id} has no snapshot for {', '.join(missing)}; it has: {have}. "
-            "Snapshots are kept every trainer.snapshot_every_n_epochs epochs (0 = none), "
-            "`best` with them, `stop` when the stopping rule fired."
+            "Snapshots are kept every trainer.snapshot_every_n_epochs epochs (0 = none); "
+            "`best` is the weights every run keeps (its best epoch, checkpoints/best.pt)."
         )
     return [found[item] for item in requested]
 
@@ -200,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("run_id", help="the MLflow run id of a finished run")
     parser.add_argument("--metrics", required=True, help="comma-separated monitors/aliases")
-    parser.add_argument("--epochs", default="all", help="e.g. 10,20,best,stop or all")
+    parser.add_argument("--epochs", default="all", help="e.g. 10,20,best or all")
     parser.add_argument("--tracking-uri", help="default: as ganlab-train resolves it")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"

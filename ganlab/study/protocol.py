@@ -12,10 +12,15 @@ scores logged, one confirmation at the end.
    not see.
 3. **The choice**: the family with the best cross-validated score; its setting is then
    chosen on every tuning run (and the learned model refitted on them). Sealed in
-   benchmarks/collapse/choice.json with the date, the commit and every family's result.
-4. **Looks**: held-out scores are printed only with `--holdout`, confirmation scores only
-   with `--confirm`; each such call appends a line to docs/collapse-looks.md. The
-   confirmation split is meant to be looked at once, after the choice is sealed.
+   benchmarks/collapse/choice.json with the date, the commit, every family's result and
+   sha256 pins of the rule's code, its settings, the labels, the learned model and the
+   tuning runs (ganlab.study.looks): a report whose pins differ says so first.
+4. **Looks**: held-out, confirmation and natural scores are computed only through
+   ganlab.study.looks.reveal, which logs each look first. The confirmation and natural
+   splits are meant to be looked at once, after the choice is sealed.
+
+Every family names each setting of its rule (`Family`), so --choose gives choice.json
+back as long as the code and the tuning runs are those it pins.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import json
 import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +41,11 @@ from ganlab.rules import rule_config
 from ganlab.rules.features import FeatureSpec
 from ganlab.rules.library.learned import SHIPPED_MODEL
 from ganlab.study.learned_fit import fit, save
+from ganlab.study.looks import seal_pins
 from ganlab.study.scoring import LabelledRun, Outcome, Score, decide, objective, score
 
 SEAL_FORMAT = "ganlab-collapse-choice/1"
 SEAL_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "choice.json"
-LOOK_LOG = PROJECT_ROOT / "docs" / "collapse-looks.md"
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,8 @@ class Seal:
     date: str
     commit: str
     command: str
+    # sha256 of what the choice was made with (ganlab.study.looks.seal_pins)
+    pins: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -263,6 +270,7 @@ class Seal:
             "date": self.date,
             "commit": self.commit,
             "command": self.command,
+            "pins": self.pins,
         }
 
     @classmethod
@@ -275,6 +283,7 @@ class Seal:
             data["date"],
             data["commit"],
             data["command"],
+            dict(data.get("pins", {})),
         )
 
 
@@ -295,11 +304,12 @@ def choose(
     runs: Sequence[LabelledRun],
     commit: str,
     command: str,
+    catalogue: Path,
     model_path: Path = SHIPPED_MODEL,
     report: Callable[[str], None] = print,
 ) -> Seal:
     """Run the protocol on the tuning runs `runs`; the learned model of the final fit is
-    written to `model_path`."""
+    written to `model_path`; the seal pins what the choice was made with."""
     report(f"protocol: cross-validating {len(FAMILIES)} rule families on {len(runs)} tuning runs")
     results = {
         family: cross_validate(family, runs, report, model_dir=model_path.parent)
@@ -319,7 +329,8 @@ def choose(
     setting = results[chosen].setting
     if setting.rule == "learned":
         setting = rule_config("learned", **_portable(settings_of(setting)))
-    return Seal(chosen, setting, families, datetime.date.today().isoformat(), commit, command)
+    pins = seal_pins(setting, runs, catalogue, model_path)
+    return Seal(chosen, setting, families, datetime.date.today().isoformat(), commit, command, pins)
 
 
 def summary(s: Score) -> dict[str, Any]:
@@ -339,23 +350,3 @@ def write_seal(seal: Seal, path: Path = SEAL_PATH) -> None:
 
 def read_seal(path: Path = SEAL_PATH) -> Seal | None:
     return Seal.from_json(json.loads(path.read_text())) if path.is_file() else None
-
-
-def log_look(what: str, commit: str, command: str, path: Path = LOOK_LOG) -> None:
-    """Append one look at held-out or confirmation scores to the look log."""
-    if not path.is_file():
-        path.write_text(LOOK_LOG_HEADER)
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    with path.open("a") as handle:
-        handle.write(f"| {stamp} | {commit or '-'} | {what} | `{command}` |\n")
-
-
-LOOK_LOG_HEADER = """# Looks at the collapse benchmark's held-out and confirmation scores
-
-Every call of `ganlab-benchmark collapse` that prints held-out (`--holdout`) or
-confirmation (`--confirm`) scores appends a line here, so a reader can tell which
-numbers could have steered which choice (docs/collapse.md, "The protocol").
-
-| when | commit | what was looked at | command |
-|---|---|---|---|
-"""

@@ -1,11 +1,12 @@
 """`ganlab-replay`: judge a stopping rule on stored runs, without retraining.
 
 Reads each run's metric history from the tracking store, applies a rule (any
-`early_stop.*` parameters, given as KEY=VALUE), and compares its stop epoch with the
-oracle's (the epoch of best quality). Regret = quality at the oracle epoch - quality at
-the rule's stop epoch (the last epoch when the rule never triggers); epochs saved = last
-epoch - trigger epoch. The "never stop" rows are the baseline a rule must beat: the
-regret of simply training to the end. Comma-separated values form a grid, ranked by
+`early_stop.*` parameters, given as KEY=VALUE), and compares the epoch a stop at its
+trigger keeps (the best so far: every run keeps its best weights) with the oracle's (the
+best of the whole run). Regret = quality at the oracle epoch - quality kept; epochs saved
+= last epoch - trigger epoch. Never stopping keeps the oracle epoch (regret 0): a stop is
+worth the epochs it saves only at a small regret. q(final) is what training to the end
+without keeping the best would give. Comma-separated values form a grid, ranked by
 median regret, then mean regret, then epochs saved. Judging rules on *labelled* runs
 (caught collapses, false alarms, failing runs) is `ganlab-benchmark collapse`'s job.
 
@@ -113,7 +114,7 @@ class Summary:
             str(n),
             fmt(self.median_regret),
             fmt(self.mean_regret),
-            fmt(statistics.fmean(v.stop_epoch for v in self.verdicts), 1),
+            fmt(statistics.fmean(v.kept_epoch for v in self.verdicts), 1),
             fmt(sum(v.trigger_epoch is not None for v in self.verdicts) / n, 2),
             fmt(sum(v.failing_epoch is not None for v in self.verdicts) / n, 2),
             fmt(self.epochs_saved, 1),
@@ -126,7 +127,7 @@ SUMMARY_HEADER = [
     "runs",
     "median regret",
     "mean regret",
-    "mean stop epoch",
+    "mean kept epoch",
     "triggered",
     "marked failing",
     "mean epochs saved",
@@ -138,9 +139,9 @@ RUN_HEADER = [
     "trigger",
     "cause",
     "failing from",
-    "stop",
+    "kept",
     "oracle",
-    "q(stop)",
+    "q(kept)",
     "q(oracle)",
     "q(final)",
     "regret",
@@ -169,9 +170,9 @@ def per_run_rows(runs: Sequence[StoredRun], cfg: EarlyStopConfig, group_by: str)
             fmt(v.trigger_epoch),
             v.cause or "-",
             fmt(v.failing_epoch),
-            str(v.stop_epoch),
+            str(v.kept_epoch),
             str(v.oracle_epoch),
-            fmt(v.quality_at_stop),
+            fmt(v.quality_kept),
             fmt(v.quality_at_oracle),
             fmt(v.final_quality),
             fmt(v.regret),

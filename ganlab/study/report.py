@@ -1,16 +1,20 @@
-"""The collapse benchmark's report: labels, the sealed choice, scores per split, curves.
+"""The collapse benchmark's report: labels, the sealed choice, scores per split, the
+quality each run keeps, curves.
 
-Nothing here chooses anything unless asked (`choose=True`, ganlab.study.protocol): the
+Nothing here chooses anything unless asked (`choose_now`, ganlab.study.protocol): the
 report scores the sealed choice (benchmarks/collapse/choice.json), each rule family's
 sealed setting, the previous default and the baselines on the tuning split, and on the
-held-out and confirmation splits only when asked, each such look appended to the look
-log (docs/collapse-looks.md).
+sealed splits (held out, confirmation, natural) only when asked, through
+ganlab.study.looks.reveal, which logs the look first. Its first line says whether the
+seal holds: the code, settings, labels, model and tuning runs it scores are those the
+choice pinned.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +22,18 @@ from matplotlib.figure import Figure
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import rule_config
+from ganlab.rules.library.learned import SHIPPED_MODEL
+from ganlab.study import clusters
 from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG, Catalogue
 from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED, PARTIAL
+from ganlab.study.looks import LookContext, reveal, seal_differences, seal_pins
 from ganlab.study.protocol import (
     FAMILIES,
-    LOOK_LOG,
     SEAL_PATH,
     THRESHOLD_OF,
+    Seal,
     choose,
     family_setting,
-    log_look,
     read_seal,
     settings_of,
     write_seal,
@@ -155,8 +161,8 @@ RUN_HEADER = [
     "trigger",
     "cause",
     "failing from",
-    "stop",
-    "q(stop)",
+    "kept at a stop",
+    "q(kept)",
     "q(best)",
     "regret",
     "why this label",
@@ -180,8 +186,8 @@ def run_rows(outcomes: Mapping[str, Sequence[Outcome]]) -> list[list[str]]:
                     fmt(o.trigger_epoch),
                     o.cause or "-",
                     fmt(o.failing_epoch),
-                    str(o.stop_epoch),
-                    fmt(o.quality_at_stop),
+                    str(o.kept_epoch),
+                    fmt(o.quality_kept),
                     fmt(o.best_quality),
                     fmt(o.regret),
                     label.reason,
@@ -309,47 +315,150 @@ def threshold_curve(
     return out
 
 
+KEPT_MARGIN = 0.02  # the targets: within this of keeping the best, no family lower by more
+
+
+def kept_groups(
+    outcomes: Sequence[Outcome], value: Callable[[Outcome], float]
+) -> list[list[float]]:
+    """`value` of the fitted runs, one list per scenario (the cluster bootstrap's unit)."""
+    groups: dict[str, list[float]] = {}
+    for o in outcomes:
+        if o.run.fitted:
+            groups.setdefault(o.run.scenario_key, []).append(value(o))
+    return [groups[k] for k in sorted(groups)]
+
+
+def median_text(groups: Sequence[Sequence[float]]) -> str:
+    values = [v for g in groups for v in g]
+    if not values:
+        return "-"
+    ci = clusters.median_ci(groups)
+    bounds = "" if ci is None else f" {{{ci[0]:.3f}, {ci[1]:.3f}}}"
+    return f"{statistics.median(values):.3f}{bounds}"
+
+
+KEPT_BASELINES: dict[str, Callable[[Outcome], float]] = {
+    "never stop, final weights": lambda o: o.final_quality,
+    "never stop, keep the best": lambda o: o.best_quality,
+}
+
+
+def kept_table(
+    outcomes: Mapping[str, Sequence[Outcome]], families: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
+    """Median quality kept on fitted runs: each rule stopping at its trigger (keeping its
+    best so far) and the two baselines, over all families {cluster bootstrap over
+    scenarios} and per family, with the epochs a stop saves."""
+    header = [
+        "what the run keeps",
+        "fitted runs (scenarios)",
+        "median quality kept {95% CI over scenarios}",
+        *(f"median, {f}" for f in families),
+        "epochs saved",
+    ]
+    first = next(iter(outcomes.values()), [])
+    rows = []
+    entries: list[tuple[str, Sequence[Outcome], Callable[[Outcome], float], bool]] = [
+        (name, first, value, False) for name, value in KEPT_BASELINES.items()
+    ]
+    entries += [
+        (f"stop: {name}", items, lambda o: o.quality_kept, True) for name, items in outcomes.items()
+    ]
+    for name, items, value, stops in entries:
+        groups = kept_groups(items, value)
+        fitted = [o for o in items if o.run.fitted]
+        per_family = []
+        for family in families:
+            values = [value(o) for o in fitted if o.run.family == family]
+            per_family.append(fmt(statistics.median(values)) if values else "-")
+        saved = statistics.fmean(o.saved for o in items) if stops and items else 0.0
+        rows.append(
+            [
+                name,
+                f"{len(fitted)} ({len(groups)})",
+                median_text(groups),
+                *per_family,
+                f"{saved:.0%}",
+            ]
+        )
+    return header, rows
+
+
+def does_no_harm(outcomes: Sequence[Outcome]) -> tuple[bool, str]:
+    """Whether stopping at the rule's trigger (keeping the best so far) does no harm on
+    these runs: median kept quality of fitted runs >= never stopping's final weights,
+    within KEPT_MARGIN of keeping the best without stopping, and no family where it is
+    lower than the final weights by more than KEPT_MARGIN. With the numbers."""
+    fitted = [o for o in outcomes if o.run.fitted]
+    if not fitted:
+        return False, "no fitted runs"
+    kept = statistics.median(o.quality_kept for o in fitted)
+    final = statistics.median(o.final_quality for o in fitted)
+    best = statistics.median(o.best_quality for o in fitted)
+    worst = []
+    for family in sorted({o.run.family for o in fitted}):
+        mine = [o for o in fitted if o.run.family == family]
+        gap = statistics.median(o.quality_kept for o in mine) - statistics.median(
+            o.final_quality for o in mine
+        )
+        if gap < -KEPT_MARGIN:
+            worst.append(f"{family} {gap:+.3f}")
+    ok = kept >= final and kept >= best - KEPT_MARGIN and not worst
+    return ok, (
+        f"median kept {kept:.3f} against {final:.3f} (final weights) and {best:.3f} (best "
+        f"kept); families lower than the final weights by more than {KEPT_MARGIN}: "
+        + (", ".join(worst) or "none")
+    )
+
+
+def seal_line(seal: Seal | None, catalogue: Catalogue, tuning: Sequence[LabelledRun]) -> str:
+    """The report's first line: whether what is scored is what the seal pins."""
+    if seal is None:
+        return "**No sealed choice**: nothing here was chosen by the protocol."
+    if not seal.pins:
+        return (
+            f"**The seal has no pins** (sealed {seal.date} at {seal.commit}): it cannot be checked."
+        )
+    now = seal_pins(rule_config(), tuning, catalogue.path)
+    differ = seal_differences(seal.pins, now)
+    if differ:
+        return (
+            f"**The seal does not hold**: {', '.join(differ)} differ from what the choice "
+            f"sealed on {seal.date} at {seal.commit} pins (benchmarks/collapse/choice.json): "
+            "these are not the sealed choice's scores."
+        )
+    return (
+        f"Seal: holds (the rule's code, the default rule's settings, the labels, the learned "
+        f"model and the tuning runs are those sealed on {seal.date} at {seal.commit})."
+    )
+
+
 def write_report(
     stored: Sequence[RunRecord],
     catalogue: Catalogue,
     out: Path,
-    holdout: bool = False,
-    confirm: bool = False,
+    trajectories: Path,
+    sealed_splits: Sequence[str] = (),
     choose_now: bool = False,
     sealed: bool = True,
     command: str = "",
     report: Any = print,
-    looks: Path | None = None,
 ) -> str:
     """Label every run; seal a choice if asked; score the sealed choice, each family's
-    setting and the baselines on the tuning split (and on the held-out or confirmation
-    split when asked, logging the look); write everything into `out`."""
+    setting and the baselines on the tuning split, and on the sealed splits asked for
+    (holdout, confirm, natural) through a logged look; write everything into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     runs = [r for r in label_runs(stored, catalogue) if r.split is not None]
-    splits = {name: [r for r in runs if r.split == name] for name in ("tune", "holdout", "confirm")}
+    tuning = [r for r in runs if r.split == "tune"]
     commit = repository_commit()
     seal_path = SEAL_PATH if sealed else out / "choice.json"
     if choose_now:
-        model = None if sealed else out / "learned_model.json"
-        chosen = choose(
-            splits["tune"],
-            commit,
-            command,
-            **({"model_path": model} if model else {}),
-            report=report,
-        )
+        model = SHIPPED_MODEL if sealed else out / "learned_model.json"
+        chosen = choose(tuning, commit, command, catalogue.path, model_path=model, report=report)
         write_seal(chosen, seal_path)
         report(f"sealed in {seal_path}")
     seal = read_seal(seal_path)
-
-    header, rows = label_table(runs)
-    write_csv(out / "labels.csv", header, rows)
-    sections = ["## Labels (every run, every split)", markdown_table(header, rows)]
-    if seal is None:
-        sections.append(
-            f"No sealed choice in {seal_path}: run `ganlab-benchmark collapse --choose` to "
-            "make one (cross-validation inside the tuning split)."
-        )
     rules: dict[str, EarlyStopConfig] = {}
     if seal is not None:
         rules[f"sealed choice ({seal.family})"] = seal.rule
@@ -362,19 +471,36 @@ def write_report(
         "never stop": NEVER_STOP,
         "oracle": ORACLE,
     }
-    shown = ["tune"] + (["holdout"] if holdout else []) + (["confirm"] if confirm else [])
-    looked = [split for split in shown if split != "tune" and splits[split]]
-    if looked:
-        what = " + ".join(f"{split} scores of every rule in the report" for split in looked)
-        log_look(what, commit, command, looks or (LOOK_LOG if sealed else out / "looks.md"))
+    splits = {"tune": tuning}
+    if sealed_splits:
+        context = LookContext(
+            command, seal.rule if seal else rule_config(), seal_path, trajectories, catalogue.path
+        )
+        splits |= reveal(runs, sealed_splits, "scores of every rule in the report", context, report)
+    shown = [split for split, members in splits.items() if members or split == "tune"]
+
+    header, rows = label_table(runs)
+    write_csv(out / "labels.csv", header, rows)
+    sections = [
+        seal_line(seal, catalogue, tuning),
+        "## Labels (every run, every split)",
+        markdown_table(header, rows),
+    ]
+    if seal is None:
+        sections.append(
+            f"No sealed choice in {seal_path}: run `ganlab-benchmark collapse --choose` to "
+            "make one (cross-validation inside the tuning split)."
+        )
     score_rows: list[list[str]] = []
     scores: dict[str, dict[str, Score]] = {}
     outcomes: dict[str, list[Outcome]] = {name: [] for name in rules}
+    by_split: dict[str, dict[str, list[Outcome]]] = {}
     for split in shown:
-        scores[split] = {}
+        scores[split], by_split[split] = {}, {}
         for name, cfg in rules.items():
             decided = [decide(run, cfg) for run in splits[split]]
             scores[split][name] = score(decided)
+            by_split[split][name] = decided
             score_rows.append(score_row(f"{name}: {describe(cfg)}", split, scores[split][name]))
             outcomes[name] += decided
     if seal is not None:
@@ -408,8 +534,29 @@ def write_report(
     write_csv(out / "scores.csv", SCORE_HEADER, score_rows)
     sections += [
         f"## Scores (caught: flagged between the best epoch and onset + {HIT_SLACK} evaluations)",
+        "Rates: Wilson 95% interval in [ ], cluster bootstrap over scenarios and their "
+        "count in { }.",
         markdown_table(SCORE_HEADER, score_rows),
     ]
+    kept_csv: list[list[str]] = []
+    default_name = next(iter(rules))
+    for split in shown:
+        families = sorted({r.family for r in splits[split]})
+        stopping = {n: o for n, o in by_split[split].items() if n not in ("never stop", "oracle")}
+        header, rows = kept_table(stopping, families)
+        kept_csv += [[split, *row[:3], row[-1]] for row in rows]
+        ok, why = does_no_harm(by_split[split][default_name])
+        sections += [
+            f"## Quality kept, {split} runs (fitted runs; every run keeps its best epoch so far)",
+            markdown_table(header, rows),
+            f"Stopping with {default_name} {'does no harm' if ok else 'does harm'} on "
+            f"{split} runs: {why}.",
+        ]
+    write_csv(
+        out / "kept.csv",
+        ["split", "what the run keeps", "fitted runs (scenarios)", "median kept", "epochs saved"],
+        kept_csv,
+    )
     write_csv(out / "runs.csv", RUN_HEADER, run_rows(outcomes))
     figures: dict[str, Figure] = {}
     for split in shown:
@@ -426,7 +573,6 @@ def write_report(
                     s = scores[split][f"{family} (sealed setting)"]
                     marked[family] = (s.hit.value or 0.0, s.false_alarm_good.value or 0.0)
             figures[f"curves_{split}.png"] = curves_figure(curves, marked, split)
-    default_name = next(iter(rules))
     for split in shown:
         figures[f"runs_{split}.png"] = runs_figure(
             [o for o in outcomes[default_name] if o.run.split == split],

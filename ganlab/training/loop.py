@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from ganlab.monitors import EvalState
 from ganlab.rules.figure import has_curves, rule_figure
 from ganlab.rules.verdict import describe
+from ganlab.training.checkpoint import atomic_save
 from ganlab.training.progress import Progress
 from ganlab.training.snapshots import SNAPSHOT_DIR, SnapshotKeeper, snapshot_payload
 from ganlab.training.writer import BackgroundWriter
@@ -39,7 +37,7 @@ class LoopOwner(Protocol):
     monitors: Any  # ganlab.monitors.MonitorSuite
     stopper: Any  # ganlab.rules.EarlyStopper
     tracker: Any  # ganlab.tracking.RunTracker
-    recent: Any  # ganlab.training.checkpoint.RecentWeights
+    best: Any  # ganlab.training.best.BestEpoch
     rewinder: Any  # ganlab.training.rewind.Rewinder, or None unless action=rewind
     config_yaml: str
     resumed: bool
@@ -52,9 +50,6 @@ class LoopOwner(Protocol):
     def write_checkpoint(self, payload: dict) -> None: ...
 
 
-STOP_WEIGHTS = "stop.pt"
-
-
 class FitLoop:
     """The epochs of one Run: train, evaluate, decide, log, checkpoint."""
 
@@ -65,21 +60,12 @@ class FitLoop:
         self.stopper = run.stopper
         self.tracker = run.tracker
         self.cfg = run.cfg
-        self.recent = run.recent
+        self.best = run.best
         self.rewinder = run.rewinder
         self.writer = BackgroundWriter()
-        every = self.cfg.trainer.snapshot_every_n_epochs
         self.snapshots = SnapshotKeeper(
-            every,
-            self.recent.directory.parent.parent / SNAPSHOT_DIR,
-            SnapshotKeeper.best_of(self.tracker.history())
-            if every > 0 and self.trainer.epoch > 0  # resumed: the best so far stays best
-            else -math.inf,
+            self.cfg.trainer.snapshot_every_n_epochs, self.best.path.parent.parent / SNAPSHOT_DIR
         )
-
-    @property
-    def stop_weights_path(self) -> Path:
-        return self.recent.directory.parent / STOP_WEIGHTS
 
     def _state(self, train_metrics: dict[str, float] | None = None) -> EvalState:
         p = self.trainer.parts
@@ -159,39 +145,42 @@ class FitLoop:
 
         if self.rewinder is not None:  # the best state so far, for a later rewind
             self.rewinder.observe(epoch, metrics, self.trainer.state_dict)
+        improved = self.best.observe(epoch, metrics)
+        metrics.update(self.best.metrics())
         was_triggered = self.stopper.triggered
-        history_length = len(self.stopper.history)
         metrics.update(self.stopper.update(epoch, metrics))
         p = self.trainer.parts
-        weights = functools.cache(  # copied at most once per epoch, for both uses below
+        weights = functools.cache(  # copied at most once per epoch, for every use below
             lambda: snapshot_payload(
                 epoch, p, self.trainer.ema, self.tracker.run_id, self.run_.config_yaml
             )
         )
-        if len(self.stopper.history) > history_length:  # an evaluation the rule reads
-            self.recent.save(epoch, weights())  # with the EMA G: stop.pt is copied from these
+        keep = weights() if improved else None  # copied now: the next epoch trains meanwhile
         stopping = False
         if self.stopper.triggered and not was_triggered:
             timeline = self.stopper.timeline
-            assert timeline.stop_epoch is not None
             metrics["early_stop/trigger_epoch"] = float(epoch)
-            metrics["early_stop/stop_epoch"] = float(timeline.stop_epoch)
+            kept = self.best.kept  # what a stop here keeps: the best epoch so far
+            metrics["early_stop/stop_epoch"] = float(kept[0] if kept else epoch)
             if self._rewinds(timeline.cause):
                 self._rewind(epoch, metrics)
-                return self._finish_epoch(epoch, metrics, figures, weights, started, False)
-            self._keep_stop_weights(timeline.stop_epoch)
+                return self._finish_epoch(epoch, metrics, figures, weights, started, False, keep)
             stopping = self.cfg.early_stop.action == "stop"
             log.info(
-                "early stop: rule '%s' triggered at epoch %d (%s); stop epoch %d%s",
+                "early stop: rule '%s' triggered at epoch %d (%s)%s",
                 self.cfg.early_stop.rule,
                 epoch,
                 "the run is failing: it never fitted"
                 if timeline.cause == "failing"
                 else "collapse",
-                timeline.stop_epoch,
-                " - stopping" if stopping else " - recording only, training continues",
+                (" - stopping" if stopping else " - recording only, training continues")
+                + (
+                    f"; the run keeps the weights of epoch {kept[0]} (quality {kept[1]:.3f})"
+                    if kept
+                    else ""
+                ),
             )
-        return self._finish_epoch(epoch, metrics, figures, weights, started, stopping)
+        return self._finish_epoch(epoch, metrics, figures, weights, started, stopping, keep)
 
     def _finish_epoch(
         self,
@@ -201,8 +190,10 @@ class FitLoop:
         weights: Callable[[], dict],
         started: float,
         stopping: bool,
+        best_weights: dict | None,
     ) -> dict[str, float]:
-        """The epoch's outputs handed to the background writer; its metrics."""
+        """The epoch's outputs handed to the background writer; its metrics.
+        `best_weights`: this epoch's weights when it is the best so far."""
         last_epoch = self.cfg.trainer.epochs
         metrics["time/epoch_seconds"] = time.perf_counter() - started
         checkpoint = (
@@ -213,8 +204,10 @@ class FitLoop:
             else None
         )
         write_snapshots = self.snapshots.after_epoch(
-            epoch, last_epoch, metrics, weights, self.tracker.log_artifact
+            epoch, last_epoch, weights, self.tracker.log_artifact
         )
+        if best_weights is not None:
+            self.writer.submit(atomic_save, best_weights, self.best.path)
         self.writer.submit(self._write, epoch, dict(metrics), figures, checkpoint, write_snapshots)
         return metrics
 
@@ -250,14 +243,6 @@ class FitLoop:
             self.rewinder.lr_factor,
         )
 
-    def _keep_stop_weights(self, stop_epoch: int) -> None:
-        source = self.recent.path(stop_epoch)
-        if not source.is_file():
-            log.warning("weights of stop epoch %d are not on disk; stop.pt not written", stop_epoch)
-            return
-        shutil.copyfile(source, self.stop_weights_path)
-        self.writer.submit(self.tracker.log_artifact, self.stop_weights_path, "checkpoints")
-
     def _summarize(self) -> None:
         """Tags saying what the rule decided, and the phase figure from the whole history."""
         cfg = self.cfg.early_stop
@@ -271,12 +256,17 @@ class FitLoop:
             tags["early_stop.rewinds"] = ", ".join(f"{a}->{b}" for a, b in self.rewinder.rewinds)
         if self.stopper.triggered:
             tags["early_stop.trigger_epoch"] = str(timeline.trigger_epoch)
-            tags["early_stop.stop_epoch"] = str(timeline.stop_epoch)
             tags["early_stop.cause"] = str(timeline.cause)
+        kept = self.best.kept
+        if kept is not None:  # the weights the run keeps: checkpoints/best.pt
+            tags["ganlab.kept_epoch"] = str(kept[0])
+            tags["ganlab.kept_quality"] = f"{kept[1]:.4g}"
         if timeline.failing_epoch is not None:  # the run never fitted, from this epoch
             tags["early_stop.failing_epoch"] = str(timeline.failing_epoch)
         history = self.tracker.history()
-        tags["mlflow.note.content"] = describe(history, cfg, timeline)  # the run description
+        stopped = self.stopper.triggered and cfg.action == "stop"
+        # the run's description
+        tags["mlflow.note.content"] = describe(history, cfg, timeline, kept, stopped)
         self.tracker.set_tags(tags)
         if cfg.rule != "none" and not self.stopper.triggered:
             log.info("early stop: rule '%s' did not trigger (no collapse detected)", cfg.rule)

@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -40,8 +41,9 @@ from ganlab.tracking import (
     resolve_tracking_uri,
     ui_hint,
 )
+from ganlab.training.best import BEST_WEIGHTS, BestEpoch
 from ganlab.training.build import build_parts, resolve_device
-from ganlab.training.checkpoint import RecentWeights, save_checkpoint
+from ganlab.training.checkpoint import save_checkpoint
 from ganlab.training.launch_info import LaunchInfo
 from ganlab.training.loop import FitLoop
 from ganlab.training.progress import label_logs_with_run, summarize
@@ -66,6 +68,13 @@ class RunResult:
     checkpoint: Path
 
 
+def adopt_best_weights(source: Path, target: Path) -> None:
+    """Resuming from another folder: take over the best weights kept there."""
+    if source.is_file() and source.resolve() != target.resolve() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
 def signals_config(cfg: GanlabConfig) -> SignalsConfig | None:
     """The step-level signals to read, or None when every monitor is off (monitor=none)."""
     signals = cfg.monitor.signals
@@ -85,7 +94,7 @@ class Run:
     monitors: MonitorSuite
     stopper: EarlyStopper
     tracker: RunTracker
-    recent: RecentWeights  # weights of the last evaluations: the stop epoch's is kept
+    best: BestEpoch  # the best evaluation so far, whose weights are checkpoints/best.pt
     rewinder: Rewinder | None  # early_stop.action=rewind: the best state so far, the rewinds
     choices: dict[str, str]  # the config groups chosen, kept in the checkpoint
     config_yaml: str
@@ -132,10 +141,7 @@ class Run:
         )
         monitors = build_monitors(run_cfg, parts, name)
         stop_cfg = run_cfg.early_stop
-        recent = RecentWeights(
-            output_dir / CHECKPOINT_ARTIFACT.rsplit("/", 1)[0] / "recent",
-            keep=stop_cfg.patience + stop_cfg.window,
-        )
+        best = BestEpoch(output_dir / Path(CHECKPOINT_ARTIFACT).parent / BEST_WEIGHTS)
         choices = dict(launch.choices)
         config_yaml = OmegaConf.to_yaml(OmegaConf.structured(run_cfg))  # rendered once
         rewinder = (
@@ -152,7 +158,8 @@ class Run:
             if rewinder is not None:
                 rewinder.load_state_dict(resumed.get("rewind", {}))
                 trainer.lr_factor = rewinder.lr_factor
-            recent.adopt(resume_point.path.parent / "recent")
+            best.load_state_dict(resumed.get("best", {}))
+            adopt_best_weights(resume_point.path.parent / BEST_WEIGHTS, best.path)
             tracker = RunTracker.reopen(uri, resumed["run_id"])
             tracker.set_tags({"ganlab.resumed_at_epoch": trainer.epoch})
         else:
@@ -169,7 +176,7 @@ class Run:
             monitors,
             stopper,
             tracker,
-            recent,
+            best,
             rewinder,
             choices,
             config_yaml,
@@ -187,6 +194,7 @@ class Run:
                 "config_yaml": self.config_yaml,
                 "choices": self.choices,
                 "early_stop": self.stopper.state_dict(),
+                "best": self.best.state_dict(),
             }
             | ({"rewind": self.rewinder.state_dict()} if self.rewinder is not None else {})
         )
@@ -269,6 +277,8 @@ class Run:
         try:
             if self.cfg.tracking.log_checkpoint and ckpt_path.is_file():
                 tracker.log_artifact(ckpt_path, str(Path(CHECKPOINT_ARTIFACT).parent))
+            if self.best.path.is_file():  # the weights the run keeps, whatever its end
+                tracker.log_artifact(self.best.path, str(Path(CHECKPOINT_ARTIFACT).parent))
         except Exception as exc:  # noqa: BLE001 - report, then still close the run
             log.warning("could not upload checkpoint %s: %s", ckpt_path, exc)
         try:
