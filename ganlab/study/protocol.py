@@ -339,7 +339,8 @@ def summary(s: Score) -> dict[str, Any]:
         "caught": [s.hit.hits, s.hit.n],
         "alarms_healthy_recovering": [s.false_alarm_good.hits, s.false_alarm_good.n],
         "failing_by_half": [s.failing.hits, s.failing.n],
-        "median_regret_fitted": s.median_regret,
+        # the protocol's tie-break, as sealed (scoring.Outcome.protocol_regret)
+        "median_regret_fitted": s.median_protocol_regret,
     }
 
 

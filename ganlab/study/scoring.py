@@ -123,6 +123,7 @@ class Outcome:
 
     run: LabelledRun
     verdict: Verdict
+    cfg: EarlyStopConfig
 
     @property
     def label(self) -> str:
@@ -162,6 +163,27 @@ class Outcome:
     @property
     def regret(self) -> float:
         return self.verdict.regret
+
+    @property
+    def protocol_regret(self) -> float:
+        """The protocol's tie-break as it was sealed (docs/collapse.md): best quality -
+        quality at the evaluation of lowest rule score among the patience + window
+        evaluations up to the trigger (where `stop` used to stop), or at the end when the
+        rule never fires. Kept so that --choose gives the sealed choice back; every
+        table reports `regret` (what a stop keeps) instead."""
+        timeline, cfg = self.verdict.timeline, self.cfg
+        if timeline.trigger_epoch is None:
+            epoch = self.verdict.last_epoch
+        else:
+            i = timeline.epochs.index(timeline.trigger_epoch)
+            window = range(max(0, i - cfg.patience - cfg.window + 1), i + 1)
+            scored = [j for j in window if timeline.scores[j] is not None]
+            # a failing trigger has no score: it stopped at the trigger itself
+            j = min(scored, key=lambda j: (timeline.scores[j], -j)) if scored else i
+            if timeline.cause == "failing":
+                j = i
+            epoch = timeline.epochs[j]
+        return self.verdict.quality_at_oracle - self.verdict.quality_at(epoch)
 
     @property
     def alarm(self) -> bool:
@@ -210,7 +232,7 @@ def decide(run: LabelledRun, cfg: EarlyStopConfig) -> Outcome:
     """Replay `cfg`'s rule on the run and judge it by the benchmark's quality."""
     judged = verdict(run.history, cfg, bounded_quality)
     assert judged is not None, f"{run.name} logged no quality"
-    return Outcome(run, judged)
+    return Outcome(run, judged, cfg)
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -280,11 +302,16 @@ class Score:
     failing_epochs: tuple[int, ...]
     regrets: tuple[float, ...]  # every fitted run: healthy, recovering, collapsed, partial
     regrets_never: tuple[float, ...]  # never-fitted runs
+    protocol_regrets: tuple[float, ...]  # fitted runs, the protocol's tie-break
     saved: tuple[float, ...]  # every scored run: share of its epochs not trained
 
     @property
     def median_regret(self) -> float | None:
         return statistics.median(self.regrets) if self.regrets else None
+
+    @property
+    def median_protocol_regret(self) -> float | None:
+        return statistics.median(self.protocol_regrets) if self.protocol_regrets else None
 
     @property
     def mean_regret(self) -> float | None:
@@ -362,6 +389,7 @@ def score(outcomes: Sequence[Outcome]) -> Score:
         failing_epochs=tuple(o.failing_epoch for o in never if o.failing_epoch is not None),
         regrets=tuple(o.regret for o in of(HEALTHY, RECOVERING, COLLAPSED, PARTIAL)),
         regrets_never=tuple(o.regret for o in never),
+        protocol_regrets=tuple(o.protocol_regret for o in of(*FITTED)),
         saved=tuple(o.saved for o in outcomes if o.label != AMBIGUOUS),
     )
 
@@ -372,14 +400,15 @@ FALSE_ALARM_BUDGET = 0.10  # target: at most this share of healthy runs flagged
 
 def objective(s: Score) -> tuple[bool, float, float]:
     """Sort key (lower is better): within the false-alarm budget first, then the mean of
-    hit rate and failing rate (higher), then median regret (lower).
+    hit rate and failing rate (higher), then the median protocol regret (lower: the
+    tie-break as sealed, `Outcome.protocol_regret`).
 
     The budget applies to healthy and recovering runs together: on ring8 most good runs
     have one-epoch quality crashes (recovering), few none (healthy), and an alarm at a
     crash the run recovers from stops it as wrongly as one on a healthy run."""
     fa = s.false_alarm_good.value or 0.0
     detection = statistics.fmean([(s.hit.value or 0.0), (s.failing.value or 0.0)])
-    return fa > FALSE_ALARM_BUDGET + 1e-12, -detection, s.median_regret or 0.0
+    return fa > FALSE_ALARM_BUDGET + 1e-12, -detection, s.median_protocol_regret or 0.0
 
 
 def tune(
