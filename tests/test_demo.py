@@ -28,3 +28,8 @@ def test_the_demo_compares_three_runs_in_one_figure_and_one_link(tmp_path) -> No
     query = urllib.parse.parse_qs(link.group(1).split("?", 1)[1])
     assert len(json.loads(query["runs"][0])) == 3  # the three run ids
     assert query["workflowType"] == ["machine_learning"]
+    # each run says which weights it ended with: its best epoch, kept in checkpoints/best.pt
+    kept = re.findall(
+        r"keeps the weights of epoch (\d+) \(quality ([0-9.]+), its best\)", result.stdout
+    )
+    assert len(kept) == 3, result.stdout

@@ -14,8 +14,10 @@ one sweep, two at a time, with the stopping rule only recording, so every phase 
   stops moving and never fits (failing).
 
 It ends with `demo/phases_compared.png` (each run's quality, its phases as the default
-rule labelled them and where the rule fired, on one epoch axis) and one link that opens
-the three runs compared in MLflow's training view.
+rule labelled them, where the rule fired and the epoch whose weights the run keeps, on
+one epoch axis), a line per run saying which weights it keeps (its best epoch,
+`checkpoints/best.pt`), and one link that opens the three runs compared in MLflow's
+training view.
 """
 
 from __future__ import annotations
@@ -77,6 +79,16 @@ def phases_figure(runs: dict[str, StoredRun]) -> Figure:
         trigger = run.tags.get("early_stop.trigger_epoch")
         if trigger is not None:
             ax.axvline(int(trigger), color="tab:red", ls=":", lw=1.5, label="the rule fired")
+        kept = run.tags.get("ganlab.kept_epoch")
+        if kept is not None:
+            ax.plot(
+                [int(kept)],
+                [float(run.tags["ganlab.kept_quality"])],
+                "v",
+                color="black",
+                ms=7,
+                label=f"weights kept (epoch {kept})",
+            )
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("quality")
         ax.legend(loc="upper left", fontsize=8)
@@ -90,6 +102,19 @@ def phases_figure(runs: dict[str, StoredRun]) -> Figure:
     fig.suptitle(f"Three runs, three fates; shaded: {shades}; fitting unshaded", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def kept_text(run: StoredRun) -> str:
+    """Which weights a run ended with, from its tags."""
+    kept = run.tags.get("ganlab.kept_epoch")
+    if kept is None:
+        return "no quality was logged: it keeps its last weights"
+    fired = run.tags.get("early_stop.trigger_epoch")
+    said = f"the rule fired at epoch {fired}" if fired else "the rule did not fire"
+    return (
+        f"{said}; the run keeps the weights of epoch {kept} (quality "
+        f"{float(run.tags['ganlab.kept_quality']):.3f}, its best): checkpoints/best.pt"
+    )
 
 
 def compare_link(base: str, experiment_id: str, run_ids: list[str]) -> str:
@@ -121,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     experiment_id = RunTracker.existing(uri, runs["ns"].run_id).experiment_id
     ids = [run.run_id for run in runs.values()]
     executable = Path(sys.executable).parent / "mlflow"
+    for scenario, run in runs.items():
+        print(f"demo: {run.name} ({TITLES[scenario]}): {kept_text(run)}")
     print(
         "\ndemo: done.\n"
         f"  the three runs side by side: {out / 'phases_compared.png'}\n"
