@@ -122,3 +122,51 @@ def test_accounts_refuse_strangers_and_keep_experiments_apart(
     assert granted.returncode == 0, granted.stderr
     assert train(server, "lab", tmp_path, alice).returncode == 0
     assert sorted(r.info.status for r in runs_of(server, "lab")) == ["FINISHED", "FINISHED"]
+
+
+@pytest.mark.slow
+def test_credentials_in_the_tracking_uri_are_stored_nowhere(server: str, tmp_path: Path) -> None:
+    """`tracking.uri=http://admin:PASSWORD@host:port`, as lab wikis write it: the run logs
+    in with them, and no param, tag, config file, Hydra file, checkpoint, log line or
+    message holds the password."""
+    with_password = server.replace("http://", f"http://admin:{ADMIN_PASSWORD}@")
+    done = run_cli(
+        [
+            *TINY,
+            "trainer.epochs=2",
+            f"tracking.uri={with_password}",
+            "tracking.experiment=wiki",
+            f"hydra.run.dir={tmp_path / 'out'}",
+            "tracking.log_checkpoint=true",
+        ],
+        tmp_path,
+        env=as_user(None),  # the URI is the only place the credentials are given
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ADMIN_PASSWORD not in done.stdout + done.stderr
+    admin = MlflowClient(server)
+    os.environ.update(as_user("admin", ADMIN_PASSWORD))
+    try:
+        (run,) = runs_of(server, "wiki")
+        assert run.data.params["tracking.uri"] == server
+        assert ADMIN_PASSWORD not in repr(run.data.params) + repr(run.data.tags)
+        artifacts = tmp_path / "artifacts"
+        admin.download_artifacts(run.info.run_id, "", str(artifacts))
+    finally:
+        for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            os.environ.pop(key, None)
+    files = [
+        p for folder in (artifacts, tmp_path / "out") for p in folder.rglob("*") if p.is_file()
+    ]
+    assert any(p.name == "config.yaml" for p in files) and any(p.suffix == ".pt" for p in files)
+    assert any(p.name == "overrides.yaml" for p in files)
+    for path in files:
+        assert ADMIN_PASSWORD.encode() not in path.read_bytes(), path
+    # and where the server cannot be reached, the message names it without them
+    unreachable = run_cli(
+        [*TINY, f"tracking.uri=http://admin:{ADMIN_PASSWORD}@127.0.0.1:9"],
+        tmp_path,
+        env=as_user(None),
+    )
+    assert unreachable.returncode == 2
+    assert "http://127.0.0.1:9" in unreachable.stderr and ADMIN_PASSWORD not in unreachable.stderr

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT, project_root
+from ganlab.core.secrets import clean_command_line, redact
 from ganlab.core.version import __version__
 from ganlab.study.catalogue import (
     BENCHMARK_ROLE,
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(clean_command_line("ganlab-benchmark", argv))
     if args.jobs < 1:
         print("ganlab-benchmark: error: --jobs must be >= 1.", file=sys.stderr)
         return 2
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"`ganlab-benchmark collapse{' --quick' if args.quick else ''}` (without "
                 "--score-only), or pass --trajectories FILE."
             )
-        command = "ganlab-benchmark " + " ".join(argv if argv is not None else sys.argv[1:])
+        command = "ganlab-benchmark " + redact(" ".join(argv if argv is not None else sys.argv[1:]))
         sealed_splits = [
             split
             for split, asked in (

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from ganlab.core import collection
 from ganlab.core.errors import ConfigError, GanlabError
+from ganlab.core.secrets import clean_command_line
 from ganlab.launch.app import hydra_main, train_forked  # light: torch comes with training
 from ganlab.launch.overrides import check_overrides
 from ganlab.launch.sweep import finalize_active
@@ -63,7 +64,9 @@ def exit_without_teardown(code: int | str | None) -> NoReturn:
 def train_command() -> None:
     """`ganlab-train`: check, prepare, run; exits through SystemExit with its code."""
 
-    args = sys.argv[1:]
+    # a tracking URI's user:password go to the environment before Hydra sees the command
+    # line (its files, logs, the run's params and tags keep the URI without them)
+    sys.argv[1:] = args = clean_command_line("ganlab-train", sys.argv[1:])
     multirun = any(a in ("-m", "--multirun") for a in args)
     if multirun and _runs_jobs_on_this_host(args):
         start_job_server(train_forked)

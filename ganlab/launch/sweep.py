@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab.core import collection
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
+from ganlab.core.secrets import clean_command_line
 from ganlab.core.version import __version__
 from ganlab.launch.job_command import child_command
 from ganlab.training.launch_info import JOB_ENV, SWEEP_FILE, SweepInfo
@@ -270,7 +271,7 @@ def rerun_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="start failed jobs from scratch")
     parser.add_argument("--tracking-uri", help="store of the parent run (default as ganlab-train)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(clean_command_line("ganlab-rerun", argv))
     try:
         info = find_sweep(args.sweep, args.tracking_uri)
         commands = rerun_commands(info, args.fresh, args.overrides)

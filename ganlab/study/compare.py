@@ -37,6 +37,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
+from ganlab.core.secrets import clean_command_line
 from ganlab.rules import (
     COLLAPSING,
     DGRAD_KEY,
@@ -376,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY",
         help="also the mean ± 95%% CI of this metric's last value per group (repeatable)",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(clean_command_line("ganlab-compare", argv))
 
     clauses = [args.filter] if args.filter else []
     if args.sweep:

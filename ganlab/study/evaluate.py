@@ -36,6 +36,7 @@ from ganlab.config import validate
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
 from ganlab.core.safe_files import load_tensors
+from ganlab.core.secrets import clean_command_line
 from ganlab.monitors import EvalState, MonitorSuite, build_monitors
 from ganlab.registry import MONITORS
 from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri
@@ -204,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
     )
     parser.add_argument("--overwrite", action="store_true", help="log values already present")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(clean_command_line("ganlab-eval", argv))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     split = lambda text: [x.strip() for x in text.split(",") if x.strip()]  # noqa: E731

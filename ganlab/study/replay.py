@@ -35,6 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 from ganlab.config import DEFAULT_RULE, EarlyStopConfig, register, rule_config_class
 from ganlab.core.errors import ConfigError, GanlabError
 from ganlab.core.paths import project_root
+from ganlab.core.secrets import clean_command_line
 from ganlab.registry import RULES
 from ganlab.rules.rule import rule_config
 from ganlab.rules.verdict import Verdict, verdict
@@ -299,7 +300,7 @@ def tuning_runs(path: Path, names: Sequence[str]) -> list[Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(clean_command_line("ganlab-replay", argv))
     register()
     try:
         if args.tolerance is not None and args.tolerance < 0:

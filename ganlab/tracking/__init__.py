@@ -25,6 +25,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ganlab.core.errors import TrackingError
+from ganlab.core.secrets import redact
 
 MAX_PARAM_VALUE = 6000
 MAX_PARAMS_PER_BATCH = 100
@@ -131,7 +132,7 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
     except requests.exceptions.RequestException as exc:
         reason = _short_reason(exc)
         raise TrackingError(
-            f"tracking server {uri} is unreachable ({reason}); start it (docker compose -f "
+            f"tracking server {redact(uri)} is unreachable ({reason}); start it (docker compose -f "
             "docker/compose.yaml up -d mlflow, or docker/mlflow-server.sh) or point "
             "tracking.uri / MLFLOW_TRACKING_URI at a running one."
         ) from exc

@@ -30,6 +30,7 @@ from ganlab.core import collection
 from ganlab.core.errors import Terminated, TrainingFailed
 from ganlab.core.machine import cpu_model
 from ganlab.core.paths import PROJECT_ROOT
+from ganlab.core.secrets import credentials_to_environment, redact
 from ganlab.core.seeding import generator
 from ganlab.core.version import __version__
 from ganlab.monitors import MonitorSuite, build_monitors
@@ -115,6 +116,11 @@ class Run:
         """Build (or restore) the run a composed config describes."""
         launch = launch or LaunchInfo()
         run_cfg, resume_point = resolve_config(cfg, launch)
+        # credentials in the URI (a library call's config) go to the environment before
+        # the config is logged, saved or printed (ganlab.core.secrets)
+        run_cfg.tracking.uri = run_cfg.tracking.uri and credentials_to_environment(
+            run_cfg.tracking.uri
+        )
         threads = run_cfg.trainer.num_threads or launch.threads
         if threads:
             torch.set_num_threads(threads)
@@ -342,7 +348,7 @@ def start_tracking(
         "seed": str(cfg.seed),
         "ganlab.version": __version__,
         "ganlab.output_dir": str(output_dir),
-        "ganlab.overrides": " ".join(launch.overrides or []),
+        "ganlab.overrides": redact(" ".join(launch.overrides or [])),
         "ganlab.threads": str(torch.get_num_threads()),
         # what reproduces where: the same commit, CPU model and torch give the same run
         "ganlab.cpu": cpu_model(),
