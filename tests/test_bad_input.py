@@ -102,3 +102,70 @@ def test_disk_full_mid_run_fails_the_run_and_keeps_what_was_logged(
         make_cfg("trainer.epochs=3", "early_stop=none", f"trainer.resume='{cfg.paths.output_dir}'")
     )
     assert metric_steps(client, run.info.run_id, "train/loss_d") == [1, 2, 3]
+
+
+def test_an_infinite_learning_rate_is_refused_before_a_run_exists() -> None:
+    assert check_command_line(["optim.d.lr=inf"]) == "optim.d.lr must be a finite number, got inf."
+    assert "finite" in (check_command_line(["optim.g.lr=nan"]) or "")
+
+
+def test_a_rule_setting_through_early_stop_rule_names_the_foreign_settings() -> None:
+    problem = check_command_line(["early_stop.rule=gradient"])
+    assert problem is not None
+    assert problem.startswith("rule 'gradient' has no setting confirm_drop, confirm_within")
+    assert problem.endswith("choose the rule with its group instead, early_stop=gradient, "
+                            "which brings that rule's own settings.")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("ganlab-compare", ["--experiment", "x", "--out", "{bad}"]),
+        ("ganlab-replay", ["--experiment", "x", "--markdown", "{bad}/t.md"]),
+        ("ganlab-benchmark", ["collapse", "--score-only", "--out", "{bad}"]),
+    ],
+)
+def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(
+    tmp_path: Path, command: str, args: list[str]
+) -> None:
+    (tmp_path / "afile").write_text("x")  # a folder under a file: refused even for root
+    bad = str(tmp_path / "afile" / "out")
+    result = run_cli(
+        [a.replace("{bad}", bad) for a in args],
+        tmp_path,
+        command=command,
+        env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"},
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "cannot write there (Not a directory); choose a folder you can write to." in line
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_set_without_a_value_is_one_line_before_any_download(tmp_path: Path) -> None:
+    result = run_cli(
+        ["0123abcd", "--metrics", "prdc", "--set", "monitor.quality.n_samples"],
+        tmp_path,
+        command="ganlab-eval",
+    )
+    assert result.returncode == 2
+    assert "--set monitor.quality.n_samples: give KEY=VALUE" in result.stderr.strip()
+    assert "Traceback" not in result.stderr
+
+
+def test_the_benchmark_takes_overrides_after_its_flags(tmp_path: Path) -> None:
+    from ganlab.launch.benchmark import build_parser
+
+    args = build_parser().parse_intermixed_args(["collapse", "--quick", "trainer.epochs=3"])
+    assert args.quick and args.overrides == ["trainer.epochs=3"]
+
+
+def test_a_short_run_id_names_its_run_or_says_a_full_id_is_needed(make_cfg, tracking_uri) -> None:
+    from ganlab.core.errors import GanlabError
+    from ganlab.tracking import RunTracker
+
+    result = train(make_cfg("trainer.epochs=1"))
+    tracker = RunTracker.existing(tracking_uri, result.run_id[:8])  # what tables print
+    assert tracker.run_id == result.run_id
+    with pytest.raises(GanlabError, match=r"a full id has 32 characters"):
+        RunTracker.existing(tracking_uri, "ffffffffffff")

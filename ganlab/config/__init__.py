@@ -11,6 +11,7 @@ in one sentence. docs/configuration.md is generated from the same declarations.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -194,10 +195,13 @@ def validate(cfg: DictConfig | dict[str, Any]) -> GanlabConfig:
     except (ConfigKeyError, ValidationError) as exc:
         if not str(exc.full_key).startswith("early_stop") and exc.full_key:
             raise
-        where = exc.full_key or "early_stop"
+        known = {f.name for f in dataclasses.fields(rule_config_class(rule))}
+        foreign = sorted(set(stop or {}) - known) or [str(exc.full_key or "?")]
         raise ConfigError(
-            f"early_stop={rule} with settings of another rule ({where}): pick a rule "
-            f"with its group, early_stop={rule}, which brings that rule's own settings."
+            f"rule '{rule}' has no setting {', '.join(foreign[:4])}"
+            f"{' ...' if len(foreign) > 4 else ''} (another rule's: early_stop.rule=X keeps "
+            f"the settings of the rule it replaces); choose the rule with its group instead, "
+            f"early_stop={rule}, which brings that rule's own settings."
         ) from exc
     obj = OmegaConf.to_object(merged)
     assert isinstance(obj, GanlabConfig)

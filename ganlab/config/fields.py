@@ -13,6 +13,7 @@ defaults cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -103,6 +104,8 @@ def check_value(key: str, value: Any, f: dataclasses.Field) -> None:
         raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(choices)}.")
     if not isinstance(value, int | float) or isinstance(value, bool):
         return
+    if not math.isfinite(value):  # inf passes every bound; nan fails none of them
+        raise ConfigError(f"{key} must be a finite number, got {value}.")
     ge, gt, le, lt = m.get("ge"), m.get("gt"), m.get("le"), m.get("lt")
     ok = (
         (ge is None or value >= ge)

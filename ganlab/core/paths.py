@@ -22,3 +22,21 @@ def project_root() -> str:
 
 # A run's latest checkpoint, under its output folder (and as an MLflow artifact path)
 CHECKPOINT_ARTIFACT = "checkpoints/last.pt"
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """One sentence (GanlabError) when `folder` cannot be created or written, before any
+    work is done for output that would then be lost."""
+    import tempfile
+
+    from ganlab.core.errors import GanlabError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ganlab-write-check-"):
+            pass
+    except OSError as exc:
+        raise GanlabError(
+            f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a folder "
+            "you can write to."
+        ) from exc

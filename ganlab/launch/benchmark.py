@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ganlab.core.errors import GanlabError
-from ganlab.core.paths import PROJECT_ROOT, project_root
+from ganlab.core.paths import PROJECT_ROOT, check_writable, project_root
 from ganlab.core.secrets import clean_command_line, redact
 from ganlab.core.version import __version__
 from ganlab.study.catalogue import (
@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(clean_command_line("ganlab-benchmark", argv))
+    # intermixed: overrides may come before or after the flags (`--quick trainer.epochs=3`)
+    args = build_parser().parse_intermixed_args(clean_command_line("ganlab-benchmark", argv))
     if args.jobs < 1:
         print("ganlab-benchmark: error: --jobs must be >= 1.", file=sys.stderr)
         return 2
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shipped = not args.quick and args.catalogue == CATALOGUE_FILE
     path = args.trajectories or (DEFAULT_PATH if shipped else out / "trajectories.parquet")
     try:
+        check_writable(out, "--out")  # before anything is trained or scored
         catalogue = load_catalogue(args.catalogue, quick=args.quick)
         parent = None
         if not args.score_only:

@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ganlab.core.errors import GanlabError
-from ganlab.core.paths import project_root
+from ganlab.core.paths import check_writable, project_root
 from ganlab.core.secrets import clean_command_line
 from ganlab.rules import (
     COLLAPSING,
@@ -390,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clauses.append(f"tags.`{key}` = '{value}'")
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     try:
+        check_writable(args.out, "--out")  # before any run is read
         check_tracking(uri, False, 5.0)  # a dead server: one line, not a hang
         tracker = None
         if args.sweep:

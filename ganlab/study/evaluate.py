@@ -143,6 +143,7 @@ def evaluate_run(
     """Compute `metrics` on the chosen snapshots and log them into the run at each
     snapshot's epoch; return [(label, epoch, values)]. Checks everything before computing."""
     tracker = RunTracker.existing(uri, run_id)
+    run_id = tracker.run_id  # the full id, when a unique prefix was given
     info = tracker.info
     names = monitor_names(metrics, MONITORS.names())
     chosen = choose(epochs, available_snapshots(tracker), run_id)
@@ -197,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
-    parser.add_argument("run_id", help="the MLflow run id of a finished run")
+    parser.add_argument(
+        "run_id", help="the MLflow run id of a finished run (or its first characters)"
+    )
     parser.add_argument("--metrics", required=True, help="comma-separated monitors/aliases")
     parser.add_argument("--epochs", default="all", help="e.g. 10,20,best or all")
     parser.add_argument("--tracking-uri", help="default: as ganlab-train resolves it")
@@ -206,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--overwrite", action="store_true", help="log values already present")
     args = parser.parse_args(clean_command_line("ganlab-eval", argv))
+    malformed = [item for item in args.set if "=" not in item or item.startswith("=")]
+    if malformed:  # before anything is downloaded or computed
+        parser.error(
+            f"--set {malformed[0]}: give KEY=VALUE, e.g. --set monitor.prdc.n_samples=5000"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     uri = resolve_tracking_uri(args.tracking_uri, project_root())
     split = lambda text: [x.strip() for x in text.split(",") if x.strip()]  # noqa: E731

@@ -34,7 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ganlab.config import DEFAULT_RULE, EarlyStopConfig, register, rule_config_class
 from ganlab.core.errors import ConfigError, GanlabError
-from ganlab.core.paths import project_root
+from ganlab.core.paths import check_writable, project_root
 from ganlab.core.secrets import clean_command_line
 from ganlab.registry import RULES
 from ganlab.rules.rule import rule_config
@@ -305,6 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.tolerance is not None and args.tolerance < 0:
             raise ConfigError(f"--tolerance must be >= 0, got {args.tolerance}.")
+        if args.markdown is not None:  # before any run is read
+            check_writable(args.markdown.parent, "--markdown")
+        if args.figures is not None:
+            check_writable(args.figures, "--figures")
         configs = parse_grid(args.settings)
         if args.trajectories is not None:
             runs, where = tuning_runs(args.trajectories, args.run_id), str(args.trajectories)

@@ -350,6 +350,7 @@ class RunTracker:
         """Continue an existing run; remember the last epoch it logged."""
         client = cls.connect(uri)
         run = existing_run(client, uri, run_id)
+        run_id = run.info.run_id
         last = max((step for step, _ in metric_history(client, run_id)), default=-1)
         client.update_run(run_id, status="RUNNING")
         if FAILURE_TAG in run.data.tags:  # running again: the old reason no longer holds
@@ -419,8 +420,8 @@ class RunTracker:
     def existing(cls, uri: str, run_id: str) -> RunTracker:
         """A run that exists (TrackingError naming the id otherwise), left as it is."""
         client = cls.connect(uri)
-        existing_run(client, uri, run_id)
-        return cls(client, run_id, uri=uri)
+        run = existing_run(client, uri, run_id)  # a unique prefix names its run
+        return cls(client, run.info.run_id, uri=uri)
 
     @property
     def info(self) -> Any:
@@ -458,15 +459,37 @@ class RunTracker:
         self.client.set_terminated(self.run_id, status)
 
 
+FULL_RUN_ID = 32  # hex characters; ganlab's tables print the first 8
+
+
 def existing_run(client: MlflowClient, uri: str, run_id: str) -> Run:
-    """The run `run_id`, or TrackingError naming the id and the store."""
+    """The run `run_id` (or the one run whose id begins with it: the tables print the
+    first 8 characters), or TrackingError naming the id, the store and the fix."""
     try:
         return client.get_run(run_id)
     except MlflowException as exc:
+        if 0 < len(run_id) < FULL_RUN_ID:
+            matches = [r for r in _all_runs(client) if r.info.run_id.startswith(run_id)]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise TrackingError(
+                    f"run id {run_id} begins {len(matches)} runs' ids in {redact(uri)} "
+                    f"({', '.join(r.info.run_id for r in matches[:3])}); give more of it."
+                ) from exc
         raise TrackingError(
-            f"run {run_id} not found in tracking store {uri}; check the id, or point "
-            "tracking.uri (--tracking-uri) at the store the run was logged to."
+            f"run {run_id} not found in tracking store {redact(uri)}; check the id (a full "
+            f"id has {FULL_RUN_ID} characters; a shorter one must begin exactly one run's), "
+            "or point tracking.uri (--tracking-uri) at the store the run was logged to."
         ) from exc
+
+
+def _all_runs(client: MlflowClient) -> list[Run]:
+    """Every run of every experiment (for resolving a short id)."""
+    from mlflow.entities import ViewType
+
+    ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    return list(client.search_runs(ids, run_view_type=ViewType.ALL, max_results=50_000))
 
 
 def metric_history(
