@@ -169,3 +169,56 @@ def test_a_short_run_id_names_its_run_or_says_a_full_id_is_needed(make_cfg, trac
     assert tracker.run_id == result.run_id
     with pytest.raises(GanlabError, match=r"a full id has 32 characters"):
         RunTracker.existing(tracking_uri, "ffffffffffff")
+
+
+def test_a_second_run_in_a_folder_in_use_is_refused_before_it_exists(
+    make_cfg, client, tmp_path
+) -> None:
+    from ganlab.core.folder_lock import FolderInUse
+    from ganlab.training.run import Run
+
+    folder = tmp_path / "shared"
+    first = Run.create(make_cfg("trainer.epochs=1", f"paths.output_dir={folder}"))
+    second_cfg = make_cfg("trainer.epochs=1", f"paths.output_dir={folder}")
+    experiment = client.get_experiment_by_name(second_cfg.tracking.experiment)
+    before = len(client.search_runs([experiment.experiment_id])) if experiment else 0
+    with pytest.raises(FolderInUse, match=r"is in use by another run \(process \d+\); give"):
+        Run.create(second_cfg)
+    experiment = client.get_experiment_by_name(second_cfg.tracking.experiment)
+    assert len(client.search_runs([experiment.experiment_id])) == before  # no run created
+    first.execute()  # the folder is free again once the first run has ended
+    train(make_cfg("trainer.epochs=1", f"paths.output_dir={folder}"))
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT, TINY
+
+    env = {"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"}
+    args = [sys.executable, "-m", "ganlab", *TINY, "trainer.epochs=1"]
+    args.append(f"tracking.uri=sqlite:///{tmp_path / 'm.db'}")
+    runs = [
+        subprocess.Popen(args, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for process in runs:
+        assert process.wait(timeout=600) == 0, process.stderr.read()[-2000:]
+    folders = sorted(
+        p.parent.parent for p in (tmp_path / "outputs").glob("*/*/checkpoints/last.pt")
+    )
+    assert len(folders) == 2 and folders[0] != folders[1]
+
+
+def test_a_checkpoint_removed_mid_write_is_not_blamed_on_a_full_disk(tmp_path, monkeypatch):
+    import ganlab.training.checkpoint as checkpoint_module
+
+    def vanishes(obj, path):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+    monkeypatch.setattr(checkpoint_module.torch, "save", vanishes)
+    with pytest.raises(CheckpointError) as info:
+        save_checkpoint(tmp_path / "last.pt", {"epoch": 1})
+    assert "removed meanwhile, e.g. by another run writing the same folder" in str(info.value)
+    assert "disk" not in str(info.value)

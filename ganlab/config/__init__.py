@@ -12,6 +12,7 @@ in one sentence. docs/configuration.md is generated from the same declarations.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,12 @@ def register() -> None:
     the losses plugins add and the `${ganlab_root:}` resolver known to Hydra/OmegaConf."""
     if not OmegaConf.has_resolver("ganlab_root"):
         OmegaConf.register_new_resolver("ganlab_root", project_root)
+    if not OmegaConf.has_resolver("ganlab_token"):
+        # a random token per process (cached: one value however often it is resolved), so
+        # two runs started in the same second get their own output folders
+        OmegaConf.register_new_resolver(
+            "ganlab_token", lambda: secrets.token_hex(3), use_cache=True
+        )
     load_plugins()  # their losses and rules become choices below
     store = ConfigStore.instance()
     with schema_defaults():

@@ -7,6 +7,7 @@ and the resolved config (to refuse resuming under a different config).
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,27 @@ def atomic_save(payload: Any, path: Path) -> None:
         os.replace(tmp, path)
     except (OSError, RuntimeError) as exc:
         tmp.unlink(missing_ok=True)
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "the write failed"
         kept = "the previous file is intact" if path.exists() else "there was no earlier file"
         raise CheckpointError(
-            f"cannot write checkpoint {path} ({why}: is the disk full?); {kept}: free space "
-            "or set paths.output_dir elsewhere, then resume with trainer.resume."
+            f"cannot write checkpoint {path} ({write_failure(exc)}); {kept}: fix that or set "
+            "paths.output_dir elsewhere, then resume with trainer.resume."
         ) from exc
+
+
+def write_failure(exc: BaseException) -> str:
+    """Why a write failed, in words that point at the cause."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror}: the disk or quota is full"
+    if isinstance(exc, FileNotFoundError):
+        return (
+            "No such file or directory: the folder or the file being written was removed "
+            "meanwhile, e.g. by another run writing the same folder"
+        )
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if "enforce fail" in str(exc) or "write" in str(exc).lower():
+        return "torch could not finish writing it: is the disk full?"  # its ENOSPC form
+    return f"{type(exc).__name__}: {exc}"
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:

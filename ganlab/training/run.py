@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab.config import GanlabConfig, SignalsConfig, flatten
 from ganlab.core import collection
 from ganlab.core.errors import Terminated, TrainingFailed
+from ganlab.core.folder_lock import FolderLock
 from ganlab.core.machine import cpu_model
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.core.secrets import credentials_to_environment, redact
@@ -99,6 +100,7 @@ class Run:
     rewinder: Rewinder | None  # early_stop.action=rewind: the best state so far, the rewinds
     choices: dict[str, str]  # the config groups chosen, kept in the checkpoint
     config_yaml: str
+    lock: FolderLock  # held while the run owns its output folder
     resumed: bool = False  # continues a checkpoint (its epoch's metrics are logged)
 
     @property
@@ -121,12 +123,30 @@ class Run:
         run_cfg.tracking.uri = run_cfg.tracking.uri and credentials_to_environment(
             run_cfg.tracking.uri
         )
+        output_dir = Path(run_cfg.paths.output_dir).resolve()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(output_dir)  # one run per folder: a second is refused here
+        lock.acquire()
+        try:
+            return cls._create(cfg, launch, run_cfg, resume_point, output_dir, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _create(
+        cls,
+        cfg: DictConfig,
+        launch: LaunchInfo,
+        run_cfg: GanlabConfig,
+        resume_point: Any,
+        output_dir: Path,
+        lock: FolderLock,
+    ) -> Run:
         threads = run_cfg.trainer.num_threads or launch.threads
         if threads:
             torch.set_num_threads(threads)
         device = resolve_device(run_cfg.device)
-        output_dir = Path(run_cfg.paths.output_dir).resolve()
-        output_dir.mkdir(parents=True, exist_ok=True)
         uri = resolve_tracking_uri(run_cfg.tracking.uri, run_cfg.paths.root)
         check_tracking(uri, run_cfg.tracking.require_server, run_cfg.tracking.check_timeout)
         name = run_cfg.tracking.run_name or (
@@ -186,6 +206,7 @@ class Run:
             rewinder,
             choices,
             config_yaml,
+            lock,
             resumed=resume_point is not None,
         )
 
@@ -254,6 +275,7 @@ class Run:
             raise
         finally:
             self._finish(status, reason)
+            self.lock.release()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
