@@ -61,8 +61,8 @@ def test_compare_a_sweep_writes_tables_and_figures(sweep, tracking_uri, tmp_path
     groups = {g["group"]: g for g in read_csv(out / "groups.csv")}
     assert set(groups) == {"ns", "hinge"}
     for name, group in groups.items():
-        finals = [float(r["q(final)"]) for r in runs if r["group"] == name]
-        mean, half = (float(x) for x in group["q(final) mean ± 95% CI"].split(" ± "))
+        finals = [float(r["quality (final)"]) for r in runs if r["group"] == name]
+        mean, half = (float(x) for x in group["quality (final) mean ± 95% CI"].split(" ± "))
         assert mean == pytest.approx(statistics.mean(finals), abs=1e-3)
         # two seeds: t_{0.975,1} s / sqrt(2), s the sample standard deviation
         expected = 12.706204736 * statistics.stdev(finals) / 2**0.5
@@ -184,3 +184,31 @@ def test_a_by_key_no_run_has_is_one_line_naming_the_nearest(sweep, tracking_uri,
     assert "--by optim.d.lrr: no run has this tag or config key" in err
     assert "the nearest that exist: optim.d.lr" in err
     assert not out.exists()
+
+
+def test_bands_of_two_seeds_stay_within_the_quality_range_and_say_they_are_wide() -> None:
+    from ganlab.study.compare import band_figure
+    from ganlab.tracking import StoredRun
+
+    def run(seed: int, hq: list[float]) -> StoredRun:
+        history = [
+            (
+                e + 1,
+                {
+                    "quality/hq_fraction": q,
+                    "quality/modes_covered": 8.0,
+                    **{f"quality/mode_hq_count/{k}": 1.0 for k in range(8)},
+                },
+            )
+            for e, q in enumerate(hq)
+        ]
+        return StoredRun(f"r{seed}", f"s{seed}", "FINISHED", {"loss": "ns"}, {}, history)
+
+    fig = band_figure([run(0, [0.1, 0.9, 0.95]), run(1, [0.9, 0.1, 0.9])], ["loss"])
+    ax = fig.axes[0]
+    (band,) = ax.collections
+    ys = [y for path in band.get_paths() for _, y in path.vertices]
+    assert min(ys) >= 0.0 and max(ys) <= 1.0  # t with 1 df would reach -4.6 and 5.6
+    (label,) = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert label == "ns (n=2, 2 runs: a wide interval)"
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # whole epochs

@@ -29,6 +29,7 @@ import urllib.parse
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ganlab.core.paths import project_root
 from ganlab.rules import COLLAPSING, FAILING, PHASE_NAMES, REFINING
@@ -95,6 +96,7 @@ def phases_figure(runs: dict[str, StoredRun]) -> Figure:
         ax.set_title(f"{TITLES[scenario]}  ({run.name})", fontsize=9, loc="left")
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("epoch")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     shades = ", ".join(
         f"{PHASE_NAMES[p]} ({c})"
         for p, c in ((REFINING, "blue"), (COLLAPSING, "red"), (FAILING, "grey"))

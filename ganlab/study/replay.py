@@ -5,7 +5,7 @@ Reads each run's metric history from the tracking store, applies a rule (any
 trigger keeps (the best so far: every run keeps its best weights) with the oracle's (the
 best of the whole run). Regret = quality at the oracle epoch - quality kept; epochs saved
 = last epoch - trigger epoch. Never stopping keeps the oracle epoch (regret 0): a stop is
-worth the epochs it saves only at a small regret. q(final) is what training to the end
+worth the epochs it saves only at a small regret. quality (final) is what training to the end
 without keeping the best would give. Comma-separated values form a grid, ranked by
 median regret, then mean regret, then epochs saved. Judging rules on *labelled* runs
 (caught collapses, false alarms, failing runs) is `ganlab-benchmark collapse`'s job.
@@ -142,9 +142,9 @@ RUN_HEADER = [
     "failing from",
     "kept",
     "oracle",
-    "q(kept)",
-    "q(oracle)",
-    "q(final)",
+    "quality (kept)",
+    "quality (best)",
+    "quality (final)",
     "regret",
     "saved",
 ]

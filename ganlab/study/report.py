@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import rule_config
@@ -162,8 +163,8 @@ RUN_HEADER = [
     "cause",
     "failing from",
     "kept at a stop",
-    "q(kept)",
-    "q(best)",
+    "quality (kept)",
+    "quality (best)",
     "regret",
     "why this label",
 ]
@@ -262,6 +263,7 @@ def runs_figure(outcomes: Sequence[Outcome], title: str, limit: int = 36) -> Fig
             )
         ax.set_title(f"{o.run.name}\n{o.label}", fontsize=7)
         ax.tick_params(labelsize=6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(-0.02, 1.02)
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.05, top=0.9, hspace=0.8, wspace=0.15)

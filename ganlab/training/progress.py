@@ -17,9 +17,12 @@ from ganlab.rules import PHASE_NAMES
 log = logging.getLogger("ganlab")
 
 # Shown in the bar and the per-epoch line, when present.
+# `quality` is `quality/score` (hq_fraction x modes_covered / n_modes on mixtures, class
+# quality on images), named so in every log line, table and figure
 SUMMARY_KEYS = {
     "train/loss_d": "loss_d",
     "train/loss_g": "loss_g",
+    "quality/score": "quality",
     "quality/hq_fraction": "hq",
     "quality/modes_covered": "modes",
 }
