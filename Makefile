@@ -47,7 +47,8 @@ compose-check: $(STAMP) system-packages
 # munge (a real single-node SLURM for the launcher's tests). Installed here when missing and apt-get can run (root: CI,
 # containers); otherwise those checks are skipped, and this says so; under CI=true, where
 # every check must run, it fails instead.
-# Each entry is package:command (daemons live in /usr/sbin, searched too).
+# Each entry is package:command (daemons live in /usr/sbin, searched too). Then a
+# PostgreSQL server on 127.0.0.1:5432 for its tests (docker/ci/ensure-postgres.sh).
 SYSTEM_PACKAGES := chromium:chromium docker-compose:docker-compose slurm-wlm:slurmctld \
 	munge:munged docker.io:dockerd debootstrap:debootstrap
 system-packages:
@@ -64,6 +65,7 @@ system-packages:
 		     if [ "$$CI" = true ]; then echo "CI=true: every check must run: failing"; exit 1; fi; }; \
 	else echo "not installed:$$missing (apt-get install$$missing): the checks that need them are skipped"; \
 		if [ "$$CI" = true ]; then echo "CI=true: every check must run: failing"; exit 1; fi; fi
+	@sh docker/ci/ensure-postgres.sh
 
 # hadolint comes with the dev extras; docker-compose from Debian (see system-packages)
 check-docker: $(STAMP)

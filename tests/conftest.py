@@ -184,6 +184,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _SKIPPED.append((report.nodeid, str(reason).removeprefix("Skipped: ")))
 
 
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A whole module skipped while it is collected (a module-level importorskip) is a
+    skipped check like any other."""
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED.append((report.nodeid, str(reason).removeprefix("Skipped: ")))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
     if not _SKIPPED:
         return
@@ -195,7 +203,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _SKIPPED and os.environ.get("CI", "").lower() == "true" and exitstatus == 0:
+    # 5: nothing ran at all (every module skipped while collected)
+    if _SKIPPED and os.environ.get("CI", "").lower() == "true" and exitstatus in (0, 5):
         session.exitstatus = 1
         print(
             f"\nCI=true: {len(_SKIPPED)} check(s) skipped, which CI must run; first: "

@@ -56,6 +56,35 @@ def wait_for_epoch(
     pytest.fail(f"no checkpoint of epoch {epoch} within {timeout} s")
 
 
+def wait_for_step(process: subprocess.Popen, first: int, before: int, timeout: float) -> int:
+    """Read the run's progress bar (stderr) until it reports a step in [first, before);
+    return that step. Fails when the run ends, skips past `before` or takes too long."""
+    import re
+    import threading
+
+    seen: list[int] = []
+    found = threading.Event()
+
+    def read() -> None:
+        text = ""
+        assert process.stderr is not None
+        while chunk := process.stderr.read(1):
+            text = (text + chunk)[-200:]
+            if chunk in "\r\n":
+                steps = re.findall(r"\| *(\d+)/\d+ \[", text)
+                if steps:
+                    seen.append(int(steps[-1]))
+                    if int(steps[-1]) >= first:
+                        found.set()
+                        return
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(timeout):
+        pytest.fail(f"no progress past step {first} within {timeout} s (seen: {seen[-3:]})")
+    assert seen[-1] < before, f"the bar jumped from {seen[-2:]} past {before}"
+    return seen[-1]
+
+
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     env = {"GANLAB_ROOT": str(tmp_path)}
     reference = run_cli(
@@ -66,11 +95,11 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
     assert reference.returncode == 0, reference.stderr[-2000:]
 
     victim_dir = tmp_path / "victim"
-    victim = start_cli([*RUN, f"hydra.run.dir={victim_dir}"], tmp_path, env)
+    # the progress bar reports the step count: the kill lands when the run says it is a
+    # quarter into epoch 3 (steps 900-1200 of 2000), not after a guessed wait
+    victim = start_cli([*RUN, "trainer.progress=bar", f"hydra.run.dir={victim_dir}"], tmp_path, env)
     checkpoint = victim_dir / "checkpoints" / "last.pt"
-    epoch_1_seen = wait_for_epoch(checkpoint, 1, victim, timeout=300)
-    epoch_2_seen = wait_for_epoch(checkpoint, 2, victim, timeout=300)
-    time.sleep((epoch_2_seen - epoch_1_seen) / 2)  # halfway through epoch 3
+    at = wait_for_step(victim, first=900, before=1200, timeout=300)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert victim.returncode == -signal.SIGKILL
@@ -82,7 +111,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path: Pat
     # never half-written: whatever the kill interrupted, last.pt is a whole checkpoint (a
     # write cut short leaves only last.pt.tmp, which the next save overwrites)
     killed_at = load_checkpoint(checkpoint)["epoch"]
-    assert 2 <= killed_at < 5
+    assert killed_at == 2, f"killed at step {at}, checkpoint of epoch {killed_at}"
 
     resumed = run_cli(
         [f"trainer.resume={victim_dir}", "trainer.progress=log"], cwd=tmp_path, env=env

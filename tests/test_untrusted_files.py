@@ -167,3 +167,39 @@ def test_the_safe_readers_accept_what_the_real_files_hold(tmp_path: Path) -> Non
     with pytest.raises(UnsafeFileError, match="cannot be read") as info:
         load_tensors(tmp_path / "torn.pt", "snapshot 3")
     assert "\n" not in str(info.value)
+
+
+def test_torch_fidelity_reads_the_checked_bytes_not_the_shared_file(tmp_path: Path, monkeypatch):
+    """The cache is checked and loaded from one private copy: a file swapped into the
+    shared folder after the check is never what torch-fidelity reads."""
+    import numpy as np
+    import torch_fidelity
+
+    from ganlab.config import FIDMonitorConfig
+    from ganlab.monitors.fid import UInt8Images, fidelity
+
+    shared = tmp_path / "cache"
+    shared.mkdir()
+    good = {"mu": np.zeros(3), "sigma": np.eye(3)}
+    torch.save(good, shared / "x-stats.pt")
+    seen = {}
+
+    def calculate_metrics(**kwargs):
+        private = Path(kwargs["cache_root"])
+        torch.save({"evil": RunsCode(tmp_path / "marker")}, shared / "x-stats.pt")  # swapped
+        seen["root"], seen["mode"] = private, private.stat().st_mode & 0o777
+        seen["bytes"] = (private / "x-stats.pt").read_bytes()
+        torch.save(good, private / "x-new.pt")  # statistics torch-fidelity computed
+        seen["weights_only"] = torch.hub.load_state_dict_from_url.keywords["weights_only"]
+        return {"frechet_inception_distance": 1.0}
+
+    monkeypatch.setattr(torch_fidelity, "calculate_metrics", calculate_metrics)
+    images = torch.zeros(4, 3, 28, 28, dtype=torch.uint8)
+    cfg = FIDMonitorConfig(n_samples=4, batch_size=4)
+    before = (shared / "x-stats.pt").read_bytes()
+    fidelity(images, UInt8Images(images), "x", shared, "classifier", cfg, torch.device("cpu"))
+    assert seen["root"] != shared and seen["mode"] == 0o700
+    assert seen["bytes"] == before  # the bytes checked, not the swapped file
+    assert seen["weights_only"] is True
+    assert (shared / "x-new.pt").is_file()  # new statistics reach the shared cache
+    assert not (tmp_path / "marker").exists()

@@ -97,18 +97,21 @@ def _named_global(message: str) -> str | None:
     return found.group(1) if found else None  # any call needs a GLOBAL to name it
 
 
-def check_torch_file(path: Path, what: str, fix: str = TRUSTED_COPY) -> None:
+def check_torch_file(
+    path: Path, what: str, fix: str = TRUSTED_COPY, shown_as: Path | str | None = None
+) -> None:
     """Refuse a torch file that a library will load with full unpickling, if its pickle
     names any global beyond what torch's weights_only loader allows and numpy's arrays.
-    Reads the pickle's opcodes only; nothing in it is executed."""
+    Reads the pickle's opcodes only; nothing in it is executed. `shown_as`: the file the
+    user knows, when `path` is a private copy of it."""
     try:
         unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # noqa: BLE001 - a legacy (non-zip) file: load it the safe way
-        load_tensors(path, what, fix)
+        load_tensors(path, what, fix, None if shown_as is None else str(shown_as))
         return
     bad = [name for name in unsafe if not _numpy_global(*_split_global(name))]
     if bad:
-        raise _refusal(path, what, ", ".join(sorted(bad)[:3]), fix)
+        raise _refusal(shown_as or path, what, ", ".join(sorted(bad)[:3]), fix)
 
 
 def _split_global(name: str) -> tuple[str, str]:

@@ -11,7 +11,13 @@ The metric key names the sample count: 10000 samples -> `quality/fid10k`.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -73,7 +79,6 @@ def fidelity(
         "input1": UInt8Images(generated),
         "input2": real,
         "input2_cache_name": cache_name,
-        "cache_root": str(cache_root),
         "cache": True,
         "fid": True,
         "kid": cfg.kid,
@@ -87,25 +92,70 @@ def fidelity(
     }
     if cfg.kid:
         kwargs["kid_subset_size"] = min(1000, len(generated), len(real))  # type: ignore[arg-type]
-    if extractor == INCEPTION and cfg.weights_path:
-        kwargs["feature_extractor_weights_path"] = cfg.weights_path
-        if Path(cfg.weights_path).is_file():
-            check_torch_file(Path(cfg.weights_path), "Inception weights (monitor.fid.weights_path)")
-    # torch-fidelity unpickles its cache files without torch's weights_only protection;
-    # a shared data folder is a place a crafted file could be put
-    for cached in sorted(Path(cache_root).glob(f"{cache_name}*.pt")):
-        check_torch_file(cached, "cached FID statistics", REMAKE)
+    with checked_copies(Path(cache_root), cache_name) as private:
+        # torch-fidelity unpickles its cache files and the Inception weights without
+        # torch's weights_only protection; a shared data folder is a place a crafted
+        # file could be put. So it reads private copies, each checked once, which no
+        # one can swap between the check and the load; statistics it computes go back
+        kwargs["cache_root"] = str(private)
+        if extractor == INCEPTION:
+            weights = Path(cfg.weights_path) if cfg.weights_path else hub_weights()
+            if weights is not None and weights.is_file():
+                copy = private / weights.name
+                shutil.copyfile(weights, copy)
+                check_torch_file(copy, "Inception weights", shown_as=weights)
+                kwargs["feature_extractor_weights_path"] = str(copy)
+            elif cfg.weights_path:
+                kwargs["feature_extractor_weights_path"] = cfg.weights_path
+        try:
+            with safe_hub_loads():
+                return torch_fidelity.calculate_metrics(**kwargs)
+        except Exception as exc:
+            if extractor == INCEPTION and not cfg.weights_path:
+                raise GanlabError(
+                    f"FID needs the Inception weights, which torch-fidelity could not "
+                    f"download ({type(exc).__name__}): fetch {WEIGHTS_FILE} on a machine "
+                    "with internet and set monitor.fid.weights_path to it, or use "
+                    "monitor.fid.feature_extractor=classifier (no download)."
+                ) from exc
+            raise
+
+
+@contextlib.contextmanager
+def checked_copies(cache_root: Path, cache_name: str) -> Iterator[Path]:
+    """A private folder (0700) holding a checked copy of each cached statistics file of
+    `cache_name`; new files torch-fidelity writes there are copied back to `cache_root`."""
+    with tempfile.TemporaryDirectory(prefix="ganlab-fid-") as tmp:
+        private = Path(tmp)
+        os.chmod(private, 0o700)
+        before = set()
+        for cached in sorted(cache_root.glob(f"{cache_name}*.pt")):
+            copy = private / cached.name
+            shutil.copyfile(cached, copy)  # read once: the copy is what is checked and loaded
+            check_torch_file(copy, "cached FID statistics", REMAKE, shown_as=cached)
+            before.add(cached.name)
+        yield private
+        cache_root.mkdir(parents=True, exist_ok=True)
+        for made in private.glob(f"{cache_name}*.pt"):
+            if made.name not in before:
+                shutil.copyfile(made, cache_root / made.name)
+
+
+def hub_weights() -> Path | None:
+    """Where torch.hub keeps the Inception weights torch-fidelity downloads."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+
+
+@contextlib.contextmanager
+def safe_hub_loads() -> Iterator[None]:
+    """torch.hub's loader with weights_only=True while torch-fidelity runs (its default
+    unpickles anything): a downloaded state dict needs nothing more."""
+    original = torch.hub.load_state_dict_from_url
+    torch.hub.load_state_dict_from_url = functools.partial(original, weights_only=True)
     try:
-        return torch_fidelity.calculate_metrics(**kwargs)
-    except Exception as exc:
-        if extractor == INCEPTION and not cfg.weights_path:
-            raise GanlabError(
-                f"FID needs the Inception weights, which torch-fidelity could not download "
-                f"({type(exc).__name__}): fetch {WEIGHTS_FILE} on a machine with internet and "
-                "set monitor.fid.weights_path to it, or use "
-                "monitor.fid.feature_extractor=classifier (no download)."
-            ) from exc
-        raise
+        yield
+    finally:
+        torch.hub.load_state_dict_from_url = original
 
 
 def file_hash(path: Path) -> str:
