@@ -71,7 +71,7 @@ system-packages:
 check-docker: $(STAMP)
 	$(BIN)/hadolint docker/Dockerfile docker/ci/postgres.Dockerfile docker/proxy/Dockerfile
 	@if command -v docker-compose >/dev/null 2>&1; then \
-		POSTGRES_PASSWORD=checked-by-make MLFLOW_ADMIN_PASSWORD=checked-by-make \
+		POSTGRES_PASSWORD=checked-by-make MLFLOW_DB_PASSWORD=checked-by-make MLFLOW_ADMIN_PASSWORD=checked-by-make \
 		MLFLOW_SECRET_KEY=checked-by-make docker-compose --env-file docker/.env.example \
 			-f docker/compose.yaml config -q \
 		&& echo "docker/compose.yaml: valid"; \

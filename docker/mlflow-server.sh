@@ -7,6 +7,11 @@
 #   MLFLOW_BACKEND_STORE_URI=postgresql://user:pass@db:5432/mlflow \
 #   MLFLOW_ARTIFACTS_DESTINATION=/srv/mlflow-artifacts docker/mlflow-server.sh
 #
+# In the compose stack the store URI is built here from MLFLOW_DB_USER, MLFLOW_DB_PASSWORD,
+# MLFLOW_DB_HOST, MLFLOW_DB_PORT and MLFLOW_DB_NAME, each part percent-encoded (a password
+# may hold any character: '%', '@', ':', '/'), for the role that owns only MLflow's
+# database (docker/postgres-init.sh), not the superuser.
+#
 # MLFLOW_HOST (default 127.0.0.1: this machine only), MLFLOW_PORT (5000), MLFLOW_WORKERS
 # (2) and MLFLOW_ALLOWED_HOSTS (the Host headers clients may use; MLflow refuses others)
 # tune it.
@@ -23,6 +28,16 @@
 # server takes (benchmarks/README.md); a changed or deleted password then keeps working
 # on other workers for up to that long.
 set -eu
+if [ -z "${MLFLOW_BACKEND_STORE_URI:-}" ] && [ -n "${MLFLOW_DB_USER:-}" ]; then
+    : "${MLFLOW_DB_PASSWORD:?set MLFLOW_DB_PASSWORD (docker/.env)}"
+    MLFLOW_BACKEND_STORE_URI=$(python3 -c 'import os, urllib.parse
+e = os.environ
+q = lambda key, default="": urllib.parse.quote(e.get(key, default), safe="")
+print("postgresql://%s:%s@%s:%s/%s" % (q("MLFLOW_DB_USER"), q("MLFLOW_DB_PASSWORD"),
+      e.get("MLFLOW_DB_HOST", "postgres"), e.get("MLFLOW_DB_PORT", "5432"),
+      q("MLFLOW_DB_NAME", "mlflow")))')
+    MLFLOW_AUTH_DATABASE_URI=${MLFLOW_AUTH_DATABASE_URI:-$MLFLOW_BACKEND_STORE_URI}
+fi
 : "${MLFLOW_BACKEND_STORE_URI:?set MLFLOW_BACKEND_STORE_URI, e.g. postgresql://user:pass@host:5432/mlflow}"
 : "${MLFLOW_ARTIFACTS_DESTINATION:?set MLFLOW_ARTIFACTS_DESTINATION, a folder or bucket for artifacts}"
 case "$MLFLOW_BACKEND_STORE_URI" in
@@ -49,10 +64,12 @@ if [ "${MLFLOW_AUTH:-false}" = true ]; then
     # MLflow reads the auth app's settings from an ini file; the admin password stays in
     # the environment, out of the file
     MLFLOW_AUTH_CONFIG_PATH="$(mktemp /tmp/ganlab-mlflow-auth.XXXXXX)"
+    # configparser reads '%' as the start of an interpolation: written as '%%'
+    auth_uri=$(printf '%s' "$MLFLOW_AUTH_DATABASE_URI" | sed 's/%/%%/g')
     cat >"$MLFLOW_AUTH_CONFIG_PATH" <<EOF
 [mlflow]
 default_permission = ${MLFLOW_AUTH_DEFAULT_PERMISSION:-READ}
-database_uri = ${MLFLOW_AUTH_DATABASE_URI}
+database_uri = ${auth_uri}
 admin_username = admin
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
 auth_cache_ttl_seconds = ${MLFLOW_AUTH_CACHE_TTL:-0}

@@ -148,6 +148,13 @@ verify=("$PYTHON" docker/ci/verify_stack.py --tracking-uri "http://127.0.0.1:$ML
         --artifacts "$artifacts" --runs 2 --epochs 3)
 as_admin=(env MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD="$ADMIN_PASSWORD")
 "${as_admin[@]}" "${verify[@]}" --save /tmp/ganlab-compose-before.json
+# MLflow connects as its own role, which owns its tables and is no superuser
+db=(psql "postgresql://ganlab:ci-only-password@127.0.0.1:$PG_PORT/mlflow" -tA)
+[ "$("${db[@]}" -c "select rolsuper from pg_roles where rolname = 'mlflow'")" = f ] \
+    || { echo "compose-check: MLflow's database role is missing or a superuser" >&2; exit 1; }
+[ "$("${db[@]}" -c "select count(*) from pg_tables where schemaname = 'public' and tableowner <> 'mlflow'")" = 0 ] \
+    || { echo "compose-check: some of MLflow's tables are not its own role's" >&2; exit 1; }
+say "MLflow's role (a password needing escapes) owns its tables and is no superuser"
 
 # -- 5. accounts -------------------------------------------------------------------------
 expect_refusal() {  # expect_refusal WHAT TEXT COMMAND...: exit 2 and TEXT in its last line
@@ -204,6 +211,21 @@ steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "train
 assert run.info.status == "FINISHED" and steps == [1, 2], (run.info.status, steps)
 PY
 say "HTTPS: a run through the proxy finished with every epoch; without the CA, refused"
+headers=$(curl -s -D - -o /dev/null --cacert "$TLS/ca.crt" "$https_uri/health")
+echo "$headers" | grep -qi '^strict-transport-security: max-age=' \
+    || { echo "compose-check: the proxy sends no HSTS header" >&2; exit 1; }
+if echo "$headers" | grep -qi '^server: nginx/'; then
+    echo "compose-check: the proxy names its nginx version" >&2; exit 1
+fi
+if curl -s -o /dev/null --cacert "$TLS/ca.crt" --tls-max 1.2 --ciphers AES128-SHA "$https_uri/health"; then
+    echo "compose-check: the proxy accepted a CBC suite without forward secrecy" >&2; exit 1
+fi
+expect_refusal "an open proxy without accounts" "would be open to the network without logins" \
+    docker run --rm --network host -e MLFLOW_AUTH=false -e HTTPS_BIND=0.0.0.0 ganlab-proxy:latest
+say "the proxy: HSTS, no version, no CBC suites; it refuses to open the server without accounts"
+say "guessing passwords: straight at the server, then through the proxy (benchmarks/login_guessing.py)"
+"$PYTHON" benchmarks/login_guessing.py "http://127.0.0.1:$MLFLOW_PORT" "$https_uri" \
+    --ca "$TLS/ca.crt" --seconds 5 | tee /tmp/ganlab-login-guessing.txt
 
 # -- 7. restart: nothing lost ------------------------------------------------------------
 say "restarting the stack (volumes kept)"
@@ -214,9 +236,14 @@ say "restarting the stack (volumes kept)"
 # -- 8. backup, a fresh stack, restore ----------------------------------------------------
 backup=$(mktemp -d /tmp/ganlab-backup.XXXXXX)
 COMPOSE="${COMPOSE[*]}" docker/backup.sh "$backup"
+[ "$(stat -c %a "$backup")" = 700 ] && [ "$(stat -c %a "$backup/database.dump")" = 600 ] \
+    || { echo "compose-check: the backup is readable beyond its owner" >&2; exit 1; }
 damaged=$(mktemp -d /tmp/ganlab-backup-damaged.XXXXXX)
 cp "$backup"/* "$damaged/" && printf 'x' >>"$damaged/artifacts.tar"
 expect_refusal "a damaged backup" "the backup is damaged" \
+    env COMPOSE="${COMPOSE[*]}" docker/restore.sh "$damaged"
+sed -i '/artifacts.tar/d' "$damaged/SHA256SUMS"   # unlisted: its damage would go unseen
+expect_refusal "a backup whose manifest leaves a file out" "not exactly" \
     env COMPOSE="${COMPOSE[*]}" docker/restore.sh "$damaged"
 rm -rf "$damaged"
 say "backed up (a damaged copy is refused); deleting the stack and its volumes"

@@ -19,6 +19,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     as_postgres pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
     as_postgres psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres \
         -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null
+    # then the init scripts, as the official image runs them (docker/postgres-init.sh)
+    for script in /docker-entrypoint-initdb.d/*.sh; do
+        [ -e "$script" ] || continue
+        as_postgres env POSTGRES_USER="$POSTGRES_USER" POSTGRES_DB="$POSTGRES_DB" sh "$script" >/dev/null
+    done
     as_postgres pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
 fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups \
