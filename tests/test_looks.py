@@ -26,7 +26,7 @@ from ganlab.study.looks import (
     rule_code_digest,
     settings_digest,
 )
-from ganlab.study.protocol import FAMILIES, SEAL_PATH, Seal, read_seal
+from ganlab.study.protocol import FAMILIES, SEAL_PATH, read_seal
 from ganlab.study.trajectories import DEFAULT_PATH, read, write
 
 
@@ -54,9 +54,9 @@ def test_the_project_look_log_agrees_with_git() -> None:
         assert labels_digest(tree, catalogue).startswith(value), look
         value, seal = look.settings
         assert seal is not None, f"{look}: its seal lies outside the repository"
-        rule = Seal.from_json(json.loads(tree.read(seal))).rule
+        rule = json.loads(tree.read(seal))["rule"]  # as that commit's code wrote it
         assert settings_digest(rule).startswith(value), look
-        assert rule_code_digest(tree, rule.rule).startswith(look.rule_code), look
+        assert rule_code_digest(tree, rule["rule"]).startswith(look.rule_code), look
         value, trajectories = look.trajectories
         assert trajectories is not None, f"{look}: its runs lie outside the repository"
         assert file_digest(tree.read(trajectories)).startswith(value), look

@@ -255,3 +255,19 @@ def test_default_rule_ignores_fitting_and_catches_a_one_epoch_spike() -> None:
         rule="gradient", reference="running", ema=0.3, beta=1.0, tau=1.0, patience=3, window=5
     )
     assert apply_rule(history(dgrad, steep, steep), old).trigger_epoch == 12
+
+
+def test_a_run_that_never_fits_is_not_labelled_refining_however_flat_its_steepness() -> None:
+    """The demo's never-fitting run (minimax, frozen G): steepness plateaus at once, so
+    steepness alone called epochs 4-6 refining at quality 0. The default rule labels an
+    evaluation refining only once sustained quality has reached refine_quality."""
+    n = 12
+    rows = history([1.0] * n, [3.0, 3.0] + [3.01] * (n - 2), [5.0] * n, [0.0] * n, [0] * n)
+    default = apply_rule(rows, rule_config())
+    assert REFINING not in default.phases
+    steepness_only = apply_rule(rows, rule_config(refine_quality=0.0))
+    assert REFINING in steepness_only.phases  # what it was before
+    # and a run that fits becomes refining once its quality has reached the level
+    fits = history([1.0] * n, [3.0] * n, [5.0] * n, [0.1, 0.2, 0.3, 0.6, 0.7] + [0.8] * 7, [8] * n)
+    phases = apply_rule(fits, rule_config()).phases
+    assert phases[:3] == [FITTING] * 3 and phases[-1] == REFINING

@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT, check_writable, project_root
@@ -96,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="train every held-out and confirmation run twice on this machine, recording and "
         "rewinding under the sealed rule (the rewind arm only where the rule fires, and a "
         "few controls), and compare the pairs (a logged look)",
+    )
+    parser.add_argument(
+        "--channels",
+        action="store_true",
+        help="also the channel table: how well each logged channel tells collapsing from "
+        "refining and sees an onset coming (AUROC), on the tuning split and on the sealed "
+        "splits asked for (--holdout, --confirm, --natural: a logged look)",
     )
     parser.add_argument(
         "--train-only",
@@ -172,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.rewind:
             text += "\n\n" + rewind_study(catalogue, out, shipped, command)
+        if args.channels:
+            text += "\n\n" + channels_study(
+                runs, catalogue, out, path, sealed_splits, command, shipped
+            )
         if parent is not None:
             parent.log_artifacts(out, "benchmark")
     except GanlabError as exc:
@@ -298,6 +310,35 @@ def sweep_command(
         *launcher,
         *args.overrides,
     ]
+
+
+def channels_study(
+    runs: Sequence[Any],
+    catalogue: Catalogue,
+    out: Path,
+    trajectories: Path,
+    sealed_splits: Sequence[str],
+    command: str,
+    shipped: bool,
+) -> str:
+    """The channel table (ganlab.study.channels) on the tuning split and, through a
+    logged look, on the sealed splits asked for."""
+    from ganlab.rules import rule_config
+    from ganlab.study.channels import write_channels
+    from ganlab.study.looks import LookContext, reveal
+    from ganlab.study.protocol import SEAL_PATH, read_seal
+    from ganlab.study.report import label_runs
+
+    labelled = label_runs(runs, catalogue)
+    shown = [r for r in labelled if r.split == "tune"]
+    if sealed_splits:
+        seal_path = SEAL_PATH if shipped else out / "choice.json"
+        seal = read_seal(seal_path)
+        rule = seal.rule if seal is not None else rule_config()
+        context = LookContext(command, rule, seal_path, trajectories, catalogue.path)
+        revealed = reveal(labelled, sealed_splits, "the channel table", context)
+        shown += [r for members in revealed.values() for r in members]
+    return write_channels(shown, out, ["tune", *sealed_splits])
 
 
 def train_rewind_pairs(

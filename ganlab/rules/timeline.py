@@ -97,6 +97,25 @@ def find_trigger(scores: list[float | None], threshold: float, cfg: EarlyStopCon
     return None
 
 
+def gate_by_quality(
+    phases: list[int], epochs: Sequence[int], quality: dict[int, float], level: float, window: int
+) -> list[int]:
+    """REFINING becomes FITTING until the sustained quality (median of the last `window`
+    evaluations with quality) has reached `level`; the run then counts as fitted from that
+    evaluation on. Unchanged when no quality was logged."""
+    if not quality or level <= 0:
+        return phases
+    seen: list[float] = []
+    fitted = False
+    out = []
+    for epoch, phase in zip(epochs, phases, strict=True):
+        if epoch in quality:
+            seen.append(quality[epoch])
+        fitted = fitted or (bool(seen) and statistics.median(seen[-window:]) >= level)
+        out.append(FITTING if phase == REFINING and not fitted else phase)
+    return out
+
+
 def finish(
     epochs: list[int],
     scores: list[float | None],

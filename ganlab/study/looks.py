@@ -130,10 +130,12 @@ def labels_digest(tree: Tree, catalogue: str) -> str:
     return digest([(LABELS_CODE, tree.read(LABELS_CODE)), ("catalogue", tree.read(catalogue))])
 
 
-def settings_digest(rule: EarlyStopConfig) -> str:
+def settings_digest(rule: EarlyStopConfig | Mapping[str, Any]) -> str:
     """The rule and every setting that changes what it decides (not `action`, `rewind`:
-    a replay decides the same under any action)."""
-    settings = {k: v for k, v in asdict(rule).items() if k not in ("action", "rewind")}
+    a replay decides the same under any action), as choice.json keeps them: from a
+    config, or from the `rule` object of a choice.json (a seal at an older commit)."""
+    settings = dict(asdict(rule) if isinstance(rule, EarlyStopConfig) else rule)
+    settings = {k: v for k, v in settings.items() if k not in ("action", "rewind")}
     if settings.get("model") and Path(settings["model"]).resolve() == SHIPPED_MODEL.resolve():
         settings["model"] = ""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()

@@ -80,6 +80,7 @@ SHARED = {"warmup_epochs": 5, "ema": 0.5, "window": 3, "plateau_tol": 0.05}
 COMBINED_OFF = {
     **SHARED,
     "frozen_tol": 1e-4,
+    "refine_quality": 0.5,  # phases only: no decision reads them
     "drift": 0.3,
     "shift_window": 3,
     "shift_up": 0.0,
@@ -150,7 +151,7 @@ FAMILIES: dict[str, Family] = {
     # the learned model (fitted per fold); its threshold and the failing channels
     "learned": Family(
         "learned",
-        {**SHARED, "frozen_tol": 1e-4},
+        {**SHARED, "frozen_tol": 1e-4, "refine_quality": 0.5},
         {
             "threshold": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
             "patience": (1, 2),

@@ -28,6 +28,7 @@ from ganlab.study import clusters
 from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG, Catalogue
 from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED, PARTIAL
 from ganlab.study.looks import LookContext, reveal, seal_differences, seal_pins
+from ganlab.study.phase_check import confusion_rows, label_counts, phase_confusion
 from ganlab.study.protocol import (
     FAMILIES,
     SEAL_PATH,
@@ -553,6 +554,19 @@ def write_report(
             markdown_table(header, rows),
             f"Stopping with {default_name} {'does no harm' if ok else 'does harm'} on "
             f"{split} runs: {why}.",
+        ]
+    criteria = {family: catalogue.label_criteria(family) for family in catalogue.families}
+    for split in shown:
+        header, rows = confusion_rows(phase_confusion(splits[split], rules[default_name]))
+        sections += [
+            f"## Phase labels against quality, {split} runs ({default_name}; evaluations)",
+            markdown_table(header, rows),
+        ]
+        header, rows = label_counts(splits[split], criteria_of=criteria)
+        sections += [
+            f"## The labels at other thresholds, {split} runs (drop ratio: 'low' = this x "
+            "best; window: of the sustained quality)",
+            markdown_table(header, rows),
         ]
     write_csv(
         out / "kept.csv",

@@ -176,8 +176,8 @@ def combined_rule(history: History, cfg: CombinedRuleConfig) -> Timeline:
     Score = the largest channel statistic / its threshold: the rule triggers at >= 1 for
     `patience` evaluations (cause "collapse"). Independently, evaluations where G was
     frozen or D dominant for `fail_patience` evaluations in a row are marked FAILING; the
-    first of them triggers too (cause "failing") when it comes before a collapse trigger,
-    and is its own stop epoch: a run that never fitted has nothing better to keep.
+    first of them triggers too (cause "failing") when it comes before a collapse trigger.
+    An evaluation is refining only once the run's quality has reached `refine_quality`.
     """
     epochs, (dgrad, s_p90) = series(history, (DGRAD_KEY, STEEPNESS_P90_KEY))
     phases = plateau_phases(ema(s_p90, cfg.ema), cfg, growing=True)
