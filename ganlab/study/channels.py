@@ -172,7 +172,7 @@ class Cell:
     high: float | None
     positives: int
     negatives: int
-    scenarios: int
+    scenarios: int  # scenarios the evaluations come from
 
     def text(self) -> str:
         if math.isnan(self.value):
@@ -208,7 +208,10 @@ def cell(evals: Sequence[Evaluation], channel: int, target: str, resamples: int 
     members = [np.flatnonzero(group == g) for g in range(len(scenarios))]
     rng = np.random.default_rng(SEED)
     draws = []
-    if len(scenarios) >= 2:
+    # an interval over scenarios needs positives in at least two of them: resampling one
+    # scenario's positives says nothing about the next scenario's
+    with_positives = len({g for g, p in zip(group, positive, strict=True) if p})
+    if len(scenarios) >= 2 and with_positives >= 2:
         for _ in range(resamples):
             chosen = np.concatenate(
                 [members[g] for g in rng.integers(0, len(scenarios), len(scenarios))]
