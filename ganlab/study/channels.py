@@ -327,6 +327,8 @@ def claim_rows(table: Mapping[str, Sequence[Cell]]) -> tuple[list[str], list[lis
         c = table[claim.channel][TARGETS.index(claim.target)]
         if math.isnan(c.value):
             verdict = "not measurable here"
+        elif c.low is None:
+            verdict = "too few scenarios to tell (collapses in one scenario only)"
         elif c.verdict == claim.expected:
             verdict = "**supported**"
         elif c.verdict == "no sign":
