@@ -158,8 +158,20 @@ def test_the_protocol_gives_choice_json_back(tmp_path) -> None:
         assert ours["families"][family]["cv"] == data["cv"], family
     for pin in ("rule_code", "settings", "tuning_runs"):
         assert ours["pins"][pin] == shipped["pins"][pin], pin
-    model = json.loads((tmp_path / "learned_model.json").read_text())
-    shipped_model = json.loads(looks.SHIPPED_MODEL.read_text())
-    assert {k: v for k, v in model.items() if k != "fitted_on"} == {
-        k: v for k, v in shipped_model.items() if k != "fitted_on"
-    }
+    for name, shipped_file in (
+        ("learned_model.json", looks.SHIPPED_MODEL),
+        ("learned_model_no_quality.json", SHIPPED_NO_QUALITY_MODEL),
+    ):
+        model = json.loads((tmp_path / name).read_text())
+        shipped_model = json.loads(shipped_file.read_text())
+        assert {k: v for k, v in model.items() if k != "fitted_on"} == {
+            k: v for k, v in shipped_model.items() if k != "fitted_on"
+        }, name
+    # and the choice among rules that read no quality, sealed apart
+    ours, shipped = (
+        json.loads(p.read_text())
+        for p in (tmp_path / "choice_no_quality.json", NO_QUALITY_SEAL_PATH)
+    )
+    assert ours["chosen_family"] == shipped["chosen_family"]
+    for family, data in shipped["families"].items():
+        assert ours["families"][family]["cv"] == data["cv"], family

@@ -55,10 +55,15 @@ class FeatureSpec:
     channels: tuple[tuple[str, str], ...] = CHANNELS
     warmup: int = 5
     recent: int = 3
+    # the run's quality as features too; without it, a model of the cheap channels only
+    # (on images quality costs a classifier or FID every few epochs)
+    quality: bool = True
 
     def names(self) -> list[str]:
         names = [f"{key}:{part}" for key, _ in self.channels for part in ("level", "jump", "peak")]
-        return [*names, "quality:value", "quality:drop", "quality:change"]
+        return (
+            [*names, "quality:value", "quality:drop", "quality:change"] if self.quality else names
+        )
 
 
 def _transform(value: float | None, how: str) -> float | None:
@@ -112,7 +117,8 @@ def run_features(history: History, spec: FeatureSpec) -> tuple[list[int], list[l
         drop_q.append(1.0 - sustained / best if best > 0 else 0.0)
         change_q.append(current - previous)
         previous = current
-    columns += [value_q, drop_q, change_q]
+    if spec.quality:
+        columns += [value_q, drop_q, change_q]
     rows = [[column[i] for column in columns] for i in range(len(epochs))]
     return epochs, rows
 

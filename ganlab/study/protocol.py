@@ -39,13 +39,15 @@ from ganlab.config import EarlyStopConfig
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.rules import rule_config
 from ganlab.rules.features import FeatureSpec
-from ganlab.rules.library.learned import SHIPPED_MODEL
+from ganlab.rules.library.learned import NO_QUALITY, SHIPPED_MODEL, SHIPPED_NO_QUALITY_MODEL
 from ganlab.study.learned_fit import fit, save
 from ganlab.study.looks import seal_pins
 from ganlab.study.scoring import LabelledRun, Outcome, Score, decide, objective, score
 
 SEAL_FORMAT = "ganlab-collapse-choice/1"
 SEAL_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "choice.json"
+# the choice among rules that read no quality (NO_QUALITY_FAMILIES), sealed apart
+NO_QUALITY_SEAL_PATH = SEAL_PATH.with_name("choice_no_quality.json")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Family:
     rule: str
     fixed: Mapping[str, Any]
     axes: Mapping[str, Sequence[Any]]
+    quality_features: bool = True  # learned families: fit the model with quality or not
 
     def settings(self) -> list[EarlyStopConfig]:
         names = list(self.axes)
@@ -162,6 +165,18 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+# The protocol for a rule that reads no quality (images: quality costs a classifier or an
+# FID every few epochs): the families whose rules read only the cheap per-epoch channels,
+# sealed apart (choice_no_quality.json); the default rule is not changed by it.
+NO_QUALITY_FAMILIES: dict[str, Family] = {
+    "gradient": FAMILIES["gradient"],
+    "combined": FAMILIES["combined"],
+    "learned, no quality": Family(
+        "learned", FAMILIES["learned"].fixed, FAMILIES["learned"].axes, quality_features=False
+    ),
+}
+
+
 # the threshold each family's curve of catch rate against alarm rate sweeps
 THRESHOLD_OF = {
     "gradient": ("tau", (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0)),
@@ -169,6 +184,7 @@ THRESHOLD_OF = {
     "combined+quality": ("quality_drop", (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)),
     "confirmed escalation": ("confirm_drop", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8)),
     "learned": ("threshold", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)),
+    "learned, no quality": ("threshold", (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)),
 }
 
 
@@ -197,12 +213,15 @@ def cross_validate(
     family: str,
     runs: Sequence[LabelledRun],
     report: Callable[[str], None] = print,
-    model_dir: Path | None = None,
+    model_file: Path | None = None,
+    families: Mapping[str, Family] = FAMILIES,
 ) -> FamilyResult:
-    """Leave-one-scenario-out cross-validation of choosing within `family` (see module)."""
+    """Leave-one-scenario-out cross-validation of choosing within `family` (see module);
+    a learned family's final model is written to `model_file`."""
     scenarios = sorted({scenario_of(r) for r in runs})
-    settings = FAMILIES[family].settings()
-    learned = family == "learned"
+    settings = families[family].settings()
+    learned = families[family].rule == "learned"
+    spec = FeatureSpec(quality=families[family].quality_features)
     folds: dict[str, EarlyStopConfig] = {}
     pooled: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="ganlab-protocol-") as tmp:
@@ -213,7 +232,7 @@ def cross_validate(
             test = [i for i, r in enumerate(runs) if scenario_of(r) == left_out]
             if learned:
                 model = Path(tmp) / f"{left_out.replace('/', '-')}.json"
-                save(fit([runs[i] for i in train], FeatureSpec()), model)
+                save(fit([runs[i] for i in train], spec), model)
                 candidates = [_with_model(cfg, model) for cfg in settings]
                 rows = [[decide(runs[i], cfg) for i in train] for cfg in candidates]
                 chosen = best(list(zip(candidates, rows, strict=True)))
@@ -226,8 +245,8 @@ def cross_validate(
                 pooled += [table[chosen][i] for i in test]
             folds[left_out] = cfg
         if learned:
-            model = (model_dir or Path(tmp)) / "learned_model.json"
-            save(fit(list(runs), FeatureSpec()), model)
+            model = model_file or Path(tmp) / "learned_model.json"
+            save(fit(list(runs), spec), model)
             candidates = [_with_model(cfg, model) for cfg in settings]
             rows = [[decide(run, cfg) for run in runs] for cfg in candidates]
             setting = candidates[best(list(zip(candidates, rows, strict=True)))]
@@ -289,9 +308,13 @@ class Seal:
 
 
 def _portable(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings as choice.json keeps them: the shipped model as '' (its default)."""
-    if settings.get("model") and Path(settings["model"]).resolve() == SHIPPED_MODEL.resolve():
+    """Settings as choice.json keeps them: the shipped models by their names ('' for the
+    default, `no_quality`)."""
+    model = settings.get("model")
+    if model and Path(model).resolve() == SHIPPED_MODEL.resolve():
         settings = {**settings, "model": ""}
+    elif model and Path(model).resolve() == SHIPPED_NO_QUALITY_MODEL.resolve():
+        settings = {**settings, "model": NO_QUALITY}
     return settings
 
 
@@ -308,30 +331,28 @@ def choose(
     catalogue: Path,
     model_path: Path = SHIPPED_MODEL,
     report: Callable[[str], None] = print,
+    families: Mapping[str, Family] = FAMILIES,
 ) -> Seal:
-    """Run the protocol on the tuning runs `runs`; the learned model of the final fit is
-    written to `model_path`; the seal pins what the choice was made with."""
-    report(f"protocol: cross-validating {len(FAMILIES)} rule families on {len(runs)} tuning runs")
+    """Run the protocol on the tuning runs `runs` over `families`; the learned model of
+    the final fit is written to `model_path`; the seal pins what the choice was made with."""
+    report(f"protocol: cross-validating {len(families)} rule families on {len(runs)} tuning runs")
     results = {
-        family: cross_validate(family, runs, report, model_dir=model_path.parent)
-        for family in FAMILIES
+        family: cross_validate(family, runs, report, model_path, families) for family in families
     }
-    learned = model_path.parent / "learned_model.json"
-    if learned != model_path and learned.is_file():
-        learned.replace(model_path)
     chosen = min(results, key=lambda f: objective(results[f].cv))
-    families = {}
-    for family, result in results.items():
-        families[family] = {
+    sealed = {
+        family: {
             "setting": {"rule": result.setting.rule, **_portable(settings_of(result.setting))},
             "cv": summary(result.cv),
         }
+        for family, result in results.items()
+    }
     report(f"protocol: chose {chosen} (best cross-validated objective)")
     setting = results[chosen].setting
     if setting.rule == "learned":
         setting = rule_config("learned", **_portable(settings_of(setting)))
     pins = seal_pins(setting, runs, catalogue, model_path)
-    return Seal(chosen, setting, families, datetime.date.today().isoformat(), commit, command, pins)
+    return Seal(chosen, setting, sealed, datetime.date.today().isoformat(), commit, command, pins)
 
 
 def summary(s: Score) -> dict[str, Any]:

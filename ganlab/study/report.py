@@ -23,7 +23,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ganlab.config import EarlyStopConfig
 from ganlab.rules import rule_config
-from ganlab.rules.library.learned import SHIPPED_MODEL
+from ganlab.rules.library.learned import SHIPPED_MODEL, SHIPPED_NO_QUALITY_MODEL
 from ganlab.study import clusters
 from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG, Catalogue
 from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED, PARTIAL
@@ -31,6 +31,8 @@ from ganlab.study.looks import LookContext, reveal, seal_differences, seal_pins
 from ganlab.study.phase_check import confusion_rows, label_counts, phase_confusion
 from ganlab.study.protocol import (
     FAMILIES,
+    NO_QUALITY_FAMILIES,
+    NO_QUALITY_SEAL_PATH,
     SEAL_PATH,
     THRESHOLD_OF,
     Seal,
@@ -94,7 +96,7 @@ def describe(cfg: EarlyStopConfig) -> str:
     parts = [cfg.rule]
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if f.name in ("rule", "model") or value == getattr(default, f.name):
+        if f.name == "rule" or value == getattr(default, f.name):
             continue
         parts.append(f"{f.name}={value:.3g}" if isinstance(value, float) else f"{f.name}={value}")
     return " ".join(parts)
@@ -104,6 +106,7 @@ SCORE_HEADER = [
     "rule",
     "split",
     "collapsed caught by onset+3",
+    "flagged by the evaluation that shows the drop",
     "lag (median [IQR])",
     "early",
     "alarms, healthy + recovering",
@@ -123,6 +126,7 @@ def score_row(name: str, split: str, s: Score) -> list[str]:
         name,
         split,
         s.hit.text(),
+        s.by_onset.text(),
         s.lag_text(),
         s.early.text(),
         s.false_alarm_good.text(),
@@ -456,15 +460,25 @@ def write_report(
     tuning = [r for r in runs if r.split == "tune"]
     commit = repository_commit()
     seal_path = SEAL_PATH if sealed else out / "choice.json"
+    no_quality_path = NO_QUALITY_SEAL_PATH if sealed else out / NO_QUALITY_SEAL_PATH.name
     if choose_now:
         model = SHIPPED_MODEL if sealed else out / "learned_model.json"
         chosen = choose(tuning, commit, command, catalogue.path, model_path=model, report=report)
         write_seal(chosen, seal_path)
         report(f"sealed in {seal_path}")
+        # and apart, the choice among rules that read no quality (for image runs)
+        model = SHIPPED_NO_QUALITY_MODEL if sealed else out / SHIPPED_NO_QUALITY_MODEL.name
+        cheap = choose(tuning, commit, command, catalogue.path, model, report, NO_QUALITY_FAMILIES)
+        write_seal(cheap, no_quality_path)
+        report(f"sealed in {no_quality_path}")
     seal = read_seal(seal_path)
+    no_quality = read_seal(no_quality_path)
     rules: dict[str, EarlyStopConfig] = {}
     if seal is not None:
         rules[f"sealed choice ({seal.family})"] = seal.rule
+    if no_quality is not None:
+        rules[f"no-quality choice ({no_quality.family})"] = no_quality.rule
+    if seal is not None:
         for family in FAMILIES:
             if family in seal.families:
                 rules[f"{family} (sealed setting)"] = family_setting(seal, family)

@@ -213,6 +213,17 @@ class Outcome:
         return label.best_epoch <= self.trigger_epoch <= self._slack_epoch(label.onset_epoch)
 
     @property
+    def by_onset(self) -> bool:
+        """A collapsed run flagged after its best epoch and no later than its onset: the
+        evaluation whose quality first shows the drop (on images, quality comes every few
+        epochs at a price; what matters is a flag no later than it)."""
+        label = self.run.label
+        if label.label != COLLAPSED or self.trigger_epoch is None:
+            return False
+        assert label.onset_epoch is not None and label.best_epoch is not None
+        return label.best_epoch <= self.trigger_epoch <= label.onset_epoch
+
+    @property
     def early(self) -> bool:
         best = self.run.label.best_epoch
         return self.trigger_epoch is not None and best is not None and self.trigger_epoch < best
@@ -291,6 +302,7 @@ class Score:
     """A rule's summary on a set of labelled runs."""
 
     hit: Rate  # collapsed runs caught in time
+    by_onset: Rate  # collapsed runs flagged no later than the evaluation showing the drop
     early: Rate  # collapsed runs flagged before their best epoch
     false_alarm_healthy: Rate
     alarm_recovering: Rate
@@ -378,6 +390,7 @@ def score(outcomes: Sequence[Outcome]) -> Score:
     ambiguous = of(AMBIGUOUS)
     return Score(
         hit=flags(collapsed, "hit"),
+        by_onset=flags(collapsed, "by_onset"),
         early=flags(collapsed, "early"),
         false_alarm_healthy=flags(healthy, "alarm"),
         alarm_recovering=flags(recovering, "alarm"),

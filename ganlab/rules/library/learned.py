@@ -34,6 +34,10 @@ from ganlab.rules.timeline import (
 
 MODEL_FORMAT = "ganlab-learned-rule/1"
 SHIPPED_MODEL = Path(__file__).with_name("learned_model.json")
+# the model of the cheap channels only (no quality features), for image runs whose quality
+# is measured every few epochs at a price: early_stop.model=no_quality
+NO_QUALITY = "no_quality"
+SHIPPED_NO_QUALITY_MODEL = Path(__file__).with_name("learned_model_no_quality.json")
 
 
 @dataclass
@@ -47,14 +51,15 @@ class LearnedRuleConfig(FailingChannelsConfig):
     model: str = option(
         "",
         "a model file (JSON) fitted by `ganlab-benchmark collapse --choose`; empty = the "
-        "one that ships (fitted on the benchmark's tuning split)",
+        "one that ships (fitted on the benchmark's tuning split); `no_quality` = the one "
+        "that ships fitted on the cheap channels only (no quality features: for image runs)",
     )
 
 
 @functools.lru_cache(maxsize=8)
 def load_model(path: str) -> dict[str, Any]:
     """A learned-rule model: JSON only, checked for its format and shapes."""
-    file = Path(path) if path else SHIPPED_MODEL
+    file = SHIPPED_NO_QUALITY_MODEL if path == NO_QUALITY else Path(path) if path else SHIPPED_MODEL
     try:
         model = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
@@ -77,6 +82,7 @@ def spec_of(model: dict[str, Any]) -> FeatureSpec:
         channels=tuple((key, how) for key, how in spec["channels"]),
         warmup=int(spec["warmup"]),
         recent=int(spec["recent"]),
+        quality=bool(spec.get("quality", True)),
     )
 
 
