@@ -12,6 +12,7 @@ import pytest
 
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.rules import rule_config
+from ganlab.rules.library.learned import SHIPPED_NO_QUALITY_MODEL
 from ganlab.study import looks
 from ganlab.study.catalogue import CATALOGUE_FILE, load_catalogue
 from ganlab.study.looks import (
@@ -26,7 +27,7 @@ from ganlab.study.looks import (
     rule_code_digest,
     settings_digest,
 )
-from ganlab.study.protocol import FAMILIES, SEAL_PATH, read_seal
+from ganlab.study.protocol import FAMILIES, NO_QUALITY_SEAL_PATH, SEAL_PATH, read_seal
 from ganlab.study.trajectories import DEFAULT_PATH, read, write
 
 
