@@ -37,8 +37,9 @@ class TrainerConfig:
     )
     snapshot_every_n_epochs: int = option(
         0,
-        "keep G, D and the EMA G every n epochs (and at the best and stop epochs) as MLflow "
-        "artifacts under snapshots/, for `ganlab-eval`; 0 = off",
+        "keep G, D and the EMA G every n epochs and at the last as MLflow artifacts under "
+        "snapshots/, for `ganlab-eval` (the best epoch's are every run's "
+        "checkpoints/best.pt); 0 = off",
         ge=0,
     )
     checkpoint_every_n_epochs: int = option(
