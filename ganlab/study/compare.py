@@ -373,7 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog="\n\n".join(__doc__.split("\n\n")[1:]),
     )
     parser.add_argument("--tracking-uri", help="default: as ganlab-train resolves it")
-    parser.add_argument("--experiment", default="ganlab")
+    parser.add_argument(
+        "--experiment",
+        help="the experiment to compare (default: the sweep's own with --sweep, else ganlab)",
+    )
     parser.add_argument("--sweep", help="parent run id of a sweep: compare its jobs")
     parser.add_argument("--tag", action="append", default=[], help="KEY=VALUE, repeatable")
     parser.add_argument("--filter", default="", help="MLflow filter string")
@@ -392,8 +395,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(clean_command_line("ganlab-compare", argv))
 
     clauses = [args.filter] if args.filter else []
-    if args.sweep:
-        clauses.append(f"tags.`mlflow.parentRunId` = '{args.sweep}'")
     for item in args.tag:
         key, sep, value = item.partition("=")
         if not sep:
@@ -407,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracker = None
         if args.sweep:
             tracker = RunTracker.existing(uri, args.sweep)  # names the id when it is unknown
+            clauses.append(f"tags.`mlflow.parentRunId` = '{tracker.run_id}'")  # a full id
+            args.experiment = args.experiment or tracker.experiment_name
+        args.experiment = args.experiment or "ganlab"
         runs = load_runs(uri, args.experiment, " and ".join(clauses))
     except GanlabError as exc:
         print(f"ganlab-compare: error: {exc}", file=sys.stderr)

@@ -345,6 +345,10 @@ class RunTracker:
     def experiment_id(self) -> str:
         return str(self.client.get_run(self.run_id).info.experiment_id)
 
+    @property
+    def experiment_name(self) -> str:
+        return str(self.client.get_experiment(self.experiment_id).name)
+
     @classmethod
     def reopen(cls, uri: str, run_id: str) -> RunTracker:
         """Continue an existing run; remember the last epoch it logged."""
