@@ -257,10 +257,13 @@ def table_figure(table: Mapping[str, Sequence[Cell]], title: str) -> Figure:
                 mark = "*" if c.verdict != "no sign" else ""
                 ax.text(j, i, f"{c.value:.2f}{mark}", ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(TARGETS)), TARGETS, fontsize=8)
-    ax.set_yticks(range(len(keys)), [k.split("/", 1)[-1] for k in keys], fontsize=7)
-    fig.colorbar(image, ax=ax, fraction=0.04, label="AUROC")
+    shown = [k.removeprefix("monitor/").removeprefix("train/") for k in keys]
+    ax.set_yticks(range(len(keys)), shown, fontsize=7)
+    fig.colorbar(
+        image, ax=ax, fraction=0.04, label="AUROC (* interval over scenarios excludes 0.5)"
+    )
     ax.set_title(title, fontsize=9)
-    fig.subplots_adjust(left=0.27, right=0.95, top=0.93, bottom=0.06)
+    fig.subplots_adjust(left=0.22, right=0.9, top=0.93, bottom=0.06)
     return fig
 
 
