@@ -121,6 +121,11 @@ def metric_steps(client: MlflowClient, run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in client.get_metric_history(run_id, key))
 
 
+def metric_by_step(client: MlflowClient, run_id: str, key: str) -> dict[int, float]:
+    """{epoch: value} of `key` as the run logged it."""
+    return {m.step: m.value for m in client.get_metric_history(run_id, key)}
+
+
 def metric_values(client: MlflowClient, run_id: str, key: str) -> list[float]:
     return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
 

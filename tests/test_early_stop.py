@@ -10,7 +10,7 @@ from ganlab.study.replay import main as replay_main
 from ganlab.tracking import metric_history
 from ganlab.training.checkpoint import load_checkpoint
 from ganlab.training.run import train
-from tests.conftest import metric_steps, metric_values
+from tests.conftest import metric_by_step, metric_steps, metric_values
 from tests.support import artifact_paths
 
 # Against its running minimum D's gradient scores log(g / min g) >= 0 = tau at every
@@ -27,20 +27,8 @@ ALWAYS_TRIGGER = (
 def best_by_logged_quality(client, run_id: str, until: int) -> tuple[int, float]:
     """The earliest epoch <= `until` of highest hq_fraction x modes_covered / 8, computed
     here from the logged metrics (not by ganlab's quality code)."""
-    hq = dict(
-        zip(
-            metric_steps(client, run_id, "quality/hq_fraction"),
-            metric_values(client, run_id, "quality/hq_fraction"),
-            strict=True,
-        )
-    )
-    modes = dict(
-        zip(
-            metric_steps(client, run_id, "quality/modes_covered"),
-            metric_values(client, run_id, "quality/modes_covered"),
-            strict=True,
-        )
-    )
+    hq = metric_by_step(client, run_id, "quality/hq_fraction")
+    modes = metric_by_step(client, run_id, "quality/modes_covered")
     scores = [(hq[e] * modes[e] / 8, -e) for e in hq if 1 <= e <= until]
     quality, negative_epoch = max(scores)
     return -negative_epoch, quality

@@ -12,7 +12,7 @@ from ganlab.rules import apply_rule, rule_config
 from ganlab.rules.stopper import rewound
 from ganlab.training.run import train
 from ganlab.training.steps import Trainer
-from tests.conftest import metric_steps, metric_values
+from tests.conftest import metric_by_step, metric_steps, metric_values
 from tests.support import final_weights, logged_values
 
 # Against its running minimum D's gradient scores >= tau = 0 at every evaluation: the
@@ -50,20 +50,8 @@ def test_a_rewind_restores_exactly_the_best_weights_so_far(make_cfg, client, mon
     assert metric_values(client, run_id, "rewind/count") == [1.0, 2.0]
     assert metric_values(client, run_id, "rewind/lr_factor") == [0.5, 0.25]
     # the best epoch so far by quality, as logged before each rewind
-    quality = dict(
-        zip(
-            metric_steps(client, run_id, "quality/hq_fraction"),
-            metric_values(client, run_id, "quality/hq_fraction"),
-            strict=True,
-        )
-    )
-    covered = dict(
-        zip(
-            metric_steps(client, run_id, "quality/modes_covered"),
-            metric_values(client, run_id, "quality/modes_covered"),
-            strict=True,
-        )
-    )
+    quality = metric_by_step(client, run_id, "quality/hq_fraction")
+    covered = metric_by_step(client, run_id, "quality/modes_covered")
     for at, back in zip(at_epochs, to_epochs, strict=True):
         seen = [e for e in quality if 1 <= e <= at]
         assert back == max(seen, key=lambda e: (quality[e] * covered[e], -e))

@@ -38,6 +38,7 @@ from ganlab.config import EarlyStopConfig
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.rules.library.learned import SHIPPED_MODEL
+from ganlab.study.trajectories import repository_commit
 
 SEALED_SPLITS = ("holdout", "confirm", "natural")
 LOOK_LOG = PROJECT_ROOT / "docs" / "collapse-looks.md"
@@ -201,20 +202,6 @@ def log_path() -> tuple[Path, bool]:
     return USER_LOG, False
 
 
-def head_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
 def changed_since_head(paths: Sequence[str], root: Path = PROJECT_ROOT) -> list[str]:
     """Which of the repository `paths` differ from HEAD (or are not in it)."""
     out = subprocess.run(
@@ -242,7 +229,7 @@ class LookContext:
 def log_look(what: str, context: LookContext) -> Path:
     """Append one look to the log (see the module); return the log's path."""
     path, project = log_path()
-    commit = head_commit()
+    commit = repository_commit()
     pins = pins_now(context.rule, context.trajectories, context.catalogue)
     sources = [repo_path(p) for p in (context.seal, context.catalogue, context.trajectories)]
     if project and commit:
