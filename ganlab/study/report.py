@@ -26,6 +26,7 @@ from ganlab.rules import rule_config
 from ganlab.rules.library.learned import SHIPPED_MODEL, SHIPPED_NO_QUALITY_MODEL
 from ganlab.study import clusters
 from ganlab.study.catalogue import FAMILY_TAG, SCENARIO_TAG, SEED_TAG, Catalogue
+from ganlab.study.channels import IMAGE_FAMILIES
 from ganlab.study.labels import COLLAPSED, LABELS, NEVER_FITTED, PARTIAL
 from ganlab.study.looks import LookContext, reveal, seal_differences, seal_pins
 from ganlab.study.phase_check import confusion_rows, label_counts, phase_confusion
@@ -52,6 +53,7 @@ from ganlab.study.scoring import (
     decide,
     labelled,
     median_ci_text,
+    rate,
     score,
     wilson,
 )
@@ -568,6 +570,38 @@ def write_report(
             markdown_table(header, rows),
             f"Stopping with {default_name} {'does no harm' if ok else 'does harm'} on "
             f"{split} runs: {why}.",
+        ]
+    image_rows = []
+    for split in shown:
+        for name, items in by_split[split].items():
+            images = [o for o in items if o.run.family in IMAGE_FAMILIES]
+            collapsed = [o for o in images if o.label == COLLAPSED]
+            if not collapsed or name in ("never stop", "oracle"):
+                continue
+            lead = [-o.lag for o in collapsed if o.by_onset and o.lag is not None]
+            flagged = rate([(o.run.scenario_key, o.by_onset) for o in collapsed])
+            image_rows.append(
+                [
+                    split,
+                    name,
+                    flagged.text(),
+                    f"{statistics.median(lead):.0f}" if lead else "-",
+                    score(images).false_alarm_good.text(),
+                ]
+            )
+    if image_rows:
+        sections += [
+            "## Image runs: flagged no later than the evaluation whose quality shows the drop",
+            markdown_table(
+                [
+                    "split",
+                    "rule",
+                    "collapsed image runs flagged by the drop's evaluation",
+                    "lead, median evaluations before it",
+                    "alarms, healthy + recovering image runs",
+                ],
+                image_rows,
+            ),
         ]
     criteria = {family: catalogue.label_criteria(family) for family in catalogue.families}
     for split in shown:
