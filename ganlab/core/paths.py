@@ -25,18 +25,23 @@ CHECKPOINT_ARTIFACT = "checkpoints/last.pt"
 
 
 def check_writable(folder: Path, flag: str) -> None:
-    """One sentence (GanlabError) when `folder` cannot be created or written, before any
-    work is done for output that would then be lost."""
-    import tempfile
+    """One sentence (GanlabError) when `folder` could not be created or written, before
+    any work is done for output that would then be lost. Creates nothing: the nearest
+    part of the path that exists must be a folder this process may write into."""
+    import errno
 
     from ganlab.core.errors import GanlabError
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ganlab-write-check-"):
-            pass
-    except OSError as exc:
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = os.strerror(errno.ENOTDIR)
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = os.strerror(errno.EACCES)
+    if problem:
         raise GanlabError(
-            f"{flag} {folder}: cannot write there ({exc.strerror or exc}); choose a folder "
-            "you can write to."
-        ) from exc
+            f"{flag} {folder}: cannot write there ({problem}); choose a folder you can "
+            "write to."
+        )
