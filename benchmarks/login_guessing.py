@@ -19,9 +19,14 @@ import time
 
 import requests
 
+GUESSED_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"  # checks the password
 
-def guess(url: str, seconds: float, threads: int, ca: str | None) -> collections.Counter:
-    """Status codes of wrong-password requests sent for `seconds` from `threads` threads."""
+
+def guess(
+    url: str, seconds: float, threads: int, ca: str | None, path: str = GUESSED_PATH
+) -> collections.Counter:
+    """Status codes of wrong-password requests to `path` sent for `seconds` from
+    `threads` threads."""
     counts: collections.Counter = collections.Counter()
     lock = threading.Lock()
     end = time.monotonic() + seconds
@@ -33,7 +38,7 @@ def guess(url: str, seconds: float, threads: int, ca: str | None) -> collections
             n += 1
             try:
                 status = session.get(
-                    f"{url.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1",
+                    f"{url.rstrip('/')}{path}",
                     auth=("admin", f"wrong-{worker}-{n}"),
                     verify=ca or True,
                     timeout=10,
@@ -57,12 +62,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--ca", help="CA certificate for https URLs")
+    parser.add_argument(
+        "--path",
+        default=GUESSED_PATH,
+        help="what to request (default: an API call that checks the password; /health "
+        "checks none and shows what the limit lets through)",
+    )
     args = parser.parse_args()
     for url in args.urls:
-        counts = guess(url, args.seconds, args.threads, args.ca)
+        counts = guess(url, args.seconds, args.threads, args.ca, args.path)
         total = sum(counts.values())
         print(
-            f"{url}: {total / args.seconds:.0f} answers/s, {counts[401] / args.seconds:.0f} "
+            f"{url}{args.path}: {total / args.seconds:.0f} answers/s, "
+            f"{counts[401] / args.seconds:.0f} "
             f"guesses/s checked (401), {counts[429] / args.seconds:.0f}/s held back (429), "
             f"other: {dict((k, v) for k, v in counts.items() if k not in (401, 429))}"
         )
