@@ -42,6 +42,5 @@ def check_writable(folder: Path, flag: str) -> None:
         problem = os.strerror(errno.EACCES)
     if problem:
         raise GanlabError(
-            f"{flag} {folder}: cannot write there ({problem}); choose a folder you can "
-            "write to."
+            f"{flag} {folder}: cannot write there ({problem}); choose a folder you can write to."
         )

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ganlab.config import EarlyStopConfig
+from ganlab.launch.catalogue_runs import train_missing
 from ganlab.rules import apply_rule, rule_config
 from ganlab.study.catalogue import Catalogue
 from ganlab.study.protocol import settings_of
@@ -72,8 +73,6 @@ def train_pairs(
     shipped: bool,
 ) -> tuple[Path, Path]:
     """Train what the two arms lack, family by family; the arms' trajectory files."""
-    from ganlab.launch.benchmark import train_missing
-
     record_path, rewind_path = pair_paths(out, shipped)
     paired = [
         job for job in catalogue.jobs() if catalogue.split_of(job.family, job.seed) in PAIRED_SPLITS
