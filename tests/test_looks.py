@@ -52,7 +52,7 @@ def test_the_project_look_log_agrees_with_git() -> None:
         assert file_digest(tree.read(model)).startswith(look.learned_model), look
         value, catalogue = look.labels
         assert catalogue is not None, f"{look}: its catalogue lies outside the repository"
-        assert labels_digest(tree, catalogue).startswith(value), look
+        assert labels_digest(tree, tree.read(catalogue)).startswith(value), look
         value, seal = look.settings
         assert seal is not None, f"{look}: its seal lies outside the repository"
         rule = json.loads(tree.read(seal))["rule"]  # as that commit's code wrote it

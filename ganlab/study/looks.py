@@ -126,9 +126,9 @@ def rule_code_digest(tree: Tree, rule: str) -> str:
     return digest((p, tree.read(p)) for p in rule_code_paths(tree, rule))
 
 
-def labels_digest(tree: Tree, catalogue: str) -> str:
+def labels_digest(tree: Tree, catalogue: bytes) -> str:
     """The labeller's code and the catalogue that assigns splits and label thresholds."""
-    return digest([(LABELS_CODE, tree.read(LABELS_CODE)), ("catalogue", tree.read(catalogue))])
+    return digest([(LABELS_CODE, tree.read(LABELS_CODE)), ("catalogue", catalogue)])
 
 
 def settings_digest(rule: EarlyStopConfig | Mapping[str, Any]) -> str:
@@ -179,15 +179,21 @@ class Pins:
     trajectories: str
 
 
-def pins_now(rule: EarlyStopConfig, trajectories: Path, catalogue: Path) -> Pins:
+def code_pins(rule: EarlyStopConfig, catalogue: Path, model: Path) -> dict[str, str]:
+    """The pins a look and a seal share: the rule's code and settings, the labels (with
+    `catalogue`) and the learned model (`model`), as the working tree has them."""
     tree = Tree()
+    return {
+        "rule_code": rule_code_digest(tree, rule.rule),
+        "settings": settings_digest(rule),
+        "labels": labels_digest(tree, catalogue.read_bytes()),
+        "learned_model": file_digest(model.read_bytes()) if model.is_file() else "",
+    }
+
+
+def pins_now(rule: EarlyStopConfig, trajectories: Path, catalogue: Path) -> Pins:
     return Pins(
-        rule_code=rule_code_digest(tree, rule.rule),
-        settings=settings_digest(rule),
-        labels=digest(
-            [(LABELS_CODE, tree.read(LABELS_CODE)), ("catalogue", catalogue.read_bytes())]
-        ),
-        learned_model=file_digest(SHIPPED_MODEL.read_bytes()),
+        **code_pins(rule, catalogue, SHIPPED_MODEL),
         trajectories=file_digest(trajectories.read_bytes()),
     )
 
@@ -340,16 +346,7 @@ def seal_pins(
 ) -> dict[str, str]:
     """What choice.json pins: the chosen rule's code and settings, the labels, the learned
     model, and the tuning runs the choice saw."""
-    tree = Tree()
-    return {
-        "rule_code": rule_code_digest(tree, rule.rule),
-        "settings": settings_digest(rule),
-        "labels": digest(
-            [(LABELS_CODE, tree.read(LABELS_CODE)), ("catalogue", catalogue.read_bytes())]
-        ),
-        "learned_model": file_digest(model.read_bytes()) if model.is_file() else "",
-        "tuning_runs": runs_digest(tuning_runs),
-    }
+    return {**code_pins(rule, catalogue, model), "tuning_runs": runs_digest(tuning_runs)}
 
 
 SEAL_PIN_NAMES = {
