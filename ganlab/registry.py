@@ -1,17 +1,17 @@
 """One registry per extension point: the single place ganlab looks things up by name.
 
 - `LOSSES`: a module in `ganlab/losses/` with an `@LOSSES.register("name")` factory
-  `LossConfig -> Formulation` (+ `conf/loss/<name>.yaml`);
+  `LossConfig -> Formulation` (+ `ganlab/conf/loss/<name>.yaml`);
 - `RULES`: a module in `ganlab/rules/` with an `@RULES.register("name")` function
   `(history, EarlyStopConfig) -> Timeline`;
 - `MONITORS`: a module in `ganlab/monitors/` with an `@MONITORS.register("name")`
   builder (+ its config block in ganlab/config/monitor.py);
 - `MODELS`: a module in `ganlab/models/` with an `@MODELS.register("name")` builder
-  `(ModelConfig, data) -> (G, D)` (+ `conf/model/<name>.yaml`);
+  `(ModelConfig, data) -> (G, D)` (+ `ganlab/conf/model/<name>.yaml`);
 - `ACTIVATIONS`: one `ACTIVATIONS.add("name", factory)` line in ganlab/models/layers.py;
 - `LAYOUTS`: an `@LAYOUTS.register("name")` centres function in ganlab/data/mixtures.py;
 - `DATASETS`: an `@DATASETS.register("name")` loader in ganlab/data/images.py
-  (+ `conf/dataset/<name>.yaml`).
+  (+ `ganlab/conf/dataset/<name>.yaml`).
 
 Config validation (the allowed values of `loss.name`, `early_stop.rule`, ...), error
 messages listing the choices, docs/configuration.md and the parametrised tests all read

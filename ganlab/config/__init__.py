@@ -1,9 +1,9 @@
 """The config schema: every option ganlab accepts, its type, default, range and meaning.
 
-One module per group of `conf/` (trainer, optim, model, loss, dataset, monitor,
+One module per group of `ganlab/conf/` (trainer, optim, model, loss, dataset, monitor,
 early_stop, tracking, paths): each field is declared with `option(default, doc,
 constraints)` (ganlab.config.fields), and checks across groups live in
-ganlab.config.checks. Hydra merges the YAML files of `conf/` onto these dataclasses, so an
+ganlab.config.checks. Hydra merges the YAML files of `ganlab/conf/` onto these dataclasses, so an
 unknown key or a wrong type fails while composing; `validate` turns the composed config
 into these objects, which checks every declared range and choice and says what is wrong
 in one sentence. docs/configuration.md is generated from the same declarations.
@@ -150,7 +150,7 @@ def register() -> None:
     store = ConfigStore.instance()
     with schema_defaults():
         # `early_stop` typed by the settings every rule shares: the group option chosen
-        # (conf/config.yaml's defaults, or early_stop=<rule>) brings the rule's own
+        # (ganlab/conf/config.yaml's defaults, or early_stop=<rule>) brings the rule's own
         store.store(
             name="ganlab_schema",
             node=GanlabConfig(early_stop=EarlyStopConfig(), dataset=DatasetConfig()),
@@ -159,10 +159,10 @@ def register() -> None:
             store.store(
                 group="early_stop", name=entry.name, node=entry.value.config(rule=entry.name)
             )
-        # each dataset variant's fields: conf/dataset/<name>.yaml starts from one of these
+        # each dataset variant's fields: ganlab/conf/dataset/<name>.yaml starts from one of these
         for variant, cls in VARIANTS.items():
             store.store(group="schema/dataset", name=variant, node=cls)
-    # a loss a plugin registered has no conf/loss/<name>.yaml: this is its group option
+    # a loss a plugin registered has no ganlab/conf/loss/<name>.yaml: this is its group option
     for name in LOSSES.registered_without_loading():
         if not (CONF_DIR / "loss" / f"{name}.yaml").is_file():
             node = {"loss": {"name": name}}

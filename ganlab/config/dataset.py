@@ -4,7 +4,7 @@ A variant is a way of making data with its own settings: a mixture layout (`ring
 `grid`, `spiral`, `custom`), a published image dataset with train/test splits (`mnist`,
 `fashion_mnist`, `cifar10`) or a folder of your images. Each has its dataclass here,
 stored with Hydra under `schema/dataset/<variant>` by `ganlab.config.register`; every file
-of `conf/dataset/` starts from one (its defaults list), so `dataset=grid25` composes a
+of `ganlab/conf/dataset/` starts from one (its defaults list), so `dataset=grid25` composes a
 grid's fields and nothing else, a run logs only those, and `dataset.spacing=3` on a ring
 is refused while composing. docs/configuration.md lists each variant's settings.
 
@@ -28,7 +28,7 @@ KINDS = ("mixture", "image")
 
 @dataclass
 class DatasetConfig:
-    """Settings every dataset has; the variant (its `conf/dataset/` file) brings the rest."""
+    """Settings every dataset has; the variant (its `ganlab/conf/dataset/` file) brings the rest."""
 
     name: str = option("ring8", "set by the `dataset` group: the data's name in run names")
     kind: str = option("mixture", "set by the `dataset` group", choices=KINDS)

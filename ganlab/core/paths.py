@@ -12,12 +12,23 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # ganlab/ (this file is ganlab/core/)
 PROJECT_ROOT = PACKAGE_DIR.parent
-CONF_DIR = PROJECT_ROOT / "conf"
+# the Hydra config groups ship inside the package, so an installed wheel finds them too
+CONF_DIR = PACKAGE_DIR / "conf"
+# a clone (or an editable install of one) rather than a wheel installed into site-packages
+IN_A_CLONE = (PROJECT_ROOT / "pyproject.toml").is_file()
+# the collapse benchmark's trajectory set and seals: the clone's benchmarks/collapse/, or
+# the copies a wheel carries (ganlab/study/benchmark_data/ links to them in a clone)
+BENCHMARK_DATA = (
+    PROJECT_ROOT / "benchmarks" / "collapse"
+    if IN_A_CLONE
+    else PACKAGE_DIR / "study" / "benchmark_data"
+)
 
 
 def project_root() -> str:
-    """Root for default outputs and the embedded store; `GANLAB_ROOT` overrides it."""
-    return os.environ.get("GANLAB_ROOT") or str(PROJECT_ROOT)
+    """Root for default outputs and the embedded store: `GANLAB_ROOT`, else the clone's
+    folder, else (an installed wheel) the current folder."""
+    return os.environ.get("GANLAB_ROOT") or str(PROJECT_ROOT if IN_A_CLONE else Path.cwd())
 
 
 # A run's latest checkpoint, under its output folder (and as an MLflow artifact path)

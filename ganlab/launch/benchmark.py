@@ -8,7 +8,7 @@
     ganlab-benchmark collapse hydra/launcher=slurm hydra.launcher.partition=cpu   # on SLURM
 
 Training: every catalogue run (ganlab/study/collapse_catalogue.yaml; its scenarios are
-configs in conf/collapse/) that the trajectory set does not hold yet is trained with the
+configs in ganlab/conf/collapse/) that the trajectory set does not hold yet is trained with the
 rule only recording, family by family, as `ganlab-train -m` sweeps (the warm process,
 joblib or SLURM, requeue and the sweep summary come with that); each sweep nests under
 the benchmark's parent MLflow run, and its finished runs are added to the trajectory set

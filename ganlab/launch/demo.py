@@ -3,7 +3,7 @@
     python -m ganlab.launch.demo                      # make demo runs this
     python -m ganlab.launch.demo trainer.epochs=10    # overrides go to all three runs
 
-Three known runs of the collapse benchmark's catalogue (conf/collapse/ring8/), trained as
+Three known runs of the collapse benchmark's catalogue (ganlab/conf/collapse/ring8/), trained as
 one sweep, two at a time, with the stopping rule only recording, so every phase unfolds:
 
 * `ns`: NS-GAN at the defaults: fits, then refines (crashes of an epoch or two that it

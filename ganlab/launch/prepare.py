@@ -67,7 +67,7 @@ def prepare(cfg: GanlabConfig) -> list[str]:
 
 
 def compose_config(overrides: Sequence[str]) -> DictConfig:
-    """conf/config.yaml composed with `overrides`, outside a Hydra app (whose job folder
+    """ganlab/conf/config.yaml composed with `overrides`, outside a Hydra app (whose job folder
     would give paths.output_dir; without one it is "." unless an override sets it)."""
     register()
     GlobalHydra.instance().clear()

@@ -46,7 +46,7 @@ _report: SweepReport | None = None  # its summary, once finalised
 
 
 class SweepCallback(Callback):
-    """Registered in conf/config.yaml under hydra.callbacks."""
+    """Registered in ganlab/conf/config.yaml under hydra.callbacks."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from ganlab.tracking import RunTracker, check_tracking, resolve_tracking_uri

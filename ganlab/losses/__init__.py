@@ -1,5 +1,5 @@
 """Loss formulations: one module per formulation, each registered in LOSSES
-(ganlab.registry) under the name of its `conf/loss/<name>.yaml`. A new loss is one
+(ganlab.registry) under the name of its `ganlab/conf/loss/<name>.yaml`. A new loss is one
 module here with an `@LOSSES.register("name")` factory `LossConfig -> Formulation`, plus
 its YAML file; validation, docs and the parametrised tests find it by the registry.
 """

@@ -1,5 +1,5 @@
 """WGAN-GP (Gulrajani et al. 2017): the WGAN losses; the penalty is the `gp_weight`
-stabiliser (10 in conf/loss/wgan_gp.yaml), which works with any loss."""
+stabiliser (10 in ganlab/conf/loss/wgan_gp.yaml), which works with any loss."""
 
 from __future__ import annotations
 

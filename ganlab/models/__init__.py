@@ -1,5 +1,5 @@
 """Generator and discriminator networks: one module per model, each registered in MODELS
-(ganlab.registry) under the name of its `conf/model/<name>.yaml`; which data a model
+(ganlab.registry) under the name of its `ganlab/conf/model/<name>.yaml`; which data a model
 suits is checked with the rest of the config (ganlab.config.checks)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The collapse benchmark's catalogue: which runs exist, and which split each is in.
 
 The catalogue (collapse_catalogue.yaml beside this file) lists scenario families; each
-scenario is a config of `conf/collapse/<family>/` run once per seed. Each run carries
+scenario is a config of `ganlab/conf/collapse/<family>/` run once per seed. Each run carries
 tags naming its family and scenario (the config sets them) and its seed, so the runs
 alone say where they belong; `ganlab-benchmark collapse` (ganlab.launch.benchmark)
 trains what is missing, as Hydra sweeps like any other.

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.config import EarlyStopConfig
-from ganlab.core.paths import PROJECT_ROOT
+from ganlab.core.paths import BENCHMARK_DATA
 from ganlab.rules import rule_config
 from ganlab.rules.features import FeatureSpec
 from ganlab.rules.library.learned import NO_QUALITY, SHIPPED_MODEL, SHIPPED_NO_QUALITY_MODEL
@@ -45,7 +45,7 @@ from ganlab.study.looks import seal_pins
 from ganlab.study.scoring import LabelledRun, Outcome, Score, decide, objective, score
 
 SEAL_FORMAT = "ganlab-collapse-choice/1"
-SEAL_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "choice.json"
+SEAL_PATH = BENCHMARK_DATA / "choice.json"
 # the choice among rules that read no quality (NO_QUALITY_FAMILIES), sealed apart
 NO_QUALITY_SEAL_PATH = SEAL_PATH.with_name("choice_no_quality.json")
 

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ganlab.core.errors import GanlabError
-from ganlab.core.paths import PROJECT_ROOT
+from ganlab.core.paths import BENCHMARK_DATA, PROJECT_ROOT
 
 SCHEMA_VERSION = "ganlab-trajectories/2"
 # version 1 had no `cpu` and `torch_version` columns: read as '' (not recorded)
 READABLE_VERSIONS = ("ganlab-trajectories/1", SCHEMA_VERSION)
-DEFAULT_PATH = PROJECT_ROOT / "benchmarks" / "collapse" / "trajectories.parquet"
+DEFAULT_PATH = BENCHMARK_DATA / "trajectories.parquet"
 RUN_COLUMNS = (
     "run",
     "family",

@@ -1,0 +1,1 @@
+"""One training run: the Run, its epoch loop and steps, checkpoints, snapshots."""
