@@ -7,20 +7,35 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast system-packages check-docker compose-check lint bench clean-runs
+.PHONY: demo test test-fast system-packages check-docker compose-check lint bench clean-runs lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@start=$$(date +%s); \
 	echo "setup 1/2: $(VENV) with $$($(PYTHON) --version)"; \
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
-	echo "setup 2/2: installing ganlab with PyTorch, MLflow, Hydra and the test tools (pip; a few minutes the first time)"; \
-	$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -e '.[dev]' 2>&1 \
+	if $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != $(LOCK_PYTHON))'; then \
+		deps="-r requirements.lock"; what="the versions in requirements.lock"; \
+	else deps=""; what="the newest versions pyproject.toml allows (requirements.lock is for Python 3.11)"; fi; \
+	echo "setup 2/2: installing ganlab with PyTorch, MLflow, Hydra and the test tools, $$what (pip; a few minutes the first time)"; \
+	{ { test -z "$$deps" || $(BIN)/python -m pip install --progress-bar off --disable-pip-version-check $$deps; } \
+	  && $(BIN)/python -m pip install --progress-bar off --disable-pip-version-check \
+	     $${deps:+--no-deps} -e '.[dev]'; } 2>&1 \
 	| while IFS= read -r line; do case "$$line" in \
 		Collecting*|"Installing collected"*|"Successfully installed"*|ERROR*) \
 			printf '  [%4ss] %.110s\n' "$$(( $$(date +%s) - start ))" "$$line";; \
 		esac; done; \
 	echo "$(VENV) is ready ($$(( $$(date +%s) - start )) s)"
 	@touch $(STAMP)
+
+# requirements.lock: every package's version, resolved by pip-tools from pyproject.toml
+# (all extras) under lock-constraints.txt (the newest PyTorch CI runs), for Python 3.11 on
+# Linux x86_64. `make` installs exactly these; `make lock` resolves them again.
+LOCK_PYTHON := (3, 11)
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --extra dev --extra study --extra server --strip-extras \
+		--no-emit-index-url --no-emit-find-links --constraint lock-constraints.txt \
+		--output-file requirements.lock pyproject.toml
+	@echo "requirements.lock resolved again; commit it with what changed"
 
 # The three phases side by side: a healthy run, one that collapses and one that never
 # fits, 2 at a time on the CPU, into the embedded store ./mlflow.db (about 2-3 minutes);
