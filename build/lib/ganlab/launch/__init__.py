@@ -1,1 +1,0 @@
-"""Entry points and fan-out: the commands, Hydra's app, sweeps, the warm process, SLURM."""

@@ -1,1 +1,0 @@
-"""One training run: the Run, its epoch loop and steps, checkpoints, snapshots."""
