@@ -23,7 +23,7 @@ from pathlib import Path
 import greenlet
 
 from ganlab.config import GanlabConfig, validate
-from ganlab.launch.prepare import compose_config
+from ganlab.config.compose import compose_config
 from ganlab.training.steps import Trainer
 
 

@@ -10,6 +10,7 @@ wheel's files, and every config, seal and trajectory set comes from inside it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -30,9 +31,21 @@ def run(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 900):
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("wheel")
+    # built from a copy of the sources: setuptools stages into <source>/build/ and never
+    # removes what it staged before, so a clone's stale build/ could ship deleted modules
+    source = folder / "source"
+    shutil.copytree(
+        PROJECT_ROOT,
+        source,
+        symlinks=True,  # ganlab/study/benchmark_data links into benchmarks/collapse
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
+            "outputs", "multirun", "mlflow.db*", "mlartifacts", "demo", "compare", "docs",
+        ),
+    )  # fmt: skip
     built = run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(folder / "dist"), str(PROJECT_ROOT)],
+         "--wheel-dir", str(folder / "dist"), str(source)],
         folder,
         dict(os.environ),
     )  # fmt: skip

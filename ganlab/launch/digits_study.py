@@ -85,10 +85,10 @@ def references(run_overrides: list[str], draws: int = 5) -> dict[str, float]:
     from dataclasses import replace
 
     from ganlab.config import validate
+    from ganlab.config.compose import compose_config
     from ganlab.config.dataset import PublishedImagesConfig
     from ganlab.core.errors import ConfigError
     from ganlab.data.images import load_images, to_float
-    from ganlab.launch.prepare import compose_config
     from ganlab.models.classifier import classify, run_classifier
     from ganlab.monitors.frechet import frechet_distance, gaussian_moments
 

@@ -18,13 +18,10 @@ import sys
 from collections.abc import Sequence
 
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
 
-from ganlab.config import GanlabConfig, register, validate
+from ganlab.config import GanlabConfig, validate
+from ganlab.config.compose import compose_config
 from ganlab.core.errors import GanlabError
-from ganlab.core.paths import CONF_DIR
 from ganlab.data.images import ImageData, to_float
 from ganlab.launch.overrides import check_overrides
 from ganlab.training.build import build_parts, resolve_device
@@ -64,19 +61,6 @@ def prepare(cfg: GanlabConfig) -> list[str]:
                 f"cached in {monitor.cache_root}"
             )
     return done
-
-
-def compose_config(overrides: Sequence[str]) -> DictConfig:
-    """ganlab/conf/config.yaml composed with `overrides`, outside a Hydra app (whose job folder
-    would give paths.output_dir; without one it is "." unless an override sets it)."""
-    register()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides))
-    GlobalHydra.instance().clear()
-    if not any(o.startswith("paths.output_dir=") for o in overrides):
-        cfg.paths.output_dir = "."
-    return cfg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
