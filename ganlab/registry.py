@@ -4,14 +4,17 @@
   `LossConfig -> Formulation` (+ `ganlab/conf/loss/<name>.yaml`);
 - `RULES`: a module in `ganlab/rules/` with an `@RULES.register("name")` function
   `(history, EarlyStopConfig) -> Timeline`;
-- `MONITORS`: a module in `ganlab/monitors/` with an `@MONITORS.register("name")`
-  builder (+ its config block in ganlab/config/monitor.py);
-- `MODELS`: a module in `ganlab/models/` with an `@MODELS.register("name")` builder
-  `(ModelConfig, data) -> (G, D)` (+ `ganlab/conf/model/<name>.yaml`);
+- `MONITORS`: a module in `ganlab/monitors/` with an `@register_monitor("name",
+  settings=...)` builder, its settings dataclass beside it (read from
+  `monitor.plugins.<name>`; ganlab's original monitors have blocks in
+  ganlab/config/monitor.py);
+- `MODELS`: a module in `ganlab/models/` with an `@register_model("name", kinds=...)`
+  builder `(ModelConfig, data) -> (G, D)` (a preset `ganlab/conf/model/<name>.yaml` is
+  optional);
 - `ACTIVATIONS`: one `ACTIVATIONS.add("name", factory)` line in ganlab/models/layers.py;
 - `LAYOUTS`: an `@LAYOUTS.register("name")` centres function in ganlab/data/mixtures.py;
-- `DATASETS`: an `@DATASETS.register("name")` loader in ganlab/data/images.py
-  (+ `ganlab/conf/dataset/<name>.yaml`).
+- `DATASETS`: an `@register_dataset("name")` image loader in ganlab/data/images.py (a
+  preset `ganlab/conf/dataset/<name>.yaml` is optional).
 
 Config validation (the allowed values of `loss.name`, `early_stop.rule`, ...), error
 messages listing the choices, docs/configuration.md and the parametrised tests all read
@@ -27,8 +30,10 @@ an entry point of the group `ganlab.plugins` in its own pyproject.toml:
 
 ganlab imports every such module once, before any registry is read and before Hydra
 composes (ganlab.config.register): a loss it registers is then a choice of `loss=`, a
-rule (with its settings dataclass) of `early_stop=`, a monitor runs like ganlab's own
-and reads its settings from `monitor.plugins.<name>`. docs/guide.md, "Plugins", shows one.
+rule (with its settings dataclass) of `early_stop=`, a model of `model=` and an image
+dataset of `dataset=` (each with its settings dataclass, if any), and a monitor runs like
+ganlab's own and reads its settings from `monitor.plugins.<name>`. docs/guide.md,
+"Plugins", shows one.
 """
 
 from __future__ import annotations
@@ -79,6 +84,17 @@ class ModelBuilder(Protocol):
     def __call__(self, cfg: Any, data: Any, /) -> tuple[nn.Module, nn.Module]: ...
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """A MODELS entry: its builder and what it needs of the rest of the config."""
+
+    build: ModelBuilder
+    kinds: tuple[str, ...]  # the data it generates: "mixture" (2-D points), "image"
+    # its settings: a ganlab.config.ModelConfig subclass with fields of its own (`model.<x>`),
+    # or None for ModelConfig as it is (latent_dim and the g/d NetConfig)
+    settings: type[Any] | None = None
+
+
 class ActivationFactory(Protocol):
     """ACTIVATIONS: a new activation module."""
 
@@ -98,6 +114,16 @@ class DatasetLoader(Protocol):
     def __call__(self, cfg: Any, data_root: Path, /) -> tuple[Tensor, Tensor, int, str]: ...
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A DATASETS entry: its loader and its settings."""
+
+    load: DatasetLoader
+    # a ganlab.config.ImageConfig subclass with fields of its own (`dataset.<x>`), or None:
+    # the published datasets' settings (split, download; PublishedImagesConfig)
+    settings: type[Any] | None = None
+
+
 class Monitor(Protocol):
     """What MONITORS' builders return: measures taken at evaluation epochs."""
 
@@ -113,6 +139,19 @@ class MonitorBuilder(Protocol):
     """MONITORS: `MonitorContext -> Monitor`, or None when off or not for this data."""
 
     def __call__(self, ctx: Any, /) -> Monitor | None: ...
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """A MONITORS entry: its builder and its settings dataclass.
+
+    ganlab's own monitors read theirs from their block of ganlab.config.MonitorConfig
+    (`monitor.quality.*`); a monitor added by one module (a plugin's, or a new one) from
+    `monitor.plugins.<name>`, checked against `settings` while the config is validated and
+    handed to the builder by MonitorContext.settings()."""
+
+    build: MonitorBuilder
+    settings: type[Any] | None = None
 
 
 class Rule(Protocol):
@@ -170,9 +209,10 @@ def load_plugins() -> list[str]:
 class Registry(Generic[T]):
     """Named implementations of one kind of thing, filled by the modules that define them."""
 
-    def __init__(self, kind: str, package: str) -> None:
+    def __init__(self, kind: str, package: str, wrap: Callable[[Any], T] | None = None) -> None:
         self.kind = kind  # as users name it: "loss", "stopping rule"
         self.package = package  # imported (with its submodules) before the first lookup
+        self.wrap = wrap  # turns a bare value (`@MONITORS.register` on a builder) into an entry
         self._entries: dict[str, Entry[T]] = {}
         self._loaded = False
 
@@ -187,9 +227,11 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, value: T, doc: str = "") -> None:
-        if name in self._entries and self._entries[name].value is not value:
+        text = doc or _first_line(value)
+        if self.wrap is not None:
+            value = self.wrap(value)
+        if name in self._entries and self._entries[name].value != value:
             raise ValueError(f"{self.kind} '{name}' is registered twice")
-        text = doc or (getattr(value, "__doc__", None) or "").strip().split("\n\n")[0]
         self._entries[name] = Entry(name, value, " ".join(text.split()))
 
     def _load(self) -> None:
@@ -204,6 +246,12 @@ class Registry(Generic[T]):
     def registered_without_loading(self) -> tuple[str, ...]:
         """Names registered so far (plugins), without importing this registry's package."""
         return tuple(sorted(self._entries))
+
+    def peek(self, name: str) -> T | None:
+        """The entry `name` if it is registered so far (a plugin's), without importing this
+        registry's package: what reading the config schema may do and stay free of torch."""
+        entry = self._entries.get(name)
+        return None if entry is None else entry.value
 
     def names(self) -> tuple[str, ...]:
         """Every registered name, sorted."""
@@ -230,11 +278,70 @@ class Registry(Generic[T]):
 
 LOSSES: Registry[LossFactory] = Registry("loss", "ganlab.losses")
 RULES: Registry[Rule] = Registry("stopping rule", "ganlab.rules.library")
-MONITORS: Registry[MonitorBuilder] = Registry("monitor", "ganlab.monitors")
-MODELS: Registry[ModelBuilder] = Registry("model", "ganlab.models")
+
+
+def _monitor_spec(value: Any) -> MonitorSpec:
+    return value if isinstance(value, MonitorSpec) else MonitorSpec(value)
+
+
+MONITORS: Registry[MonitorSpec] = Registry("monitor", "ganlab.monitors", _monitor_spec)
+MODELS: Registry[ModelSpec] = Registry("model", "ganlab.models")
 ACTIVATIONS: Registry[ActivationFactory] = Registry("activation", "ganlab.models.layers")
 LAYOUTS: Registry[Layout] = Registry("mixture layout", "ganlab.data.mixtures")
-DATASETS: Registry[DatasetLoader] = Registry("image dataset", "ganlab.data.images")
+DATASETS: Registry[DatasetSpec] = Registry("image dataset", "ganlab.data.images")
+
+DATA_KINDS = ("mixture", "image")
+
+
+def register_model(
+    name: str, kinds: Sequence[str], settings: type[Any] | None = None
+) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Decorator: a model builder `(ModelConfig, data) -> (G, D)` joins MODELS as `name`,
+    for the data `kinds` it generates, with its own `settings` (a ModelConfig subclass) if
+    it has any. `model=<name>` selects it; no YAML is needed (one adds a preset)."""
+    unknown = sorted(set(kinds) - set(DATA_KINDS))
+    if not kinds or unknown:
+        raise ValueError(f"model '{name}': kinds must be among {DATA_KINDS}, got {list(kinds)}")
+
+    def decorate(build: ModelBuilder) -> ModelBuilder:
+        MODELS.add(name, ModelSpec(build, tuple(kinds), settings), _first_line(build))
+        return build
+
+    return decorate
+
+
+def register_dataset(
+    name: str, settings: type[Any] | None = None
+) -> Callable[[DatasetLoader], DatasetLoader]:
+    """Decorator: an image loader `(DatasetConfig, data_root) -> (images, labels, classes,
+    identity)` joins DATASETS as `name`, with its own `settings` (an ImageConfig subclass)
+    if it has any. `dataset=<name>` selects it; no YAML is needed (one adds a preset)."""
+
+    def decorate(load: DatasetLoader) -> DatasetLoader:
+        DATASETS.add(name, DatasetSpec(load, settings), _first_line(load))
+        return load
+
+    return decorate
+
+
+def register_monitor(
+    name: str, settings: type[Any] | None = None
+) -> Callable[[MonitorBuilder], MonitorBuilder]:
+    """Decorator: a monitor builder `MonitorContext -> Monitor | None` joins MONITORS as
+    `name`, with its settings dataclass. A monitor of ganlab's own has its block in
+    ganlab.config.MonitorConfig; any other reads `monitor.plugins.<name>`, checked against
+    `settings` (`ctx.settings("<name>")` in the builder gives the checked values)."""
+
+    def decorate(build: MonitorBuilder) -> MonitorBuilder:
+        MONITORS.add(name, MonitorSpec(build, settings), _first_line(build))
+        return build
+
+    return decorate
+
+
+def _first_line(value: object) -> str:
+    return (getattr(value, "__doc__", None) or "").strip().split("\n\n")[0]
+
 
 ALL: dict[str, Registry[Any]] = {
     "losses": LOSSES,

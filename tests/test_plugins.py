@@ -1,6 +1,8 @@
-"""A package outside ganlab adds a loss, a monitor and a stopping rule, each one module of
-its own, through the `ganlab.plugins` entry point; a sweep uses all three with no edit to
-ganlab. The plugin is pip-installed into the test environment and uninstalled after."""
+"""A package outside ganlab adds a loss, a monitor, a stopping rule, a model and an image
+dataset, each one module of its own, through the `ganlab.plugins` entry point; runs use
+each with no edit to ganlab: the model trains on ring8 and on a folder of images, the
+dataset trains a DCGAN. The plugin is pip-installed into the test environment and
+uninstalled after."""
 
 from __future__ import annotations
 
@@ -33,8 +35,8 @@ PLUGIN = {
         packages = ["ganlab_demo_plugin"]
     """,
     "ganlab_demo_plugin/__init__.py": """
-        '''A ganlab plugin: one loss, one monitor, one rule, a module each.'''
-        from ganlab_demo_plugin import loss, monitor, rule  # noqa: F401  (they register)
+        '''A ganlab plugin: a loss, a monitor, a rule, a model and a dataset, a module each.'''
+        from ganlab_demo_plugin import dataset, loss, model, monitor, rule  # noqa: F401
     """,
     "ganlab_demo_plugin/loss.py": """
         from ganlab.losses.base import Formulation, logistic_d_loss, non_saturating_g_loss
@@ -47,9 +49,17 @@ PLUGIN = {
             return Formulation("plugin_ns", logistic_d_loss, non_saturating_g_loss, logistic=True)
     """,
     "ganlab_demo_plugin/monitor.py": """
+        from dataclasses import dataclass
+
         import torch
 
-        from ganlab.registry import MONITORS
+        from ganlab.config.fields import option
+        from ganlab.registry import register_monitor
+
+
+        @dataclass
+        class SpreadConfig:
+            every_n_epochs: int = option(0, "evaluation interval; 0 = off", ge=0)
 
 
         class Spread:
@@ -57,8 +67,8 @@ PLUGIN = {
             makes_figures = False
             measures_samples = True
 
-            def __init__(self, every_n_epochs, latents):
-                self.every_n_epochs = every_n_epochs
+            def __init__(self, settings, latents):
+                self.every_n_epochs = settings.every_n_epochs
                 self.latents = latents
 
             def __call__(self, state):
@@ -67,11 +77,10 @@ PLUGIN = {
                 return {"plugin/sample_std": float(samples.std())}
 
 
-        @MONITORS.register("plugin_spread")
+        @register_monitor("plugin_spread", settings=SpreadConfig)
         def build(ctx):
             '''The spread of the generated samples, from a plugin.'''
-            settings = ctx.cfg.monitor.plugins.get("plugin_spread", {})
-            return Spread(int(settings.get("every_n_epochs", 0)), ctx.z_eval)
+            return Spread(ctx.settings("plugin_spread"), ctx.z_eval)
     """,
     "ganlab_demo_plugin/rule.py": """
         from dataclasses import dataclass
@@ -93,6 +102,57 @@ PLUGIN = {
             epochs = [e for e, m in history if e >= 1 and "train/loss_d" in m]
             scores = [1.0 if e >= cfg.after else 0.0 for e in epochs]
             return finish(epochs, scores, [0] * len(epochs), 1.0, cfg)
+    """,
+    "ganlab_demo_plugin/model.py": """
+        from dataclasses import dataclass
+        from math import prod
+
+        from torch import nn
+
+        from ganlab.config import ModelConfig
+        from ganlab.config.fields import option
+        from ganlab.registry import register_model
+
+
+        @dataclass
+        class WideConfig(ModelConfig):
+            hidden: int = option(32, "units of the one hidden layer", ge=1)
+
+
+        @register_model("plugin_wide", kinds=("mixture", "image"), settings=WideConfig)
+        def build(cfg, data):
+            '''One hidden layer each, for points or (flattened) images.'''
+            shape = getattr(data, "shape", (data.dim,))
+            out = nn.Sequential(nn.Linear(cfg.hidden, prod(shape)), nn.Tanh())
+            g = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.hidden), nn.ReLU(), out,
+                              nn.Unflatten(1, tuple(shape)))
+            d = nn.Sequential(nn.Flatten(), nn.Linear(prod(shape), cfg.hidden),
+                              nn.LeakyReLU(0.2), nn.Linear(cfg.hidden, 1))
+            return g, d
+    """,
+    "ganlab_demo_plugin/dataset.py": """
+        from dataclasses import dataclass
+
+        import torch
+
+        from ganlab.config import ImageConfig
+        from ganlab.config.fields import option
+        from ganlab.registry import register_dataset
+
+
+        @dataclass
+        class StripesConfig(ImageConfig):
+            n_images: int = option(64, "images made", ge=2)
+
+
+        @register_dataset("plugin_stripes", settings=StripesConfig)
+        def load(cfg, data_root):
+            '''Horizontal or vertical stripes, 28x28: two classes made on the fly.'''
+            labels = torch.arange(cfg.n_images) % 2
+            stripes = (torch.arange(28) % 4 < 2).to(torch.uint8) * 255
+            images = torch.where(labels.view(-1, 1, 1) == 0, stripes.view(1, 28, 1),
+                                 stripes.view(1, 1, 28)).expand(-1, 28, 28)
+            return images.unsqueeze(1).contiguous(), labels, 2, "stripes"
     """,
 }
 
@@ -157,3 +217,58 @@ def test_a_plugin_adds_a_loss_a_monitor_and_a_rule_that_a_sweep_uses(installed_p
     # and the plugin's names are choices like ganlab's own
     refused = run_cli(["loss=plugin_nss"], tmp_path)
     assert refused.returncode == 2 and "plugin_ns" in refused.stderr
+    # its monitor's settings are checked against its dataclass before anything runs
+    refused = run_cli(["+monitor.plugins.plugin_spread.every_n_epoch=1"], tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "monitor.plugins.plugin_spread has no setting every_n_epoch" in refused.stderr
+
+
+IMAGE_MONITORS = [
+    "monitor.classifier.every_n_epochs=0",
+    "monitor.fid.every_n_epochs=0",
+    "monitor.prdc.every_n_epochs=0",
+]
+
+
+def test_a_plugin_model_and_dataset_train_with_their_own_settings(installed_plugin, tmp_path):
+    from PIL import Image
+
+    for cls in ("dark", "light"):  # a folder of the user's images, two classes
+        folder = tmp_path / "images" / cls
+        folder.mkdir(parents=True)
+        for i in range(6):
+            shade = 40 * i + (120 if cls == "light" else 0)
+            Image.new("L", (30, 30), shade).save(folder / f"{i}.png")
+    uri = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {"GANLAB_ROOT": str(tmp_path)}
+    common = [*TINY, "trainer.epochs=2", f"tracking.uri={uri}", "tracking.experiment=p"]
+    runs = {
+        "model on ring8": ["model=plugin_wide", "model.hidden=24", "dataset=ring8"],
+        "model on a folder": ["model=plugin_wide", "dataset=image_folder",
+                              f"dataset.path={tmp_path / 'images'}", "dataset.channels=1",
+                              "dataset.image_size=28", *IMAGE_MONITORS],
+        "dataset with dcgan": ["model=dcgan", "model.g.width=8", "model.d.width=8",
+                               "dataset=plugin_stripes", "dataset.n_images=40",
+                               *IMAGE_MONITORS],
+    }  # fmt: skip
+    for what, overrides in runs.items():
+        result = run_cli([*common, *overrides, f"tracking.run_name='{what}'"], tmp_path, env)
+        assert result.returncode == 0, f"{what}: {result.stderr[-3000:]}"
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("p")
+    by_name = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert by_name["model on ring8"].data.params["model.hidden"] == "24"  # its own setting
+    assert by_name["model on a folder"].data.tags["model"] == "plugin_wide"
+    assert by_name["dataset with dcgan"].data.params["dataset.n_images"] == "40"
+    for run in by_name.values():
+        assert run.info.status == "FINISHED"
+        assert metric_steps(client, run.info.run_id, "monitor/dgrad_fake_p90") == [0, 1, 2]
+
+    # a model's own setting is refused for another model, in one sentence before training
+    refused = run_cli([*common, "model=mlp", "model.hidden=3"], tmp_path, env)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "hidden" in refused.stderr
+    # and a model declares the data it generates
+    mismatch = run_cli([*common, "model=dcgan", "dataset=ring8"], tmp_path, env)
+    assert mismatch.returncode == 2
+    assert "use model=mlp or model=plugin_wide with dataset=ring8" in mismatch.stderr

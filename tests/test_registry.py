@@ -107,3 +107,50 @@ def test_the_configuration_reference_shows_what_ganlab_train_composes() -> None:
             checked += 1
     assert checked > 150
     assert "`model.d.activation` | `leaky_relu`" in (DOCS / "configuration.md").read_text()
+
+
+def test_a_monitor_added_by_one_module_reads_checked_settings(make_cfg) -> None:
+    """A new monitor is one module: its builder and settings dataclass registered together;
+    `monitor.plugins.<name>` is checked against the dataclass before anything runs, the
+    builder gets the checked values, and monitor=none switches it off with the rest."""
+    from dataclasses import dataclass
+
+    import torch
+
+    from ganlab.config import validate
+    from ganlab.config.fields import option
+    from ganlab.monitors import build_monitors
+    from ganlab.registry import MONITORS, register_monitor
+    from ganlab.training.build import build_parts
+
+    @dataclass
+    class EchoConfig:
+        every_n_epochs: int = option(2, "evaluation interval; 0 = off", ge=0)
+        scale: float = option(1.0, "a factor", gt=0)
+
+    class Echo:
+        name, makes_figures, measures_samples = "echo", False, False
+
+        def __init__(self, settings: EchoConfig) -> None:
+            self.every_n_epochs, self.scale = settings.every_n_epochs, settings.scale
+
+        def __call__(self, state):  # noqa: ANN001
+            return {"echo/scale": self.scale}
+
+    register_monitor("echo", settings=EchoConfig)(lambda ctx: Echo(ctx.settings("echo")))
+    try:
+        cfg = validate(make_cfg("+monitor.plugins.echo.scale=3"))
+        parts = build_parts(cfg, torch.device("cpu"))
+        suite = build_monitors(cfg, parts, "t")
+        (echo,) = [m for m in suite.metric_monitors if m.name == "echo"]
+        assert (echo.every_n_epochs, echo.scale) == (2, 3.0)  # defaults, then the override
+        with pytest.raises(ConfigError, match=r"monitor.plugins.echo has no setting scal;"):
+            validate(make_cfg("+monitor.plugins.echo.scal=3"))
+        with pytest.raises(ConfigError, match="echo.scale"):
+            validate(make_cfg("+monitor.plugins.echo.scale=-1"))
+        with pytest.raises(ConfigError, match="unknown monitor 'ecko'"):
+            validate(make_cfg("+monitor.plugins.ecko.scale=1"))
+        quiet = validate(make_cfg("monitor=none", "+monitor.plugins.echo.scale=3"))
+        assert "echo" not in {m.name for m in build_monitors(quiet, parts, "t").metric_monitors}
+    finally:
+        MONITORS._entries.pop("echo")

@@ -33,7 +33,7 @@ from ganlab.config.dataset import (
 from ganlab.config.early_stop import DEFAULT_RULE, EarlyStopConfig, RewindConfig
 from ganlab.config.fields import check_fields, option, schema_defaults
 from ganlab.config.loss import InstanceNoiseConfig, LossConfig
-from ganlab.config.model import ModelConfig, NetConfig
+from ganlab.config.model import ModelConfig, NetConfig, model_config_class, model_spec
 from ganlab.config.monitor import (
     ClassifierMonitorConfig,
     DiscriminatorConfidenceConfig,
@@ -48,6 +48,7 @@ from ganlab.config.monitor import (
     ScatterMonitorConfig,
     SignalsConfig,
     SteepnessMonitorConfig,
+    added_monitor_settings,
 )
 from ganlab.config.optim import OptimConfig, OptimizerConfig
 from ganlab.config.paths import PathsConfig
@@ -55,7 +56,7 @@ from ganlab.config.tracking import TrackingConfig
 from ganlab.config.trainer import TrainerConfig
 from ganlab.core.errors import ConfigError
 from ganlab.core.paths import CONF_DIR, project_root
-from ganlab.registry import LOSSES, RULES, load_plugins
+from ganlab.registry import DATASETS, LOSSES, MODELS, RULES, load_plugins
 
 DEVICES = ("auto", "cpu", "cuda")
 GROUPS = {
@@ -110,17 +111,21 @@ class GanlabConfig:
 
 # -- checks across groups, in one place (each group checks its own fields) -------------
 def check_model_fits_data(cfg: GanlabConfig) -> None:
-    """MLPs generate 2-D mixtures, DCGANs images."""
+    """A model generates the kinds of data its MODELS entry declares (MLPs 2-D mixtures,
+    DCGANs images, a plugin's what it says)."""
     model, dataset = cfg.model, cfg.dataset
-    if dataset.kind == "image" and model.name != "dcgan":
+    if dataset.kind in model_spec(model.name).kinds:
+        return
+    fitting = " or ".join(
+        f"model={entry.name}" for entry in MODELS.entries() if dataset.kind in entry.value.kinds
+    )
+    if dataset.kind == "image":
         raise ConfigError(
-            f"model={model.name} cannot generate images; use model=dcgan with "
-            f"dataset={dataset.name}."
+            f"model={model.name} cannot generate images; use {fitting} with dataset={dataset.name}."
         )
-    if dataset.kind == "mixture" and model.name != "mlp":
-        raise ConfigError(
-            f"model={model.name} is for images; use model=mlp with dataset={dataset.name}."
-        )
+    raise ConfigError(
+        f"model={model.name} is for images; use {fitting} with dataset={dataset.name}."
+    )
 
 
 def check_rule_has_its_monitor(cfg: GanlabConfig) -> None:
@@ -162,11 +167,26 @@ def register() -> None:
         # each dataset variant's fields: ganlab/conf/dataset/<name>.yaml starts from one of these
         for variant, cls in VARIANTS.items():
             store.store(group="schema/dataset", name=variant, node=cls)
-    # a loss a plugin registered has no ganlab/conf/loss/<name>.yaml: this is its group option
+    # what a plugin registered has no YAML preset in ganlab/conf: its group option is made
+    # from its registry entry (a model's or dataset's settings dataclass, when it has one)
     for name in LOSSES.registered_without_loading():
         if not (CONF_DIR / "loss" / f"{name}.yaml").is_file():
             node = {"loss": {"name": name}}
             store.store(group="loss", name=name, node=node, package="_global_")
+    # (the classes, not instances: checking an instance's choices would import torch)
+    with schema_defaults():
+        for name in MODELS.registered_without_loading():
+            if not (CONF_DIR / "model" / f"{name}.yaml").is_file():
+                model_spec_ = MODELS.peek(name)
+                model = OmegaConf.structured((model_spec_ and model_spec_.settings) or ModelConfig)
+                model.name = name
+                store.store(group="model", name=name, node=model)
+        for name in DATASETS.registered_without_loading():
+            if not (CONF_DIR / "dataset" / f"{name}.yaml").is_file():
+                dataset_spec = DATASETS.peek(name)
+                data = OmegaConf.structured((dataset_spec and dataset_spec.settings) or ImageConfig)
+                data.name, data.kind = name, "image"
+                store.store(group="dataset", name=name, node=data)
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -192,6 +212,9 @@ def validate(cfg: DictConfig | dict[str, Any]) -> GanlabConfig:
     stop = user.get("early_stop")
     rule = str(stop.get("rule", DEFAULT_RULE)) if stop is not None else DEFAULT_RULE
     schema.early_stop = OmegaConf.structured(rule_config_class(rule)(rule=rule))
+    model = user.get("model")
+    if model is not None and model.get("name") is not None:  # a model's own settings, likewise
+        schema.model = OmegaConf.structured(model_config_class(str(model.get("name"))))
     stored = user.get("dataset")
     if stored is not None:  # checked against its variant's dataclass, likewise
         data: dict[str, Any] = dict(OmegaConf.to_container(OmegaConf.create(stored)))  # type: ignore[arg-type]
@@ -248,6 +271,7 @@ __all__ = [
     "SteepnessMonitorConfig",
     "TrackingConfig",
     "TrainerConfig",
+    "added_monitor_settings",
     "flatten",
     "register",
     "validate",

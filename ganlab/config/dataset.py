@@ -191,15 +191,29 @@ VARIANTS: dict[str, type[DatasetConfig]] = {
 
 def variant_of(node: Mapping[str, Any]) -> str | None:
     """The variant a composed or stored `dataset` node is (None: a mixture layout a plugin
-    added without settings of its own)."""
+    added without settings of its own; an image dataset's own name when its DATASETS
+    entry brings settings of its own)."""
     if node.get("kind", "mixture") == "image":
-        return "image_folder" if node.get("name") == "image_folder" else "published_images"
+        settings = image_config_class(str(node.get("name")))
+        built_in = [name for name, cls in VARIANTS.items() if cls is settings]
+        return built_in[0] if built_in else str(node.get("name"))
     layout = str(node.get("layout", "ring"))
     return layout if layout in VARIANTS else None
 
 
+def image_config_class(name: str) -> type[ImageConfig]:
+    """The settings of the image dataset `name`, as its DATASETS entry declares them
+    (ImageConfig when it declares none)."""
+    if name not in DATASETS.names():
+        return ImageConfig  # its own check names the choices
+    settings: type[ImageConfig] | None = DATASETS.get(name).settings
+    return settings or ImageConfig
+
+
 def dataset_config_class(node: Mapping[str, Any]) -> type[DatasetConfig]:
     """The dataclass of a `dataset` node's variant."""
+    if node.get("kind", "mixture") == "image":
+        return image_config_class(str(node.get("name")))
     variant = variant_of(node)
     return VARIANTS[variant] if variant is not None else MixtureConfig
 

@@ -5,16 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ganlab.config.fields import check_fields, option
-from ganlab.registry import ACTIVATIONS, MODELS
+from ganlab.registry import ACTIVATIONS, MODELS, ModelSpec
 
 
 @dataclass
 class NetConfig:
     """One network. MLP: `depth` hidden layers of `width` units. DCGAN: `width` channels
-    in the layer nearest the image, doubling away from it (depth follows the resolution)."""
+    in the layer nearest the image, doubling away from it (depth follows the resolution).
+    ResNet: `width` channels throughout; D has `depth` blocks after its down-sampling."""
 
-    width: int = option(128, "MLP: hidden units; DCGAN: channels next to the image", ge=1)
-    depth: int = option(2, "MLP: hidden layers (DCGAN: set by the resolution)", ge=1)
+    width: int = option(
+        128, "MLP: hidden units; DCGAN: channels next to the image; ResNet: channels", ge=1
+    )
+    depth: int = option(
+        2,
+        "MLP: hidden layers; ResNet D: residual blocks at the coarsest size (DCGAN, ResNet "
+        "G: set by the resolution)",
+        ge=1,
+    )
     activation: str = option("relu", "hidden activation", choices=ACTIVATIONS.names)
     spectral_norm: bool = option(False, "spectral normalisation of every linear/conv layer")
     batch_norm: bool = option(False, "DCGAN: batch norm after each hidden conv layer")
@@ -40,3 +48,16 @@ class ModelConfig:
         check_fields(self, "model")
         self.g.check("model.g")
         self.d.check("model.d")
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The MODELS entry of `name` (a ConfigError naming the choices if there is none)."""
+    return MODELS.get(name)
+
+
+def model_config_class(name: str) -> type[ModelConfig]:
+    """The settings of the model `name`: its own ModelConfig subclass, or ModelConfig."""
+    if name not in MODELS.names():
+        return ModelConfig  # its own check names the choices
+    settings: type[ModelConfig] | None = model_spec(name).settings
+    return settings or ModelConfig

@@ -6,10 +6,13 @@ Every block's `every_n_epochs = 0` turns it off; a monitor that is on also runs 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ganlab.config.fields import check_fields, option, require
+from ganlab.core.errors import ConfigError
+from ganlab.registry import MONITORS
 
 OFF = "evaluation interval in epochs; 0 = off"
 
@@ -285,10 +288,45 @@ class MonitorConfig:
     )
     grid: GridMonitorConfig = option(doc="images: sample grids", factory=GridMonitorConfig)
     plugins: dict[str, Any] = option(
-        doc="settings of monitors that plugins add, by name, e.g. "
-        "`+monitor.plugins.my_monitor.every_n_epochs=5` (each plugin says what it reads)",
+        doc="settings of the monitors added by one module (a plugin's, or a new one), by "
+        "name, e.g. `+monitor.plugins.my_monitor.every_n_epochs=5`: checked against the "
+        "settings dataclass the monitor registers with",
         factory=dict,
+    )
+    added: bool = option(
+        True,
+        "the monitors added by one module run, at their settings; `monitor=none` sets false",
     )
 
     def __post_init__(self) -> None:
         check_fields(self, "monitor")
+        for name in self.plugins:  # each added monitor's settings, checked before training
+            added_monitor_settings(self, name)
+
+
+def added_monitor_settings(cfg: MonitorConfig, name: str) -> Any:
+    """`monitor.plugins.<name>` checked against the settings dataclass the monitor `name`
+    registered with (a ConfigError naming the problem), or the dict as given when it
+    declared none."""
+    given = cfg.plugins.get(name) or {}
+    if not isinstance(given, Mapping):
+        raise ConfigError(
+            f"monitor.plugins.{name} must be a group of settings, got {given!r}; set them "
+            f"one by one, e.g. +monitor.plugins.{name}.every_n_epochs=5."
+        )
+    settings = MONITORS.get(name).settings  # an unknown name: the registry's sentence
+    if settings is None:
+        return dict(given)
+    known = {f.name for f in fields(settings)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ConfigError(
+            f"monitor.plugins.{name} has no setting {', '.join(unknown)}; its settings: "
+            f"{', '.join(sorted(known))}."
+        )
+    try:
+        checked = settings(**given)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"monitor.plugins.{name}: {exc}") from exc
+    check_fields(checked, f"monitor.plugins.{name}")  # the ranges its options declare
+    return checked

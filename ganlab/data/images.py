@@ -23,7 +23,7 @@ from ganlab.config.dataset import ImageConfig, ImageFolderConfig, PublishedImage
 from ganlab.core.errors import GanlabError
 from ganlab.core.safe_files import load_pickle
 from ganlab.core.seeding import generator
-from ganlab.registry import DATASETS
+from ganlab.registry import DATASETS, DatasetSpec, register_dataset
 
 log = logging.getLogger("ganlab")
 
@@ -138,13 +138,20 @@ for _name, _class, _doc in (
     ("mnist", "MNIST", "MNIST: 60k 28x28 grayscale digits (torchvision)"),
     ("fashion_mnist", "FashionMNIST", "Fashion-MNIST: 60k 28x28 grayscale clothes"),
 ):
-    DATASETS.add(_name, lambda cfg, root, _class=_class: _torchvision(cfg, root, _class), _doc)
+    DATASETS.add(
+        _name,
+        DatasetSpec(
+            lambda cfg, root, _class=_class: _torchvision(cfg, root, _class),
+            PublishedImagesConfig,
+        ),
+        _doc,
+    )
 
 
 CIFAR10_BATCHES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 
 
-@DATASETS.register("cifar10")
+@register_dataset("cifar10", settings=PublishedImagesConfig)
 def _cifar10(cfg: PublishedImagesConfig, data_root: Path) -> Loaded:
     """CIFAR-10: 50k 32x32 colour images in 10 classes.
 
@@ -187,7 +194,7 @@ def _cifar10(cfg: PublishedImagesConfig, data_root: Path) -> Loaded:
     return images, torch.tensor(labels, dtype=torch.long), len(classes), f"cifar10-{cfg.split}"
 
 
-@DATASETS.register("image_folder")
+@register_dataset("image_folder", settings=ImageFolderConfig)
 def _image_folder(cfg: ImageFolderConfig, data_root: Path) -> Loaded:
     """Your images: a folder of class sub-folders, resized and centre-cropped."""
     from torchvision import datasets, transforms
@@ -229,7 +236,7 @@ def _image_folder(cfg: ImageFolderConfig, data_root: Path) -> Loaded:
 
 def load_images(cfg: ImageConfig, data_root: str | Path) -> ImageData:
     """The configured image dataset (its `subset` if set), uint8 in memory, CPU."""
-    images, labels, n_classes, identity = DATASETS.get(cfg.name)(cfg, Path(data_root))
+    images, labels, n_classes, identity = DATASETS.get(cfg.name).load(cfg, Path(data_root))
     if cfg.subset is not None and cfg.subset < len(images):
         order = torch.randperm(len(images), generator=generator(cfg.subset_seed, "subset"))
         keep = order[: cfg.subset].sort().values

@@ -13,7 +13,7 @@ from ganlab.registry import MODELS
 
 def build_models(cfg: ModelConfig, data: Data) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) of the model named by `cfg.name`, sized for `data`."""
-    return MODELS.get(cfg.name)(cfg, data)
+    return MODELS.get(cfg.name).build(cfg, data)
 
 
 __all__ = ["build_models"]

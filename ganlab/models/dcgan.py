@@ -18,7 +18,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ganlab.config import ModelConfig, NetConfig
 from ganlab.core.errors import ConfigError
 from ganlab.models.layers import MinibatchStdDev, PixelNorm, activation
-from ganlab.registry import MODELS
+from ganlab.registry import register_model
 
 
 def _levels(resolution: int) -> tuple[int, int]:
@@ -102,7 +102,7 @@ def build_dcgan_pair(cfg: ModelConfig, shape: tuple[int, int, int]) -> tuple[nn.
     return Generator(cfg.latent_dim, shape, cfg.g), Discriminator(shape, cfg.d)
 
 
-@MODELS.register("dcgan")
+@register_model("dcgan", kinds=("image",))
 def build_dcgan(cfg: ModelConfig, data) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
     """DCGAN G and D for 28x28 and 32x32 images, with PGGAN's switches."""
     shape = data.shape

@@ -11,7 +11,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ganlab.config import ModelConfig, NetConfig
 from ganlab.models.layers import activation
-from ganlab.registry import MODELS
+from ganlab.registry import register_model
 
 
 def mlp(in_dim: int, out_dim: int, cfg: NetConfig) -> nn.Sequential:
@@ -31,7 +31,7 @@ def build_mlp_pair(cfg: ModelConfig, data_dim: int) -> tuple[nn.Module, nn.Modul
     return mlp(cfg.latent_dim, data_dim, cfg.g), mlp(data_dim, 1, cfg.d)
 
 
-@MODELS.register("mlp")
+@register_model("mlp", kinds=("mixture",))
 def build_mlp(cfg: ModelConfig, data) -> tuple[nn.Module, nn.Module]:  # noqa: ANN001
     """Fully connected G and D for 2-D mixtures (`depth` hidden layers of `width`)."""
     return build_mlp_pair(cfg, data.dim)

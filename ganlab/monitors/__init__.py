@@ -3,7 +3,9 @@
 One module per monitor, each registering a builder in MONITORS (ganlab.registry): the
 builder reads the run's config and data from a MonitorContext and returns its monitor,
 or None when the config switches it off or the data does not suit it. A new monitor is
-one module here plus its config block (ganlab/config/monitor.py).
+one module here: `@register_monitor("name", settings=<its dataclass>)`, its settings
+read from `monitor.plugins.<name>` (`ctx.settings("name")`); the monitors ganlab started
+with have their blocks in ganlab/config/monitor.py.
 
 All gradient monitors share the run's fixed evaluation latents Z_eval (drawn once from
 the seed), so their curves are comparable across epochs.
@@ -11,16 +13,18 @@ the seed), so their curves are comparable across epochs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 
-from ganlab.config import GanlabConfig
+from ganlab.config import GanlabConfig, MonitorConfig
 from ganlab.core.seeding import generator
 from ganlab.monitors.base import EvalState, is_due
 from ganlab.monitors.context import MonitorContext, RunParts
 from ganlab.registry import MONITORS, Monitor
 
+# the monitors with a block of their own in MonitorConfig; the others read monitor.plugins
+BLOCKS = frozenset(f.name for f in fields(MonitorConfig))
 EMA_PREFIX = "ema/"  # keys of the EMA generator's samples: ema/quality/hq_fraction, ...
 
 
@@ -58,7 +62,9 @@ def build_monitors(cfg: GanlabConfig, parts: RunParts, title: str) -> MonitorSui
     ctx = MonitorContext(cfg, parts.formulation, data, z_eval, real, title, parts.device)
     suite = MonitorSuite()
     for entry in MONITORS.entries():
-        monitor = entry.value(ctx)
+        if not mon.added and entry.name not in BLOCKS and entry.value.settings is not None:
+            continue  # monitor=none: the monitors added with settings are off too
+        monitor = entry.value.build(ctx)
         if monitor is None:
             continue
         (suite.figure_monitors if monitor.makes_figures else suite.metric_monitors).append(monitor)

@@ -38,6 +38,15 @@ class MonitorContext:
         return isinstance(self.data, GaussianMixture)
 
     @property
+    def is_images(self) -> bool:
+        return isinstance(self.data, ImageData)
+
+    @property
+    def has_classes(self) -> bool:
+        """Images with labels: ganlab's classifier can be trained on them."""
+        return isinstance(self.data, ImageData) and self.data.labels is not None
+
+    @property
     def mixture(self) -> GaussianMixture:
         """The data, for monitors of 2-D mixtures (their builders checked is_mixture)."""
         assert isinstance(self.data, GaussianMixture)
@@ -45,9 +54,16 @@ class MonitorContext:
 
     @property
     def images(self) -> ImageData:
-        """The data, for image monitors (their builders checked is_mixture)."""
+        """The data, for image monitors (their builders checked is_images)."""
         assert isinstance(self.data, ImageData)
         return self.data
+
+    def settings(self, name: str) -> Any:
+        """The checked settings of the added monitor `name`: `monitor.plugins.<name>` over
+        its settings dataclass's defaults (a dict as given when it declares none)."""
+        from ganlab.config import added_monitor_settings
+
+        return added_monitor_settings(self.cfg.monitor, name)
 
     def classifier(self) -> Any:
         """The dataset's classifier, loaded from its cache or trained on first use."""

@@ -28,7 +28,7 @@ from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import count_tag, generate
 from ganlab.monitors.frechet import frechet_distance, gaussian_moments
 from ganlab.monitors.quality import js_distance
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 PRESENT_FRACTION = 0.1  # a class is present with >= 10% of its uniform share of samples
 CONFIDENT = 0.9  # a generated image is "recognisable" when the classifier is this sure
@@ -115,11 +115,11 @@ class ClassCoverageMonitor:
         return stats
 
 
-@MONITORS.register("classifier")
+@register_monitor("classifier", settings=ClassifierMonitorConfig)
 def build(ctx: MonitorContext) -> ClassCoverageMonitor | None:
     """Images: class coverage and the domain FID, from ganlab's classifier."""
     cfg = ctx.cfg.monitor.classifier
-    if ctx.is_mixture or cfg.every_n_epochs <= 0:
+    if not ctx.has_classes or cfg.every_n_epochs <= 0:
         return None
     return ClassCoverageMonitor(
         cfg, ctx.classifier(), ctx.images, ctx.cfg.model.latent_dim, ctx.cfg.seed

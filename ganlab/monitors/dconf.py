@@ -30,7 +30,7 @@ from ganlab.core.seeding import generator
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 def confidence_stats(l_real: Tensor, l_fake: Tensor, threshold: float | None) -> dict[str, float]:
@@ -76,7 +76,7 @@ class DiscriminatorConfidenceMonitor:
         return confidence_stats(l_real, l_fake, self.threshold)
 
 
-@MONITORS.register("dconf")
+@register_monitor("dconf", settings=DiscriminatorConfidenceConfig)
 def build(ctx: MonitorContext) -> DiscriminatorConfidenceMonitor | None:
     """D's sign statistics and accuracy on held-out reals vs fakes."""
     cfg = ctx.cfg.monitor.dconf

@@ -24,7 +24,7 @@ from ganlab.config import DiscriminatorGradientConfig
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, distribution_stats, evaluating
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 STATS = ("mean", "p90", "max")
 
@@ -74,7 +74,7 @@ class DiscriminatorGradientMonitor:
         return stats
 
 
-@MONITORS.register("dgrad")
+@register_monitor("dgrad", settings=DiscriminatorGradientConfig)
 def build(ctx: MonitorContext) -> DiscriminatorGradientMonitor | None:
     """D's input gradient at fakes and reals, and the particle velocity."""
     cfg = ctx.cfg.monitor.dgrad

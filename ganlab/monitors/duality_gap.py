@@ -25,7 +25,7 @@ from ganlab.data import Data
 from ganlab.losses import Formulation
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 def game_value(formulation: Formulation, d: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
@@ -127,7 +127,7 @@ class DualityGapMonitor:
         return stats
 
 
-@MONITORS.register("duality_gap")
+@register_monitor("duality_gap", settings=DualityGapConfig)
 def build(ctx: MonitorContext) -> DualityGapMonitor | None:
     """The duality gap, each worst case found by a few hundred optimiser steps."""
     cfg = ctx.cfg.monitor.duality_gap

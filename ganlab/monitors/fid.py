@@ -32,7 +32,7 @@ from ganlab.data.images import ImageData, to_uint8_rgb
 from ganlab.models.classifier import register_with_torch_fidelity
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 INCEPTION = "inception-v3-compat"
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -228,12 +228,14 @@ class FIDMonitor:
         return stats
 
 
-@MONITORS.register("fid")
+@register_monitor("fid", settings=FIDMonitorConfig)
 def build(ctx: MonitorContext) -> FIDMonitor | None:
     """Images: FID (and KID) through torch-fidelity, Inception or ganlab's classifier."""
     cfg = ctx.cfg.monitor.fid
-    if ctx.is_mixture or cfg.every_n_epochs <= 0:
+    if not ctx.is_images or cfg.every_n_epochs <= 0:
         return None
+    if cfg.feature_extractor == "classifier" and not ctx.has_classes:
+        return None  # the classifier needs labelled images
     extractor = INCEPTION
     if cfg.feature_extractor == "classifier":
         # which images it trained on and for how long are part of the protocol, hence of

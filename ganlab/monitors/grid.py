@@ -11,7 +11,7 @@ from ganlab.data.images import to_uint8
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import generate
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 class GridMonitor:
@@ -39,10 +39,10 @@ class GridMonitor:
         return {f"samples/epoch_{state.epoch:04d}.png": fig}
 
 
-@MONITORS.register("grid")
+@register_monitor("grid", settings=GridMonitorConfig)
 def build(ctx: MonitorContext) -> GridMonitor | None:
     """Images: a grid of samples from fixed latents (a figure)."""
     cfg = ctx.cfg.monitor.grid
-    if ctx.is_mixture or cfg.every_n_epochs <= 0:
+    if not ctx.is_images or cfg.every_n_epochs <= 0:
         return None
     return GridMonitor(cfg, ctx.cfg.model.latent_dim, ctx.cfg.seed, ctx.title)

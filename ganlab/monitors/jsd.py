@@ -12,7 +12,7 @@ import math
 
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 def jsd_estimate(loss_d: float) -> float:
@@ -30,7 +30,7 @@ class JSDMonitor:
         return {} if loss_d is None else {"monitor/jsd_estimate": jsd_estimate(loss_d)}
 
 
-@MONITORS.register("jsd")
+@register_monitor("jsd")
 def build(ctx: MonitorContext) -> JSDMonitor | None:
     """The JS estimate of the logistic losses, from D's training loss (free)."""
     return JSDMonitor() if ctx.formulation.logistic else None

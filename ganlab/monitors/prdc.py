@@ -38,7 +38,7 @@ from ganlab.data.images import to_float
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.fid import count_tag, generate
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 BATCH = 2048  # rows of a distance block: bounds memory at BATCH x N floats
 
@@ -112,7 +112,7 @@ class PRDCMonitor:
         return {f"{self.prefix}{name}{self.suffix}": value for name, value in values.items()}
 
 
-@MONITORS.register("prdc")
+@register_monitor("prdc", settings=PRDCMonitorConfig)
 def build(ctx: MonitorContext) -> PRDCMonitor | None:
     """Precision, recall, density, coverage: data space (mixtures), classifier features
     (images)."""
@@ -121,9 +121,11 @@ def build(ctx: MonitorContext) -> PRDCMonitor | None:
         return None
     rng = generator(ctx.cfg.seed, "monitor/prdc")
     latents = torch.randn(cfg.n_samples, ctx.cfg.model.latent_dim, generator=rng)
-    if ctx.is_mixture:
+    if not ctx.is_images:  # mixtures, and points without modes
         real = ctx.data.sample(cfg.n_samples, rng)
         return PRDCMonitor(cfg, "data", real, latents, lambda x: x)
+    if not ctx.has_classes:
+        return None  # classifier features need labelled images
     classifier = ctx.classifier()
     device = next(classifier.parameters()).device
     n = min(cfg.n_samples, len(ctx.images))

@@ -18,7 +18,7 @@ from ganlab.data import GaussianMixture
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
 from ganlab.monitors.frechet import frechet_distance_samples
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 def js_distance(p: Tensor, q: Tensor) -> float:
@@ -113,7 +113,7 @@ class MixtureQualityMonitor:
         return stats
 
 
-@MONITORS.register("quality")
+@register_monitor("quality", settings=QualityMonitorConfig)
 def build(ctx: MonitorContext) -> MixtureQualityMonitor | None:
     """Mixtures: high-quality fraction, modes covered, mode JS, Frechet distance."""
     cfg = ctx.cfg.monitor.quality

@@ -15,7 +15,7 @@ from ganlab.core.seeding import generator
 from ganlab.data import GaussianMixture
 from ganlab.monitors.base import EvalState, evaluating
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 def scatter_figure(
@@ -73,7 +73,7 @@ class ScatterMonitor:
         return {f"samples/epoch_{state.epoch:04d}.png": fig}
 
 
-@MONITORS.register("scatter")
+@register_monitor("scatter", settings=ScatterMonitorConfig)
 def build(ctx: MonitorContext) -> ScatterMonitor | None:
     """Mixtures: a scatter plot of samples over the true modes (a figure)."""
     cfg, mon = ctx.cfg.monitor.scatter, ctx.cfg.monitor

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ganlab.config import LayerNormsConfig
 from ganlab.monitors.base import EvalState
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
@@ -62,7 +62,7 @@ class LayerNormsMonitor:
         return stats
 
 
-@MONITORS.register("layer_norms")
+@register_monitor("layer_norms", settings=LayerNormsConfig)
 def build(ctx: MonitorContext) -> LayerNormsMonitor | None:
     """Spectral norm of every linear/conv weight of G and D."""
     cfg = ctx.cfg.monitor.layer_norms

@@ -36,7 +36,7 @@ from ganlab.config import SteepnessMonitorConfig
 from ganlab.core.seeding import generator
 from ganlab.monitors.base import EvalState, distribution_stats, evaluating
 from ganlab.monitors.context import MonitorContext
-from ganlab.registry import MONITORS
+from ganlab.registry import register_monitor
 
 
 def _flat(g: nn.Module) -> Callable[[Tensor], Tensor]:
@@ -164,7 +164,7 @@ class SteepnessMonitor:
         return stats
 
 
-@MONITORS.register("steepness")
+@register_monitor("steepness", settings=SteepnessMonitorConfig)
 def build(ctx: MonitorContext) -> SteepnessMonitor | None:
     """Generator steepness: spectral norm of dG/dz over Z_eval."""
     cfg = ctx.cfg.monitor.steepness
