@@ -498,3 +498,51 @@ def test_inception_precision_recall_and_is_through_torch_fidelity(
         "quality/inception_is_20",
     }
     assert stats["quality/inception_precision_20_k3"] < 1.0  # noise is not the data
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_resnet_shapes_residual_blocks_and_spectral_norm(shape) -> None:
+    from torch.nn.utils import parametrize
+
+    from ganlab.models.resnet import Discriminator, DownBlock, Generator, UpBlock
+
+    g = Generator(16, shape, NetConfig(width=8, batch_norm=True))
+    d = Discriminator(shape, NetConfig(width=8, depth=2, activation="relu", spectral_norm=True))
+    images = g(torch.randn(4, 16))
+    assert images.shape == (4, *shape) and images.abs().max() <= 1.0
+    assert d(images).shape == (4, 1)
+    ups = 2 if shape[1] == 28 else 3  # 7 -> 28 or 4 -> 32
+    assert sum(isinstance(m, UpBlock) for m in g.modules()) == ups
+    blocks = [m for m in d.modules() if isinstance(m, DownBlock)]
+    assert len(blocks) == ups + 2  # down to the coarsest size, then d.depth blocks
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
+    # a residual block is its input's shortcut plus the residual branch
+    block = blocks[-1].eval()  # eval: spectral norm's power iteration stands still
+    x = torch.randn(2, 8, 4, 4)
+    torch.testing.assert_close(block(x), x + block.residual(x))
+
+
+def test_resnet_trains_on_mnist_files(data_root: Path, make_cfg, client) -> None:
+    from ganlab.config import validate
+    from ganlab.training.run import train
+
+    cfg = make_cfg(
+        "model=resnet",
+        "model.g.width=8",
+        "model.d.width=8",
+        "model.latent_dim=16",
+        "dataset=mnist",
+        "dataset.download=false",
+        "dataset.subset=200",
+        f"paths.data_root={data_root}",
+        "trainer.epochs=1",
+        "monitor.classifier.every_n_epochs=0",
+        "monitor.fid.every_n_epochs=0",
+        "monitor.prdc.every_n_epochs=0",
+    )
+    assert validate(cfg).model.d.spectral_norm  # the preset's SNGAN discriminator
+    result = train(cfg)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["model"] == "resnet"
+    assert metric_steps(client, result.run_id, "monitor/steepness_p90") == [0, 1]
