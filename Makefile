@@ -99,8 +99,8 @@ test-fast: $(STAMP)
 # ruff; the import contracts of pyproject.toml (layers import only downward, only
 # ganlab.tracking imports MLflow); mypy over ganlab/ (the extension points' Protocols)
 lint: $(STAMP)
-	$(BIN)/ruff check ganlab tests benchmarks docker
-	$(BIN)/ruff format --check ganlab tests benchmarks docker
+	$(BIN)/ruff check ganlab tests benchmarks docker examples
+	$(BIN)/ruff format --check ganlab tests benchmarks docker examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 

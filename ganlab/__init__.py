@@ -13,6 +13,9 @@ From Python, compose a config as `ganlab-train` would and run it:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["loss=mm_nsat", "paths.output_dir=out"])
     result = ganlab.run(cfg)  # a RunResult: run id, epochs, last metrics, checkpoint
+
+From your own training loop, `ganlab.Watch` measures your G and D with ganlab's monitors
+and stopping rule and logs them as a ganlab run (ganlab.training.watch; examples/own_loop.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if TYPE_CHECKING:
     from ganlab.training.run import RunResult
+    from ganlab.training.watch import EpochReport as EpochReport
+    from ganlab.training.watch import Watch as Watch
+
+
+def __getattr__(name: str) -> Any:
+    """`ganlab.Watch` and `ganlab.EpochReport`, imported on first use (they need torch)."""
+    if name in ("Watch", "EpochReport"):
+        from ganlab.training import watch
+
+        return getattr(watch, name)
+    raise AttributeError(f"module 'ganlab' has no attribute {name!r}")
 
 
 def run(cfg: Any, launch: Any = None) -> RunResult:

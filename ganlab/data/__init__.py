@@ -1,4 +1,5 @@
-"""Datasets: 2-D mixtures sampled on the fly, or image datasets held in memory.
+"""Datasets: 2-D mixtures sampled on the fly, image datasets held in memory, or samples a
+user's own loop holds (ganlab.Watch).
 
 Both expose `sample(n, generator)`, `to(device)` and `dim`, so the trainer and the
 gradient monitors treat them alike.
@@ -11,8 +12,9 @@ from pathlib import Path
 from ganlab.config.dataset import DatasetConfig, ImageConfig, MixtureConfig
 from ganlab.data.images import ImageData, load_images
 from ganlab.data.mixtures import GaussianMixture, build_mixture
+from ganlab.data.samples import SampleSet
 
-Data = GaussianMixture | ImageData
+Data = GaussianMixture | ImageData | SampleSet
 
 
 def build_data(cfg: DatasetConfig, data_root: str | Path) -> Data:
@@ -24,4 +26,12 @@ def build_data(cfg: DatasetConfig, data_root: str | Path) -> Data:
     raise TypeError(f"no data for {type(cfg).__name__}: validate the config first")
 
 
-__all__ = ["Data", "GaussianMixture", "ImageData", "build_data", "build_mixture", "load_images"]
+__all__ = [
+    "Data",
+    "GaussianMixture",
+    "ImageData",
+    "SampleSet",
+    "build_data",
+    "build_mixture",
+    "load_images",
+]

@@ -111,9 +111,13 @@ def phase_figure(
                 ls="--",
                 label=f"modes covered / {n_modes}",
             )
+        else:  # no quality monitor (monitor=none, or data without modes or classes)
+            ax.text(0.5, 0.5, "no quality measured", ha="center", va="center",
+                    transform=ax.transAxes, color="tab:gray")  # fmt: skip
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("quality")
-    ax.legend(loc="upper left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=8)
     if confidence:
         _confidence_panel(axes[3], history)
     axes[-1].set_xlabel("epoch")

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ganlab.monitors import EvalState
-from ganlab.rules.figure import has_curves, rule_figure
-from ganlab.rules.verdict import describe
 from ganlab.training.checkpoint import atomic_save
 from ganlab.training.progress import Progress
 from ganlab.training.snapshots import SNAPSHOT_DIR, SnapshotKeeper, snapshot_payload
+from ganlab.training.summary import summarize_run
 from ganlab.training.writer import BackgroundWriter
 
 log = logging.getLogger("ganlab")
@@ -244,35 +243,8 @@ class FitLoop:
         )
 
     def _summarize(self) -> None:
-        """Tags saying what the rule decided, and the phase figure from the whole history."""
-        cfg = self.cfg.early_stop
-        timeline = self.stopper.timeline
-        tags = {
-            "early_stop.rule": cfg.rule,
-            "early_stop.action": cfg.action,
-            "early_stop.triggered": str(self.stopper.triggered).lower(),
-        }
-        if self.rewinder is not None and self.rewinder.rewinds:
-            tags["early_stop.rewinds"] = ", ".join(f"{a}->{b}" for a, b in self.rewinder.rewinds)
-        if self.stopper.triggered:
-            tags["early_stop.trigger_epoch"] = str(timeline.trigger_epoch)
-            tags["early_stop.cause"] = str(timeline.cause)
-        kept = self.best.kept
-        if kept is not None:  # the weights the run keeps: checkpoints/best.pt
-            tags["ganlab.kept_epoch"] = str(kept[0])
-            tags["ganlab.kept_quality"] = f"{kept[1]:.4g}"
-        if timeline.failing_epoch is not None:  # the run never fitted, from this epoch
-            tags["early_stop.failing_epoch"] = str(timeline.failing_epoch)
-        history = self.tracker.history()
-        stopped = self.stopper.triggered and cfg.action == "stop"
-        # the run's description
-        tags["mlflow.note.content"] = describe(history, cfg, timeline, kept, stopped)
-        self.tracker.set_tags(tags)
-        if cfg.rule != "none" and not self.stopper.triggered:
-            log.info("early stop: rule '%s' did not trigger (no collapse detected)", cfg.rule)
-
-        if not has_curves(history):
-            return  # monitors off: nothing to draw
-        figure = rule_figure(history, cfg, self.run_.name)
-        self.tracker.log_figure(figure, "phases.png")
-        figure.clear()
+        """Tags saying what the rule decided, the verdict and the phase figure."""
+        rewinds = self.rewinder.rewinds if self.rewinder is not None else ()
+        summarize_run(
+            self.tracker, self.cfg.early_stop, self.stopper, self.best.kept, self.run_.name, rewinds
+        )

@@ -18,6 +18,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -354,9 +355,12 @@ def start_tracking(
     output_dir: Path,
     launch: LaunchInfo,
     config_yaml: str,
+    extra_tags: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> RunTracker:
-    """A new MLflow run: tags (sweep, loss, dataset, version, commit), the flattened
-    config as params, and the resolved config and Hydra's files as artifacts."""
+    """A new MLflow run: tags (sweep, loss, dataset, version, commit, then `extra_tags`),
+    the flattened config as params (or `params`), and the resolved config and Hydra's
+    files as artifacts."""
     # a sweep's job is a child of its sweep's parent run (which tracking.parent_run_id, if
     # set, nests under: ganlab.launch.sweep); a run alone is a child of tracking.parent_run_id
     parent = launch.parent_run_id or cfg.tracking.parent_run_id
@@ -376,6 +380,7 @@ def start_tracking(
         "ganlab.cpu": cpu_model(),
         "ganlab.torch": torch.__version__,
     }
+    tags |= dict(extra_tags or {})
     tags |= {str(k): str(v) for k, v in cfg.tracking.tags.items()}
     # the commit of the code that trains (not of paths.root, which is where outputs go
     # and often no repository at all)
@@ -383,7 +388,7 @@ def start_tracking(
     if commit:
         tags["mlflow.source.git.commit"] = commit
     tracker = RunTracker.start(uri, cfg.tracking.experiment, run_name, tags)
-    tracker.log_params(flatten(dataclasses.asdict(cfg)))
+    tracker.log_params(flatten(dataclasses.asdict(cfg)) if params is None else params)
     config_file = output_dir / "config.yaml"
     config_file.write_text(config_yaml)
     tracker.log_artifact(config_file, "config")

@@ -21,7 +21,7 @@ uninterrupted one does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.utils.hooks
@@ -39,6 +39,17 @@ def relative_change(before: Tensor, module: nn.Module) -> float:
     """||theta_now - before|| / ||before||: 0 when nothing moved."""
     now = torch.cat([p.detach().reshape(-1) for p in module.parameters()])
     return float((now - before).norm() / before.norm().clamp_min(1e-12))
+
+
+def reduce_steps(values: Sequence[Tensor]) -> Tensor:
+    """One tensor of all elements of same-shaped tensors (scalars or per-sample batches)."""
+    return torch.stack(list(values)) if values[0].dim() == 0 else torch.cat(list(values))
+
+
+def step_means(collected: Mapping[str, Sequence[Tensor]]) -> dict[str, float]:
+    """Each statistic's mean over an epoch's steps, from its detached per-step values
+    (losses: one scalar per step; D's outputs: one batch per step), read once."""
+    return {key: reduce_steps(values).mean().item() for key, values in collected.items()}
 
 
 def logit_magnitudes(real: Sequence[Tensor], fake: Sequence[Tensor]) -> dict[str, float]:

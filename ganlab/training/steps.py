@@ -33,6 +33,7 @@ from ganlab.training.signals import (
     grad_norms_per_tensor,
     logit_magnitudes,
     relative_change,
+    step_means,
     total_grad_norms,
 )
 
@@ -61,11 +62,6 @@ def ema_generator(generator: nn.Module, decay: float) -> torch.optim.swa_utils.A
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _reduce(values: list[Tensor]) -> Tensor:
-    """One tensor of all elements of same-shaped tensors (scalars or per-sample batches)."""
-    return torch.stack(values) if values[0].dim() == 0 else torch.cat(values)
 
 
 class Trainer:
@@ -152,7 +148,7 @@ class Trainer:
         if self.probe is not None:
             self.probe.active = False
 
-        means = {key: _reduce(values).mean().item() for key, values in collected.items()}
+        means = step_means(collected)
         for key in ("loss_d", "loss_g"):
             if not math.isfinite(means[key]):
                 raise TrainingFailed(f"non-finite train/{key} ({means[key]}) in epoch {epoch}")
