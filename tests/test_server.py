@@ -97,7 +97,8 @@ def test_parallel_sweep_into_a_tracking_server(server: str, tmp_path: Path) -> N
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 4
     # ganlab-compare's bulk reads through the server equal one read per run and key
-    from ganlab.tracking import _bulk_reader, metric_histories, metric_history
+    from ganlab.tracking import metric_histories, metric_history
+    from ganlab.tracking.readers import _bulk_reader
 
     assert _bulk_reader(client) is not None
     bulk = metric_histories(client, children)

@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from ganlab.core.errors import TrackingError
-from ganlab.tracking import check_credentials, not_authenticated, refusal_status
+from ganlab.tracking.server import check_credentials, not_authenticated, refusal_status
 
 PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 

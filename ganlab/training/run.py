@@ -30,6 +30,7 @@ from ganlab.config import GanlabConfig, SignalsConfig, flatten
 from ganlab.core import collection
 from ganlab.core.errors import Terminated, TrainingFailed
 from ganlab.core.folder_lock import FolderLock
+from ganlab.core.git import git_commit
 from ganlab.core.machine import cpu_model
 from ganlab.core.paths import PROJECT_ROOT
 from ganlab.core.secrets import credentials_to_environment, redact
@@ -40,7 +41,6 @@ from ganlab.rules import EarlyStopper
 from ganlab.tracking import (
     RunTracker,
     check_tracking,
-    git_commit,
     resolve_tracking_uri,
     ui_hint,
 )
