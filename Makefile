@@ -41,7 +41,7 @@ lock: $(STAMP)
 # fits, 2 at a time on the CPU, into the embedded store ./mlflow.db (about 2-3 minutes);
 # ends with demo/phases_compared.png and the link comparing them in MLflow.
 demo: $(STAMP)
-	$(BIN)/python -m ganlab.launch.demo
+	$(BIN)/python -m ganlab.launch.studies.demo
 
 # Lint, check the Docker files, every test including the slow ones, then the compose
 # stack brought up for real (what CI runs).

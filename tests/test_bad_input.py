@@ -154,7 +154,7 @@ def test_eval_set_without_a_value_is_one_line_before_any_download(tmp_path: Path
 
 
 def test_the_benchmark_takes_overrides_after_its_flags(tmp_path: Path) -> None:
-    from ganlab.launch.benchmark import build_parser
+    from ganlab.launch.studies.benchmark import build_parser
 
     args = build_parser().parse_intermixed_args(["collapse", "--quick", "trainer.epochs=3"])
     assert args.quick and args.overrides == ["trainer.epochs=3"]

@@ -9,7 +9,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from ganlab.core.machine import cpu_model
-from ganlab.launch.benchmark import main as benchmark_main
+from ganlab.launch.studies.benchmark import main as benchmark_main
 from ganlab.rules import DGRAD_KEY, G_UPDATE_KEY, STEEPNESS_P90_KEY, rule_config
 from ganlab.study.catalogue import load_catalogue
 from ganlab.study.labels import COLLAPSED, HEALTHY, NEVER_FITTED

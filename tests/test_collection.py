@@ -149,7 +149,7 @@ def child(path):
 
 WARM_SCRIPT = """
 import sys
-from ganlab.launch import warm
+from ganlab.launch.sweeps import warm
 warm.WARM_MODULES[:] = []  # the pause is the point here, not torch's import
 context = warm.warm_context()
 import collection_probe

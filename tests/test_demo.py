@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_the_demo_compares_three_runs_in_one_figure_and_one_link(tmp_path) -> None:
     result = run_cli(
-        ["-m", "ganlab.launch.demo", "trainer.epochs=3", "trainer.steps_per_epoch=20"],
+        ["-m", "ganlab.launch.studies.demo", "trainer.epochs=3", "trainer.steps_per_epoch=20"],
         tmp_path,
         env={"GANLAB_ROOT": str(tmp_path)},
         command="python",

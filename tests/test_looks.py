@@ -78,7 +78,7 @@ def test_held_out_scores_are_a_logged_look_whatever_the_catalogue_or_folder(
 ) -> None:
     """The bypass of a copied catalogue (or another --out) is closed: the look goes to the
     one log (here the test's own, marked as a test's)."""
-    from ganlab.launch.benchmark import main as benchmark_main
+    from ganlab.launch.studies.benchmark import main as benchmark_main
 
     copy = tmp_path / "my_catalogue.yaml"
     copy.write_text(CATALOGUE_FILE.read_text())
@@ -143,7 +143,7 @@ def test_the_seal_holds_for_the_shipped_code_and_runs() -> None:
 def test_the_protocol_gives_choice_json_back(tmp_path) -> None:
     """--choose on the shipped tuning runs seals the choice that ships, family by family
     (with every count), and fits the learned model that ships."""
-    from ganlab.launch.benchmark import main as benchmark_main
+    from ganlab.launch.studies.benchmark import main as benchmark_main
 
     copy = tmp_path / "catalogue.yaml"  # not the shipped one: the seal goes to --out
     copy.write_text(CATALOGUE_FILE.read_text())

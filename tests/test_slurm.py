@@ -118,7 +118,7 @@ def test_squeue_answers_read_as_submitit_reads_sacct() -> None:
     transitional states (still running) and jobs squeue no longer lists (ended)."""
     from submitit.slurm.slurm import SlurmInfoWatcher
 
-    from ganlab.launch.slurm import GONE, _parse_squeue
+    from ganlab.launch.sweeps.slurm import GONE, _parse_squeue
 
     output = "7_0|RUNNING|node1\n7_[1-3]|PENDING|\n8|CONFIGURING|node2\n9|CANCELLED|node1\n"
     info = _parse_squeue(output, {"7_0", "7_2", "8", "9", "5", "6_1"})

@@ -235,8 +235,8 @@ def test_a_requeued_job_resumes_into_the_same_run(tmp_path: Path, monkeypatch) -
     import time
 
     from ganlab.launch.app import train_forked
-    from ganlab.launch.job import run_job
-    from ganlab.launch.sweep import SweepInfo
+    from ganlab.launch.sweeps.job import run_job
+    from ganlab.launch.sweeps.parent import SweepInfo
     from ganlab.tracking import RunTracker
     from ganlab.training.checkpoint import load_checkpoint
 
@@ -313,7 +313,7 @@ def test_forked_jobs_train_exactly_as_a_new_interpreter_does(tmp_path: Path) -> 
 WARM_PROCESS_SCRIPT = """
 import sys
 from multiprocessing import forkserver
-from ganlab.launch import warm
+from ganlab.launch.sweeps import warm
 if sys.argv[1] == "warm":
     warm.WARM_MODULES[:] = ["teardown_marker"]  # instead of torch, MLflow, ...
     context = warm.warm_context()

@@ -1,5 +1,5 @@
 """`ganlab-train`'s Hydra entry point: one Hydra job, trained here or, in a sweep, in a
-process of its own (ganlab.launch.job). Training itself is `ganlab.training.run.train`.
+process of its own (ganlab.launch.sweeps.job). Training itself is `ganlab.training.run.train`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from ganlab.config import register
 from ganlab.core.errors import GanlabError, Terminated, TrainingFailed
 from ganlab.core.paths import CONF_DIR
-from ganlab.launch.job import run_job
-from ganlab.launch.warm import JobRequest
+from ganlab.launch.sweeps.job import run_job
+from ganlab.launch.sweeps.warm import JobRequest
 from ganlab.training.launch_info import (
     JOB_ENV,
     SWEEP_DIR_ENV,
@@ -55,7 +55,7 @@ def _env_int(name: str) -> int | None:
 
 def _sweep_job_from_environment() -> tuple[SweepInfo | None, int | None, int | None]:
     """The sweep, job number and thread budget a sweep job's process was given in its
-    environment (ganlab.launch.job); all None for a run outside a sweep."""
+    environment (ganlab.launch.sweeps.job); all None for a run outside a sweep."""
     sweep_dir = os.environ.get(SWEEP_DIR_ENV)
     sweep = SweepInfo.load(sweep_dir) if sweep_dir else None
     return sweep, _env_int(JOB_ENV), _env_int(THREADS_ENV)
@@ -63,7 +63,7 @@ def _sweep_job_from_environment() -> tuple[SweepInfo | None, int | None, int | N
 
 def launch_from_hydra(hydra_cfg: Any) -> LaunchInfo:
     """A sweep job is either Hydra's multirun job or the process it starts for the
-    training (ganlab.launch.job), which reads its sweep from the environment."""
+    training (ganlab.launch.sweeps.job), which reads its sweep from the environment."""
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     if multirun:
         sweep = SweepInfo.load(hydra_cfg.sweep.dir)
@@ -89,7 +89,7 @@ def launch_from_hydra(hydra_cfg: Any) -> LaunchInfo:
 def hydra_main(cfg: DictConfig) -> float | None:
     """One Hydra job. User errors print one line and exit 2; failed training exits 1.
 
-    A sweep's job starts the training in a child process (ganlab.launch.job) and returns
+    A sweep's job starts the training in a child process (ganlab.launch.sweeps.job) and returns
     normally whatever happens to it: a failed or killed job's run is marked FAILED, the
     other jobs go on, and the sweep's summary lists it (ganlab-train then exits 1).
     """
@@ -153,7 +153,7 @@ def _sweep_job(cfg: DictConfig, hydra_cfg: Any, launch: LaunchInfo) -> None:
 
 
 def train_forked(request: JobRequest) -> None:
-    """A sweep job's forked child (ganlab.launch.warm): become `ganlab-train <args>` in
+    """A sweep job's forked child (ganlab.launch.sweeps.warm): become `ganlab-train <args>` in
     the request's environment and folder, then run.
 
     The launching `ganlab-train -m` checked these overrides already. With the config its

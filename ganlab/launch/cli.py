@@ -15,8 +15,8 @@ from ganlab.core.errors import ConfigError, GanlabError
 from ganlab.core.secrets import clean_command_line
 from ganlab.launch.app import hydra_main, train_forked  # light: torch comes with training
 from ganlab.launch.overrides import check_overrides
-from ganlab.launch.sweep import finalize_active
-from ganlab.launch.warm import start_job_server
+from ganlab.launch.sweeps.parent import finalize_active
+from ganlab.launch.sweeps.warm import start_job_server
 
 if TYPE_CHECKING:
     from ganlab.config import GanlabConfig

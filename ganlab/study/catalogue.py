@@ -3,7 +3,7 @@
 The catalogue (collapse_catalogue.yaml beside this file) lists scenario families; each
 scenario is a config of `ganlab/conf/collapse/<family>/` run once per seed. Each run carries
 tags naming its family and scenario (the config sets them) and its seed, so the runs
-alone say where they belong; `ganlab-benchmark collapse` (ganlab.launch.benchmark)
+alone say where they belong; `ganlab-benchmark collapse` (ganlab.launch.studies.benchmark)
 trains what is missing, as Hydra sweeps like any other.
 """
 

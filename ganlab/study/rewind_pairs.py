@@ -1,7 +1,7 @@
 """Rewind against record, scored on true pairs (ganlab-benchmark collapse --rewind).
 
 Both arms of a pair are trained by one study, at one commit, on one machine
-(ganlab.launch.rewind_study): the record arm with the rule only recording, the rewind arm
+(ganlab.launch.studies.rewind_study): the record arm with the rule only recording, the rewind arm
 with `early_stop.action=rewind`. Until the rule first fires, the two are the same
 computation, so their logged histories must be identical up to and including the epoch
 of the first rewind (every metric but wall-clock times); the study checks it, and a pair

@@ -55,7 +55,7 @@ from ganlab.training.rewind import Rewinder
 from ganlab.training.steps import Trainer
 
 log = logging.getLogger("ganlab")
-# set in a sweep job forked from the warm process (ganlab.launch.warm) to that process's
+# set in a sweep job forked from the warm process (ganlab.launch.sweeps.warm) to that process's
 # id, which the run's header then names: the job did not start a new interpreter
 FORKED_FROM_ENV = "GANLAB_FORKED_FROM"
 
@@ -362,7 +362,8 @@ def start_tracking(
     the flattened config as params (or `params`), and the resolved config and Hydra's
     files as artifacts."""
     # a sweep's job is a child of its sweep's parent run (which tracking.parent_run_id, if
-    # set, nests under: ganlab.launch.sweep); a run alone is a child of tracking.parent_run_id
+    # set, nests under: ganlab.launch.sweeps.parent); a run alone is a child of
+    # tracking.parent_run_id
     parent = launch.parent_run_id or cfg.tracking.parent_run_id
     tags = {"mlflow.parentRunId": parent} if parent else {}
     if launch.job is not None:

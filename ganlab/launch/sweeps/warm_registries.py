@@ -1,4 +1,4 @@
-"""Imported by the sweep's warm process only (ganlab.launch.warm): every registry's
+"""Imported by the sweep's warm process only (ganlab.launch.sweeps.warm): every registry's
 modules loaded once, there.
 
 A registry imports its package's modules the first time it is asked for a name

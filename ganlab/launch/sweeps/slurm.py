@@ -6,7 +6,7 @@ Two things, both learned on a real single-node cluster (tests/test_slurm_cluster
   running job with SIGTERM to every process of it (submitit's own process ignores it),
   and SLURM starts the job again later. The training child saves nothing new, ends its
   MLflow run KILLED and keeps its last checkpoint; the restarted job finds that
-  checkpoint in its folder and resumes into the same run (ganlab.launch.job). The job's
+  checkpoint in its folder and resumes into the same run (ganlab.launch.sweeps.job). The job's
   own process must then *not* return a result: submitit would write it, and the launcher
   would count the job as done before it has run again. `EndedBySlurm` tells the job
   whether SLURM is ending it, and `wait_to_be_requeued` waits (bounded) for SLURM's

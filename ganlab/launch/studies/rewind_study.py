@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ganlab.config import EarlyStopConfig
-from ganlab.launch.catalogue_runs import train_missing
+from ganlab.launch.studies.catalogue_runs import train_missing
 from ganlab.rules import apply_rule, rule_config
 from ganlab.study.catalogue import Catalogue
 from ganlab.study.protocol import settings_of

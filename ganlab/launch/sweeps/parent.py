@@ -33,7 +33,7 @@ from ganlab.core.errors import GanlabError
 from ganlab.core.paths import project_root
 from ganlab.core.secrets import clean_command_line
 from ganlab.core.version import __version__
-from ganlab.launch.job_command import child_command
+from ganlab.launch.sweeps.job_command import child_command
 from ganlab.training.launch_info import JOB_ENV, SWEEP_FILE, SweepInfo
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class SweepCallback(Callback):
         _active = SweepInfo(tracker.run_id, uri, str(config.tracking.experiment), str(sweep_dir))
         _active.save()
         if "SlurmLauncher" in str(config.hydra.launcher.get("_target_", "")):
-            from ganlab.launch.slurm import install_queue_watcher
+            from ganlab.launch.sweeps.slurm import install_queue_watcher
 
             install_queue_watcher()  # job states without sacct where accounting is off
         log.info(

@@ -8,7 +8,7 @@ job as `ganlab-train <the job's overrides> hydra.run.dir=<the job's folder>` wou
 waits for it.
 
 The child is not a new interpreter (seconds of imports before its first step) but a
-fork of a warm process that imported everything once (ganlab.launch.warm has the details).
+fork of a warm process that imported everything once (ganlab.launch.sweeps.warm has the details).
 
 The child learns its sweep, job number and thread budget from the environment (see
 `ganlab.training.launch_info`). When it dies from a signal, its MLflow run is marked FAILED with the
@@ -29,9 +29,15 @@ import time
 from pathlib import Path
 
 from ganlab.core.paths import CHECKPOINT_ARTIFACT
-from ganlab.launch.job_command import job_args
-from ganlab.launch.slurm import EndedBySlurm, slurm_job_id, wait_to_be_requeued
-from ganlab.launch.warm import ChildMain, JobRequest, fork_job, run_on_job_server, warm_context
+from ganlab.launch.sweeps.job_command import job_args
+from ganlab.launch.sweeps.slurm import EndedBySlurm, slurm_job_id, wait_to_be_requeued
+from ganlab.launch.sweeps.warm import (
+    ChildMain,
+    JobRequest,
+    fork_job,
+    run_on_job_server,
+    warm_context,
+)
 from ganlab.training.launch_info import JOB_ENV, SWEEP_DIR_ENV, THREADS_ENV, ComposedJob, SweepInfo
 
 log = logging.getLogger("ganlab")

@@ -1,7 +1,7 @@
 """Imported by the sweep's warm process only (the first module it preloads): when the
 sweep is over, that process exits without tearing down its modules.
 
-The warm process (ganlab.launch.warm) holds torch, MLflow and matplotlib. It ends when
+The warm process (ganlab.launch.sweeps.warm) holds torch, MLflow and matplotlib. It ends when
 `ganlab-train -m` exits, and CPython's teardown of those modules then takes 1.5-3 s of
 CPU after the command has returned, competing with whatever the user runs next, and
 keeping open any pipe the sweep's output goes to (`ganlab-train -m ... | tee log` waits

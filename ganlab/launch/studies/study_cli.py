@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 
 
 def _subcommands() -> dict[str, Callable[[Sequence[str] | None], int]]:
-    from ganlab.launch.benchmark import main as benchmark
-    from ganlab.launch.sweep import rerun_main as rerun
+    from ganlab.launch.studies.benchmark import main as benchmark
+    from ganlab.launch.sweeps.parent import rerun_main as rerun
     from ganlab.study.compare import main as compare
     from ganlab.study.replay import main as replay
 

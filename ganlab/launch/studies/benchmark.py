@@ -35,7 +35,7 @@ from typing import Any
 from ganlab.core.errors import GanlabError
 from ganlab.core.paths import PROJECT_ROOT, check_writable
 from ganlab.core.secrets import clean_command_line, redact
-from ganlab.launch.catalogue_runs import train_missing
+from ganlab.launch.studies.catalogue_runs import train_missing
 from ganlab.study.catalogue import (
     CATALOGUE_FILE,
     Catalogue,
@@ -219,8 +219,8 @@ def channels_study(
 def train_rewind_pairs(
     catalogue: Catalogue, args: argparse.Namespace, experiment: str, out: Path, shipped: bool
 ) -> None:
-    """Train both arms of the rewind study under the sealed rule (ganlab.launch.rewind_study)."""
-    from ganlab.launch.rewind_study import train_pairs
+    """Train both arms of the rewind study under the sealed rule (rewind_study.py)."""
+    from ganlab.launch.studies.rewind_study import train_pairs
     from ganlab.study.protocol import SEAL_PATH, read_seal
 
     seal = read_seal(SEAL_PATH if shipped else out / "choice.json")
@@ -232,7 +232,7 @@ def train_rewind_pairs(
 def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -> str:
     """Score the pairs the study trained (ganlab.study.rewind_pairs): a look at held-out
     and confirmation runs, logged first."""
-    from ganlab.launch.rewind_study import pair_paths
+    from ganlab.launch.studies.rewind_study import pair_paths
     from ganlab.study.looks import LookContext, file_digest, reveal
     from ganlab.study.protocol import SEAL_PATH, read_seal
     from ganlab.study.report import label_runs

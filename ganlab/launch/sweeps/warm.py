@@ -1,6 +1,6 @@
 """The warm process sweep jobs fork from, and the job server that shares it.
 
-Why (see also ganlab.launch.job): a job started as a new interpreter spends 4-5 s importing
+Why (see also ganlab.launch.sweeps.job): a job started as a new interpreter spends 4-5 s importing
 torch, torch's compiler stubs, MLflow's SQL store and matplotlib before its first step.
 Instead, multiprocessing's forkserver imports them once and forks a fresh, single-threaded
 child per job; each child is still a process of its own, so a crash or `kill -9` fails
@@ -49,7 +49,7 @@ WARM_MODULES = [
     "ganlab.monitors",
     "ganlab.rules",
     "ganlab.data",
-    "ganlab.launch.warm_registries",  # every registry's modules, which a run loads
+    "ganlab.launch.sweeps.warm_registries",  # every registry's modules, which a run loads
     "torch._dynamo",  # imported by the first torch.optim optimizer (~1 s)
     "mlflow.store.tracking.sqlalchemy_store",
     "matplotlib.pyplot",
@@ -63,7 +63,7 @@ def warm_context() -> BaseContext | None:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     # first: the collector is off while it imports, and the exit handler runs last
-    preload = ["ganlab.launch.warm_pause", "ganlab.launch.warm_exit", *WARM_MODULES]
+    preload = ["ganlab.launch.sweeps.warm_pause", "ganlab.launch.sweeps.warm_exit", *WARM_MODULES]
     current = multiprocessing.get_start_method(allow_none=True)
     if current not in (None, "fork", "spawn", "forkserver"):
         # a launcher's own start method (joblib's "loky" in its workers) is passed on to

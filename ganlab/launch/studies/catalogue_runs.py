@@ -2,7 +2,7 @@
 `ganlab-train -m` sweeps (one per family and set of missing seeds) nested under the
 benchmark's parent run, each sweep's runs added to the set as soon as it ends, so an
 interrupted benchmark trains only what it still lacks. `ganlab-benchmark collapse` and
-its rewind study (ganlab.launch.rewind_study) both train through here.
+its rewind study (ganlab.launch.studies.rewind_study) both train through here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`make demo`: the three phases, side by side, in about two minutes on a laptop's CPU.
 
-    python -m ganlab.launch.demo                      # make demo runs this
-    python -m ganlab.launch.demo trainer.epochs=10    # overrides go to all three runs
+    python -m ganlab.launch.studies.demo                      # make demo runs this
+    python -m ganlab.launch.studies.demo trainer.epochs=10    # overrides go to all three runs
 
 Three known runs of the collapse benchmark's catalogue (ganlab/conf/collapse/ring8/), trained as
 one sweep, two at a time, with the stopping rule only recording, so every phase unfolds:
