@@ -101,33 +101,3 @@ def weights_payload(
         "run_id": run_id,
         "config_yaml": config_yaml,
     }
-
-
-class RecentWeights:
-    """Weights of the last `keep` evaluation epochs, on disk.
-
-    The stop epoch lies up to patience + window evaluations before the rule triggers, so
-    its weights must still exist when the trigger fires; older files are deleted.
-    """
-
-    def __init__(self, directory: Path, keep: int) -> None:
-        self.directory = directory
-        self.keep = keep
-
-    def path(self, epoch: int) -> Path:
-        return self.directory / f"epoch_{epoch:06d}.pt"
-
-    def save(self, epoch: int, payload: dict[str, Any]) -> None:
-        atomic_save(payload, self.path(epoch))
-        for old in sorted(self.directory.glob("epoch_*.pt"))[: -self.keep]:
-            old.unlink(missing_ok=True)
-
-    def adopt(self, source: Path) -> None:
-        """Take over a previous session's files (resuming a run from another folder)."""
-        if source.resolve() == self.directory.resolve() or not source.is_dir():
-            return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for file in sorted(source.glob("epoch_*.pt"))[-self.keep :]:
-            target = self.directory / file.name
-            if not target.exists():
-                target.write_bytes(file.read_bytes())
