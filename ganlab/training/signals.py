@@ -159,3 +159,33 @@ def total_grad_norms(per_step: Sequence[Sequence[Tensor]]) -> Tensor:
         return torch.linalg.vector_norm(flat.view(len(per_step), -1), dim=1)
     # a parameter without a gradient on some steps: the lists differ in length
     return torch.stack([torch.linalg.vector_norm(torch.stack(list(step))) for step in per_step])
+
+
+def grad_norm_metrics(per_net: Mapping[str, Sequence[Sequence[Tensor]]]) -> dict[str, float]:
+    """`monitor/grad_norm_<net>_mean` and `_max` over an epoch's steps, from each step's
+    per-tensor norms (grad_norms_per_tensor) of each network ("d", "g")."""
+    metrics: dict[str, float] = {}
+    for net, per_step in per_net.items():
+        if per_step:
+            totals = total_grad_norms(per_step)
+            metrics[f"monitor/grad_norm_{net}_mean"] = totals.mean().item()
+            metrics[f"monitor/grad_norm_{net}_max"] = totals.max().item()
+    return metrics
+
+
+def step_signal_metrics(
+    collected: Mapping[str, Sequence[Tensor]],
+    probe: ActivationProbe | None,
+    start: Mapping[str, Tensor],
+    networks: Mapping[str, nn.Module],
+) -> dict[str, float]:
+    """The epoch's step-level signals: D's logit magnitudes (from `collected`'s d_real and
+    d_fake), the probe's activation RMS, and how far each network in `start` moved."""
+    metrics: dict[str, float] = {}
+    if collected.get("d_real"):
+        metrics |= logit_magnitudes(collected["d_real"], collected["d_fake"])
+    if probe is not None:
+        metrics |= probe.epoch_stats()
+    for net, before in start.items():
+        metrics[f"train/{net}_update_rel"] = relative_change(before, networks[net])
+    return metrics

@@ -30,11 +30,10 @@ from ganlab.losses import (
 from ganlab.training.signals import (
     ActivationProbe,
     flat_parameters,
+    grad_norm_metrics,
     grad_norms_per_tensor,
-    logit_magnitudes,
-    relative_change,
     step_means,
-    total_grad_norms,
+    step_signal_metrics,
 )
 
 PROGRESS_EVERY = 10  # steps between progress callbacks
@@ -159,21 +158,14 @@ class Trainer:
                 )
         self.epoch = epoch
         metrics = {f"train/{k}": means[k] for k in STEP_STATS if k in means}
-        for net, per_step in self._grad_norms.items():
-            if per_step:
-                totals = total_grad_norms(per_step)
-                metrics[f"monitor/grad_norm_{net}_mean"] = totals.mean().item()
-                metrics[f"monitor/grad_norm_{net}_max"] = totals.max().item()
-                per_step.clear()
+        metrics |= grad_norm_metrics(self._grad_norms)
+        for per_step in self._grad_norms.values():
+            per_step.clear()
         if self.loss_cfg.instance_noise.sigma0 > 0.0:
             metrics["train/instance_noise_sigma"] = sigma
         if self.signals is not None:
-            metrics |= logit_magnitudes(collected["d_real"], collected["d_fake"])
-            if self.probe is not None:
-                metrics |= self.probe.epoch_stats()
-            for net, before in start.items():
-                module = parts.generator if net == "g" else parts.discriminator
-                metrics[f"train/{net}_update_rel"] = relative_change(before, module)
+            networks = {"g": parts.generator, "d": parts.discriminator}
+            metrics |= step_signal_metrics(collected, self.probe, start, networks)
         return metrics
 
     def _noisy(self, x: Tensor, sigma: float) -> Tensor:

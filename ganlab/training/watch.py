@@ -70,11 +70,10 @@ from ganlab.training.run import signals_config, start_tracking
 from ganlab.training.signals import (
     ActivationProbe,
     flat_parameters,
+    grad_norm_metrics,
     grad_norms_per_tensor,
-    logit_magnitudes,
-    relative_change,
     step_means,
-    total_grad_norms,
+    step_signal_metrics,
 )
 from ganlab.training.steps import STEP_STATS
 from ganlab.training.summary import summarize_run
@@ -445,21 +444,11 @@ class Watch:
             if key in means and not math.isfinite(means[key]):
                 raise TrainingFailed(f"non-finite train/{key} ({means[key]}) in epoch {epoch}")
         metrics = {f"train/{k}": means[k] for k in STEP_STATS if k in means}
-        for net, per_step in steps.grad_norms.items():
-            if per_step:
-                totals = total_grad_norms(per_step)
-                metrics[f"monitor/grad_norm_{net}_mean"] = totals.mean().item()
-                metrics[f"monitor/grad_norm_{net}_max"] = totals.max().item()
+        metrics |= grad_norm_metrics(steps.grad_norms)
         if self._probe_every or self._update_norms:  # the step-level signals are on
-            if steps.collected["d_real"]:
-                metrics |= logit_magnitudes(steps.collected["d_real"], steps.collected["d_fake"])
-            if self._probe is not None:
-                metrics |= self._probe.epoch_stats()
-            if self._update_norms:
-                metrics["train/g_update_rel"] = relative_change(self._start["g"], self.generator)
-                metrics["train/d_update_rel"] = relative_change(
-                    self._start["d"], self.discriminator
-                )
+            start = self._start if self._update_norms else {}
+            networks = {"g": self.generator, "d": self.discriminator}
+            metrics |= step_signal_metrics(steps.collected, self._probe, start, networks)
         return metrics
 
 
