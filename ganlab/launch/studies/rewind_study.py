@@ -6,7 +6,7 @@ the two measures regression to the mean, not the rewind. So this study trains bo
 itself, at one commit, on one machine, in one call:
 
 1. the **record arm**: every held-out and confirmation run of the catalogue, with the
-   rule only recording (its own trajectory set, `pairs/record.parquet`);
+   sealed rule only recording (its own trajectory set, `pairs/record.parquet`);
 2. the **rewind arm**: the same runs with `early_stop.action=rewind` under the sealed
    rule, for every run whose record arm the rule fires on (cause "collapse"), and two
    runs per family it does not fire on (controls: they must train identically through
@@ -41,11 +41,12 @@ def pair_paths(out: Path, shipped: bool) -> tuple[Path, Path]:
     return folder / "record.parquet", folder / "rewind.parquet"
 
 
-def rewind_overrides(rule: EarlyStopConfig) -> list[str]:
-    """The overrides that train a catalogue run with `rule` rewinding (its settings that
-    differ from the rule's defaults, every one named)."""
+def rule_overrides(rule: EarlyStopConfig, action: str) -> list[str]:
+    """The overrides that train a catalogue run under `rule` with `action` (the rule's
+    settings that differ from its defaults, every one named). Both arms get the same rule,
+    so its logged score and phase agree until the first rewind; only the action differs."""
     default = rule_config(rule.rule)
-    return [f"early_stop={rule.rule}", "early_stop.action=rewind"] + [
+    return [f"early_stop={rule.rule}", f"early_stop.action={action}"] + [
         f"early_stop.{key}={value}"
         for key, value in settings_of(rule).items()
         if key not in ("action", "rewind", "model") and value != getattr(default, key)
@@ -83,7 +84,15 @@ def train_pairs(
     for family in families:  # the smallest first: whole families arrive early
         wanted = {job.name for job in paired if job.family == family}
         print(f"ganlab-benchmark: pairs, {family}: the record arm ({len(wanted)} runs)", flush=True)
-        train_missing(catalogue, record_path, args, experiment + "_pair_record", out, wanted=wanted)
+        train_missing(
+            catalogue,
+            record_path,
+            args,
+            experiment + "_pair_record",
+            out,
+            wanted=wanted,
+            extra=rule_overrides(rule, "record"),
+        )
         recorded = [t for t in read_or_empty(record_path) if t.run in wanted]
         fires = fired(recorded, rule)
         checks = controls(recorded, fires)
@@ -99,6 +108,6 @@ def train_pairs(
             experiment + "_pair_rewind",
             out,
             wanted=fires | checks,
-            extra=rewind_overrides(rule),
+            extra=rule_overrides(rule, "rewind"),
         )
     return record_path, rewind_path
