@@ -87,9 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rewind",
         action="store_true",
-        help="train every held-out and confirmation run twice on this machine, recording and "
-        "rewinding under the sealed rule (the rewind arm only where the rule fires, and a "
-        "few controls), and compare the pairs (a logged look)",
+        help="the rewind study: train every held-out and confirmation run twice on this "
+        "machine, recording and rewinding under the sealed rule (the rewind arm only where "
+        "the rule fires, and a few controls), and compare the pairs (a logged look); it "
+        "trains the pairs only, not what the trajectory set lacks",
     )
     parser.add_argument(
         "--channels",
@@ -135,10 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_writable(out, "--out")  # before anything is trained or scored
         catalogue = load_catalogue(args.catalogue, quick=args.quick)
         parent = None
-        if not args.score_only:
+        if args.rewind and not args.score_only:  # the rewind study trains its pairs only
+            parent = train_rewind_pairs(catalogue, args, experiment, out, shipped)
+        elif not args.score_only:
             parent = train_missing(catalogue, path, args, experiment, out)
-        if args.rewind and not args.score_only:
-            train_rewind_pairs(catalogue, args, experiment, out, shipped)
         if args.train_only:
             print(f"\ntrained; nothing scored (--train-only). Trajectory set: {path}")
             return 0
@@ -218,7 +219,7 @@ def channels_study(
 
 def train_rewind_pairs(
     catalogue: Catalogue, args: argparse.Namespace, experiment: str, out: Path, shipped: bool
-) -> None:
+) -> Any:
     """Train both arms of the rewind study under the sealed rule (rewind_study.py)."""
     from ganlab.launch.studies.rewind_study import train_pairs
     from ganlab.study.protocol import SEAL_PATH, read_seal
@@ -226,7 +227,7 @@ def train_rewind_pairs(
     seal = read_seal(SEAL_PATH if shipped else out / "choice.json")
     if seal is None:
         raise GanlabError("--rewind needs a sealed choice: run with --choose first.")
-    train_pairs(catalogue, seal.rule, args, experiment, out, shipped)
+    return train_pairs(catalogue, seal.rule, args, experiment, out, shipped)
 
 
 def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -> str:

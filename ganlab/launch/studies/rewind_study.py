@@ -30,6 +30,7 @@ from ganlab.rules import apply_rule, rule_config
 from ganlab.study.catalogue import Catalogue
 from ganlab.study.protocol import settings_of
 from ganlab.study.trajectories import DEFAULT_PATH, Trajectory, read_or_empty
+from ganlab.tracking import RunTracker
 
 PAIRED_SPLITS = ("holdout", "confirm")
 CONTROLS_PER_FAMILY = 2
@@ -72,8 +73,9 @@ def train_pairs(
     experiment: str,
     out: Path,
     shipped: bool,
-) -> tuple[Path, Path]:
-    """Train what the two arms lack, family by family; the arms' trajectory files."""
+) -> RunTracker | None:
+    """Train what the two arms lack, family by family; the study's parent run (None when
+    nothing was left to train)."""
     record_path, rewind_path = pair_paths(out, shipped)
     paired = [
         job for job in catalogue.jobs() if catalogue.split_of(job.family, job.seed) in PAIRED_SPLITS
@@ -81,10 +83,11 @@ def train_pairs(
     families = sorted(
         {job.family for job in paired}, key=lambda f: sum(j.family == f for j in paired)
     )
+    parent = None
     for family in families:  # the smallest first: whole families arrive early
         wanted = {job.name for job in paired if job.family == family}
         print(f"ganlab-benchmark: pairs, {family}: the record arm ({len(wanted)} runs)", flush=True)
-        train_missing(
+        parent = train_missing(
             catalogue,
             record_path,
             args,
@@ -101,7 +104,7 @@ def train_pairs(
             f"fires on, {len(checks)} controls)",
             flush=True,
         )
-        train_missing(
+        parent = train_missing(
             catalogue,
             rewind_path,
             args,
@@ -110,4 +113,4 @@ def train_pairs(
             wanted=fires | checks,
             extra=rule_overrides(rule, "rewind"),
         )
-    return record_path, rewind_path
+    return parent
