@@ -12,8 +12,8 @@ itself, at one commit, on one machine, in one call:
    runs per family it does not fire on (controls: they must train identically through
    the end); `pairs/rewind.parquet`.
 
-Family by family, record arm first, so an interrupted study keeps whole families and
-trains only what it lacks when called again. Which runs the rule fires on is replayed
+Family by family (mixtures first, then images), record arm first, so an interrupted
+study keeps whole families and trains only what it lacks when called again. Which runs the rule fires on is replayed
 from the record arm's history; no score is computed or shown while training (scoring the
 pairs is a look: ganlab.study.rewind_pairs, through the look log).
 """
@@ -80,11 +80,17 @@ def train_pairs(
     paired = [
         job for job in catalogue.jobs() if catalogue.split_of(job.family, job.seed) in PAIRED_SPLITS
     ]
+    # the cheapest first, so whole families arrive early: mixtures before images (an image
+    # run costs several times a mixture run), then the fewest runs
     families = sorted(
-        {job.family for job in paired}, key=lambda f: sum(j.family == f for j in paired)
+        {job.family for job in paired},
+        key=lambda f: (
+            any(j.prepare for j in paired if j.family == f),
+            sum(j.family == f for j in paired),
+        ),
     )
     parent = None
-    for family in families:  # the smallest first: whole families arrive early
+    for family in families:
         wanted = {job.name for job in paired if job.family == family}
         print(f"ganlab-benchmark: pairs, {family}: the record arm ({len(wanted)} runs)", flush=True)
         parent = train_missing(
