@@ -13,9 +13,10 @@ itself, at one commit, on one machine, in one call:
    the end); `pairs/rewind.parquet`.
 
 Family by family (mixtures first, then images), record arm first, so an interrupted
-study keeps whole families and trains only what it lacks when called again. Which runs the rule fires on is replayed
-from the record arm's history; no score is computed or shown while training (scoring the
-pairs is a look: ganlab.study.rewind_pairs, through the look log).
+study keeps whole families and trains only what it lacks when called again. Which runs
+the rule fires on is replayed from the record arm's history; no score is computed or
+shown while training (scoring the pairs is a look: ganlab.study.rewind_pairs, through
+the look log).
 """
 
 from __future__ import annotations
