@@ -42,6 +42,7 @@ from ganlab.study.catalogue import (
     load_catalogue,
 )
 from ganlab.study.trajectories import DEFAULT_PATH, read_or_empty
+from ganlab.tracking import RunTracker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,15 +220,23 @@ def channels_study(
 
 def train_rewind_pairs(
     catalogue: Catalogue, args: argparse.Namespace, experiment: str, out: Path, shipped: bool
-) -> Any:
+) -> RunTracker | None:
     """Train both arms of the rewind study under the sealed rule (rewind_study.py)."""
     from ganlab.launch.studies.rewind_study import train_pairs
+
+    seal, _ = rewind_seal(out, shipped)
+    return train_pairs(catalogue, seal.rule, args, experiment, out, shipped)
+
+
+def rewind_seal(out: Path, shipped: bool) -> tuple[Any, Path]:
+    """The sealed choice the rewind study trains and scores under, and where it lies."""
     from ganlab.study.protocol import SEAL_PATH, read_seal
 
-    seal = read_seal(SEAL_PATH if shipped else out / "choice.json")
+    seal_path = SEAL_PATH if shipped else out / "choice.json"
+    seal = read_seal(seal_path)
     if seal is None:
         raise GanlabError("--rewind needs a sealed choice: run with --choose first.")
-    return train_pairs(catalogue, seal.rule, args, experiment, out, shipped)
+    return seal, seal_path
 
 
 def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -> str:
@@ -235,7 +244,6 @@ def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -
     and confirmation runs, logged first."""
     from ganlab.launch.studies.rewind_study import pair_paths
     from ganlab.study.looks import LookContext, file_digest, reveal
-    from ganlab.study.protocol import SEAL_PATH, read_seal
     from ganlab.study.report import label_runs
     from ganlab.study.rewind_pairs import (
         SUMMARY_HEADER,
@@ -248,9 +256,7 @@ def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -
     from ganlab.study.scoring import decide
     from ganlab.study.tables import markdown_table, write_csv
 
-    seal = read_seal(SEAL_PATH if shipped else out / "choice.json")
-    if seal is None:
-        raise GanlabError("--rewind needs a sealed choice: run with --choose first.")
+    seal, seal_path = rewind_seal(out, shipped)
     record_path, rewind_path = pair_paths(out, shipped)
     recorded_runs = read_or_empty(record_path)
     if not recorded_runs:
@@ -258,7 +264,6 @@ def rewind_study(catalogue: Catalogue, out: Path, shipped: bool, command: str) -
             f"no rewind pairs in {record_path}: train them with `ganlab-benchmark collapse "
             "--rewind` (without --score-only)."
         )
-    seal_path = SEAL_PATH if shipped else out / "choice.json"
     context = LookContext(command, seal.rule, seal_path, record_path, catalogue.path)
     rewind_sha = file_digest(rewind_path.read_bytes())[:16] if rewind_path.is_file() else "none"
     shown = reveal(
