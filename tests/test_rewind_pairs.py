@@ -90,3 +90,26 @@ def test_a_rewind_that_costs_a_good_run_more_than_the_margin_is_harm() -> None:
     assert "1 of 1 are (r -0.100; not met)" in targets([pair])[1]
     rows = summary_rows([pair])
     assert rows[0][:3] == ["recovering", "all", "1 (1)"]
+
+
+def test_the_study_trains_the_cheapest_family_first_by_recorded_wall_time() -> None:
+    """An image family of few runs comes before a mixture family of many, when the times
+    the trajectory set recorded say so; with no times, mixtures first, then by count."""
+    from ganlab.launch.studies.rewind_study import cheapest_first
+    from ganlab.study.catalogue import Job
+    from ganlab.study.trajectories import Trajectory
+
+    paired = [Job("ring", "a", seed, "collapse/ring") for seed in range(10)]
+    paired += [Job("digits", "a", seed, "collapse/digits", prepare="mnist") for seed in (0, 1)]
+    paired += [Job("grid", "a", seed, "collapse/grid") for seed in range(3)]
+
+    def recorded(family: str, seconds: float) -> Trajectory:
+        history = [(epoch, {"time/epoch_seconds": seconds}) for epoch in (1, 2)]
+        return Trajectory(
+            family, family, "a", 0, "tune", "FINISHED", "", "", "", "", "", None, history
+        )
+
+    times = [recorded("ring", 1.0), recorded("digits", 4.0), recorded("grid", 1.0)]
+    assert cheapest_first(paired, times) == ["grid", "digits", "ring"]  # 6 < 16 < 20 s
+    assert cheapest_first(paired, times[:2]) == ["digits", "ring", "grid"]  # grid: no time
+    assert cheapest_first(paired, []) == ["grid", "ring", "digits"]

@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         catalogue = load_catalogue(args.catalogue, quick=args.quick)
         parent = None
         if args.rewind and not args.score_only:  # the rewind study trains its pairs only
-            parent = train_rewind_pairs(catalogue, args, experiment, out, shipped)
+            parent = train_rewind_pairs(catalogue, args, experiment, out, shipped, path)
         elif not args.score_only:
             parent = train_missing(catalogue, path, args, experiment, out)
         if args.train_only:
@@ -219,13 +219,19 @@ def channels_study(
 
 
 def train_rewind_pairs(
-    catalogue: Catalogue, args: argparse.Namespace, experiment: str, out: Path, shipped: bool
+    catalogue: Catalogue,
+    args: argparse.Namespace,
+    experiment: str,
+    out: Path,
+    shipped: bool,
+    trajectories: Path,
 ) -> RunTracker | None:
-    """Train both arms of the rewind study under the sealed rule (rewind_study.py)."""
+    """Train both arms of the rewind study under the sealed rule (rewind_study.py), the
+    cheapest family first by the times recorded in `trajectories`."""
     from ganlab.launch.studies.rewind_study import train_pairs
 
     seal, _ = rewind_seal(out, shipped)
-    return train_pairs(catalogue, seal.rule, args, experiment, out, shipped)
+    return train_pairs(catalogue, seal.rule, args, experiment, out, shipped, trajectories)
 
 
 def rewind_seal(out: Path, shipped: bool) -> tuple[Any, Path]:
