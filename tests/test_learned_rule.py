@@ -75,6 +75,20 @@ def test_the_model_file_reproduces_scikit_learns_probabilities(model_file) -> No
     assert json.loads(path.read_text())["format"] == "ganlab-learned-rule/1"
 
 
+def test_a_grown_history_is_scored_again_not_read_from_the_memo(model_file) -> None:
+    """A run replayed under many settings is featurised once, but a history that grew by
+    an epoch (the online stopper's) or another model gives fresh probabilities."""
+    path, runs = model_file
+    model = load_model(str(path))
+    history = list(runs[0].history[:10])
+    first = probabilities(history, model)
+    assert probabilities(history, model) == first
+    history.append(runs[0].history[10])
+    epochs, grown = probabilities(history, model)
+    assert len(epochs) == len(first[0]) + 1 and grown[:-1] == pytest.approx(first[1])
+    assert (epochs, grown) == probabilities(list(history), dict(model))  # fresh objects
+
+
 def test_the_learned_rule_separates_the_runs_it_learned_from(model_file) -> None:
     path, runs = model_file
     cfg = rule_config("learned", model=str(path), threshold=0.5, warmup_epochs=5)

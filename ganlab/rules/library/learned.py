@@ -86,8 +86,30 @@ def spec_of(model: dict[str, Any]) -> FeatureSpec:
     )
 
 
+# (id(history), len(history), id(model)) -> (history, model, probabilities): a protocol
+# replays one model on one run under every threshold and patience of its grid, and the
+# features are nearly all of the cost. Histories are append-only (a run's grows by an
+# epoch at a time), so an entry holds while its history has the same object and length;
+# holding both objects keeps their ids from being reused.
+_MEMO: dict[tuple[int, int, int], tuple[History, dict[str, Any], tuple[list[int], list[float]]]]
+_MEMO = {}
+MEMO_SIZE = 4096
+
+
 def probabilities(history: History, model: dict[str, Any]) -> tuple[list[int], list[float]]:
-    """The model's probability of 'collapsing' at each evaluated epoch."""
+    """The model's probability of 'collapsing' at each evaluated epoch (computed once per
+    history and model)."""
+    key = (id(history), len(history), id(model))
+    hit = _MEMO.get(key)
+    if hit is None or hit[0] is not history or hit[1] is not model:
+        if len(_MEMO) >= MEMO_SIZE:
+            _MEMO.clear()
+        hit = _MEMO[key] = (history, model, _probabilities(history, model))
+    epochs, out = hit[2]
+    return list(epochs), list(out)  # copies: a caller may change its lists
+
+
+def _probabilities(history: History, model: dict[str, Any]) -> tuple[list[int], list[float]]:
     epochs, rows = run_features(history, spec_of(model))
     mean, scale, weights = model["mean"], model["scale"], model["weights"]
     out = []
