@@ -44,9 +44,10 @@ demo: $(STAMP)
 	$(BIN)/python -m ganlab.launch.studies.demo
 
 # Lint, check the Docker files, every test including the slow ones, then the compose
-# stack brought up for real (what CI runs).
+# stack brought up for real (what CI runs). The slowest tests are listed at the end, to
+# keep CI's time in view.
 test: $(STAMP) system-packages check-docker lint
-	$(BIN)/pytest -m "slow or not slow"
+	$(BIN)/pytest -m "slow or not slow" --durations=25
 	$(MAKE) compose-check
 
 # docker/ci/compose-check.sh: the stack built on a locally made Debian base (no registry
