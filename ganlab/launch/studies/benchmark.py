@@ -42,7 +42,6 @@ from ganlab.study.catalogue import (
     load_catalogue,
 )
 from ganlab.study.trajectories import DEFAULT_PATH, read_or_empty
-from ganlab.tracking import RunTracker
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         catalogue = load_catalogue(args.catalogue, quick=args.quick)
         parent = None
         if args.rewind and not args.score_only:  # the rewind study trains its pairs only
-            parent = train_rewind_pairs(catalogue, args, experiment, out, shipped, path)
+            from ganlab.launch.studies.rewind_study import train_pairs
+
+            rule = rewind_seal(out, shipped)[0].rule  # both arms under the sealed rule
+            parent = train_pairs(catalogue, rule, args, experiment, out, shipped, path)
         elif not args.score_only:
             parent = train_missing(catalogue, path, args, experiment, out)
         if args.train_only:
@@ -216,22 +218,6 @@ def channels_study(
         revealed = reveal(labelled, sealed_splits, "the channel table", context)
         shown += [r for members in revealed.values() for r in members]
     return write_channels(shown, out, ["tune", *sealed_splits])
-
-
-def train_rewind_pairs(
-    catalogue: Catalogue,
-    args: argparse.Namespace,
-    experiment: str,
-    out: Path,
-    shipped: bool,
-    trajectories: Path,
-) -> RunTracker | None:
-    """Train both arms of the rewind study under the sealed rule (rewind_study.py), the
-    cheapest family first by the times recorded in `trajectories`."""
-    from ganlab.launch.studies.rewind_study import train_pairs
-
-    seal, _ = rewind_seal(out, shipped)
-    return train_pairs(catalogue, seal.rule, args, experiment, out, shipped, trajectories)
 
 
 def rewind_seal(out: Path, shipped: bool) -> tuple[Any, Path]:

@@ -14,10 +14,9 @@ itself, at one commit, on one machine, in one call:
 
 Family by family (the cheapest first, by the times the trajectory set recorded), record
 arm first, so an interrupted study keeps whole families and trains only what it lacks
-when called again. Which runs
-the rule fires on is replayed from the record arm's history; no score is computed or
-shown while training (scoring the pairs is a look: ganlab.study.rewind_pairs, through
-the look log).
+when called again. Which runs the rule fires on is replayed from the record arm's
+history; no score is computed or shown while training (scoring the pairs is a look:
+ganlab.study.rewind_pairs, through the look log).
 """
 
 from __future__ import annotations
