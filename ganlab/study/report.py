@@ -255,7 +255,8 @@ def runs_figure(outcomes: Sequence[Outcome], title: str, limit: int = 36) -> Fig
     shown = [o for o in outcomes if o.label in (COLLAPSED, PARTIAL, NEVER_FITTED)][:limit]
     columns = 6
     rows = max(1, math.ceil(len(shown) / columns))
-    fig = Figure(figsize=(2.2 * columns, 1.7 * rows + 0.6), dpi=90)
+    height = 1.7 * rows + 0.9  # inches; the title gets its own 0.8 above two-line run titles
+    fig = Figure(figsize=(2.2 * columns, height), dpi=90)
     axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     for ax in axes.flat:
         ax.set_visible(False)
@@ -273,7 +274,9 @@ def runs_figure(outcomes: Sequence[Outcome], title: str, limit: int = 36) -> Fig
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(-0.02, 1.02)
     fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.05, top=0.9, hspace=0.8, wspace=0.15)
+    fig.subplots_adjust(
+        left=0.04, right=0.99, bottom=0.05, top=1 - 0.8 / height, hspace=0.8, wspace=0.15
+    )
     return fig
 
 
