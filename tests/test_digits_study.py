@@ -35,10 +35,18 @@ def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
     assert (tmp_path / "digits_losses.png").stat().st_size > 10_000
     assert "| mm_nsat | 1 |" in summary and "| ns | 1 |" in summary
 
+    # a study grown by another seed into the same folder trains it and reports both
+    assert main([*args[:4], "1", *args[5:], "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "digits_fid.csv") as f:
+        seeds = {(r["loss"], r["seed"]) for r in csv.DictReader(f)}
+    assert seeds == {(loss, seed) for loss in ("ns", "mm_nsat") for seed in ("0", "1")}
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| mm_nsat | 2 |" in summary and "| ns | 2 |" in summary
+
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("digits_fid").experiment_id])
     trained = [r for r in runs if r.data.tags.get("ganlab.study") == "digits_fid"]
-    assert len(trained) == 2 and all(r.info.status == "FINISHED" for r in trained)
+    assert len(trained) == 4 and all(r.info.status == "FINISHED" for r in trained)
     for run in trained:
         (accuracy,) = client.get_metric_history(run.info.run_id, ACCURACY_KEY)
         # trained on the 1,000 test digits only, judged on the 4,000 training digits

@@ -50,6 +50,14 @@ ACCURACY_KEY = "classifier/heldout_accuracy"
 CLASSIFIER_EPOCHS = 20  # on 1,000 test digits: 94.6% on the 4,000 others (5: 88.6%)
 
 
+def sweep_dir(out: Path, losses: list[str], seeds: list[int]) -> Path:
+    """The sweep's folder, named by its losses and seeds. Hydra numbers a sweep's jobs from
+    0 and ganlab resumes a job whose folder holds a checkpoint, so a study grown by more
+    seeds into the same `--out` needs a folder of its own (one store collects them all),
+    while the same command run again resumes where it stopped."""
+    return out / f"sweep-{'-'.join(losses)}-s{'-'.join(map(str, seeds))}"
+
+
 def sweep_command(
     losses: list[str], seeds: list[int], epochs: int, steps: int, out: Path, jobs: int
 ) -> list[str]:
@@ -70,7 +78,7 @@ def sweep_command(
         f"tracking.uri=sqlite:///{out / 'mlflow.db'}",
         "hydra/launcher=joblib",
         f"hydra.launcher.n_jobs={jobs}",
-        f"hydra.sweep.dir={out / 'sweep'}",
+        f"hydra.sweep.dir={sweep_dir(out, losses, seeds)}",
     ]
 
 
