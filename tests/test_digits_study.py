@@ -49,6 +49,15 @@ def test_fid_falls_as_a_dcgan_learns_real_digits(tmp_path: Path) -> None:
     summary = (tmp_path / "summary.md").read_text()
     assert "(2 seeds, 4 epochs)" in summary and "| ns | 2 |" in summary
     assert "| epoch | mm_nsat: FID | mm_nsat: classes | ns: FID | ns: classes |" in summary
+    # the same seed gives both losses the same initial weights: two pairs
+    assert "Paired by seed (2 seeds whose two runs start identical" in summary
+    paired_fid = summary.split("| classifier FID | ")[1].split(" |")[0]
+    with open(tmp_path / "digits_fid.csv") as f:
+        last = {
+            (r["loss"], r["seed"]): float(r["fid"]) for r in csv.DictReader(f) if r["epoch"] == "4"
+        }
+    differences = [last["mm_nsat", s] - last["ns", s] for s in ("0", "1")]
+    assert float(paired_fid.split(" ± ")[0]) == pytest.approx(sum(differences) / 2, abs=0.051)
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("digits_fid").experiment_id])

@@ -322,9 +322,47 @@ def summarize(rows: list[dict], refs: dict[str, float]) -> str:
         f"Rank (Spearman) correlation of FID with class quality over all {len(rows)} "
         f"evaluations: {rank:.2f}. Classifier held-out accuracy: {refs['heldout_accuracy']:.3f}.",
     ]
+    if len({r["loss"] for r in rows}) == 2:
+        lines += ["", *paired_lines(rows)]
     if len({r["loss"] for r in rows}) > 1:
         lines += ["", *epoch_table(rows)]
     return "\n".join(lines)
+
+
+def paired_lines(rows: list[dict]) -> list[str]:
+    """Two losses at the same seeds start from the same weights (the seed draws them), so
+    each seed is a pair: the per-seed difference at the last evaluation, with its 95% CI
+    (Student's t over the pairs), is a sharper comparison than two separate intervals.
+    A seed whose two runs differ at epoch 0 is not a pair and is left out."""
+    first, second = sorted({r["loss"] for r in rows})
+    last_epoch = max(r["epoch"] for r in rows)
+    at = {(r["loss"], r["seed"], r["epoch"]): r for r in rows}
+    seeds = sorted(
+        seed
+        for seed in {r["seed"] for r in rows}
+        if (first, seed, 0) in at
+        and (second, seed, 0) in at
+        and at[first, seed, 0]["fid"] == at[second, seed, 0]["fid"]
+        and (first, seed, last_epoch) in at
+        and (second, seed, last_epoch) in at
+    )
+    lines = [
+        f"Paired by seed ({len(seeds)} seeds whose two runs start identical, epoch-0 FID "
+        f"equal), {first} - {second} at epoch {last_epoch}, mean ± 95% CI "
+        f"(Student's t over the pairs):",
+        "",
+        f"| measure | {first} - {second} | seeds where {first} is lower |",
+        "|---|---|---|",
+    ]
+    for key, name, digits in (
+        ("fid", "classifier FID", 1),
+        ("classes", "classes present", 1),
+        ("class_quality", "class quality", 3),
+    ):
+        diffs = [at[first, s, last_epoch][key] - at[second, s, last_epoch][key] for s in seeds]
+        lower = sum(d < 0 for d in diffs)
+        lines.append(f"| {name} | {ci_text(diffs, digits)} | {lower} of {len(diffs)} |")
+    return lines
 
 
 def epoch_table(rows: list[dict]) -> list[str]:
