@@ -42,7 +42,7 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from ganlab.study.digits import write_mnist_idx
-from ganlab.study.uncertainty import mean_ci
+from ganlab.study.uncertainty import fmt_ci, mean_ci
 from ganlab.tracking import load_runs
 
 FID_KEY = "quality/domain_fid1k"
@@ -281,12 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def ci_text(values: list[float], digits: int = 1) -> str:
-    """'mean ± half-width' of the 95% CI (Student's t); the mean alone for one value."""
-    mean, half = mean_ci(values) or (float("nan"), float("nan"))
-    return f"{mean:.{digits}f}" + ("" if np.isnan(half) else f" ± {half:.{digits}f}")
-
-
 def summarize(rows: list[dict], refs: dict[str, float]) -> str:
     """The study's numbers: FID at the start and the end per loss, the references, how
     FID ranks with class quality, and (several losses) every evaluation per loss."""
@@ -305,8 +299,8 @@ def summarize(rows: list[dict], refs: dict[str, float]) -> str:
         last = [r for r in mine if r["epoch"] == last_epoch]
         lines.append(
             f"| {loss} | {len(last)} | {np.mean(first):.1f} ± {sd(first):.1f} | "
-            f"{ci_text([r['fid'] for r in last])} | {ci_text([r['classes'] for r in last])} | "
-            f"{ci_text([r['class_quality'] for r in last], 3)} |"
+            f"{fmt_ci([r['fid'] for r in last], 1)} | {fmt_ci([r['classes'] for r in last], 1)} | "
+            f"{fmt_ci([r['class_quality'] for r in last], 3)} |"
         )
     fids, quals = np.array([r["fid"] for r in rows]), [r["class_quality"] for r in rows]
     rank = float(np.corrcoef(np.argsort(np.argsort(fids)), np.argsort(np.argsort(quals)))[0, 1])
@@ -340,11 +334,8 @@ def paired_lines(rows: list[dict]) -> list[str]:
     seeds = sorted(
         seed
         for seed in {r["seed"] for r in rows}
-        if (first, seed, 0) in at
-        and (second, seed, 0) in at
+        if all((loss, seed, e) in at for loss in (first, second) for e in (0, last_epoch))
         and at[first, seed, 0]["fid"] == at[second, seed, 0]["fid"]
-        and (first, seed, last_epoch) in at
-        and (second, seed, last_epoch) in at
     )
     lines = [
         f"Paired by seed ({len(seeds)} seeds whose two runs start identical, epoch-0 FID "
@@ -361,7 +352,7 @@ def paired_lines(rows: list[dict]) -> list[str]:
     ):
         diffs = [at[first, s, last_epoch][key] - at[second, s, last_epoch][key] for s in seeds]
         lower = sum(d < 0 for d in diffs)
-        lines.append(f"| {name} | {ci_text(diffs, digits)} | {lower} of {len(diffs)} |")
+        lines.append(f"| {name} | {fmt_ci(diffs, digits)} | {lower} of {len(diffs)} |")
     return lines
 
 
@@ -380,7 +371,7 @@ def epoch_table(rows: list[dict]) -> list[str]:
         cells = []
         for loss in losses:
             at = [r for r in rows if r["loss"] == loss and r["epoch"] == epoch]
-            cells += [ci_text([r["fid"] for r in at]), ci_text([r["classes"] for r in at])]
+            cells += [fmt_ci([r["fid"] for r in at], 1), fmt_ci([r["classes"] for r in at], 1)]
         lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
     return lines
 
